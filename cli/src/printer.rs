@@ -1,0 +1,80 @@
+//! Output helpers shared by the commands: styles that disappear under NO_COLOR or when
+//! output is not a terminal (anstream decides), and the `error: / caused by: / hint:`
+//! report every command uses.
+
+use anstyle::{AnsiColor, Style};
+use std::io::Write;
+
+pub const ERROR: Style = Style::new()
+    .bold()
+    .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Red)));
+pub const OK: Style = Style::new()
+    .bold()
+    .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Green)));
+pub const WARN: Style = Style::new()
+    .bold()
+    .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Yellow)));
+pub const NOTE: Style = Style::new()
+    .bold()
+    .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Cyan)));
+pub const BOLD: Style = Style::new().bold();
+pub const DIM: Style = Style::new().dimmed();
+
+/// Paints `text` with `style` (the escape codes are stripped later when colour is off).
+pub fn paint(style: Style, text: impl std::fmt::Display) -> String {
+    format!("{style}{text}{style:#}")
+}
+
+/// Writes to stdout, ignoring a closed pipe (`wcomp inspect x | head` must not panic).
+pub fn out(text: &str) {
+    let mut stdout = anstream::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+}
+
+/// Prints `error: ...`, one `caused by:` line per source, and a `hint:` when a library
+/// error in the chain has one.
+pub fn report_error(err: &anyhow::Error) {
+    let mut text = format!("{}: {err}\n", paint(ERROR, "error"));
+    for cause in err.chain().skip(1) {
+        text.push_str(&format!("  {}: {cause}\n", paint(BOLD, "caused by")));
+    }
+    if let Some(hint) = hint_of(err) {
+        text.push_str(&format!("{}: {hint}\n", paint(NOTE, "hint")));
+    }
+    let mut stderr = anstream::stderr().lock();
+    let _ = stderr.write_all(text.as_bytes());
+}
+
+/// The hint of the first error in the chain that has one.
+pub fn hint_of(err: &anyhow::Error) -> Option<String> {
+    err.chain()
+        .find_map(|e| e.downcast_ref::<wcomp_wasm::Error>())
+        .and_then(|e| e.hint())
+}
+
+/// `12345` -> `12,345 bytes (12.1 KiB)`.
+pub fn human_size(n: u64) -> String {
+    let digits = n.to_string();
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    let units = ["KiB", "MiB", "GiB"];
+    let mut value = n as f64;
+    let mut unit = None;
+    for u in units {
+        if value < 1024.0 {
+            break;
+        }
+        value /= 1024.0;
+        unit = Some(u);
+    }
+    match unit {
+        Some(u) => format!("{grouped} bytes ({value:.1} {u})"),
+        None => format!("{grouped} bytes"),
+    }
+}
