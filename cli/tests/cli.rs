@@ -5,7 +5,9 @@
 //!
 //! - `BUILD <out>: <world> [<wit>]` builds a component whose world is `<world>` of this
 //!   file (or of `<wit>`) with wit-component, written to `%t/<out>`.
+//! - `BUILD-WIT <out>: <wit>` encodes the WIT package at `<wit>` as wasm, to `%t/<out>`.
 //! - `TRUNCATE <out>: <in> <bytes>` writes the first `<bytes>` bytes of `%t/<in>`.
+//! - `WRITE <out>: <text>` writes `<text>` (with `\n` and `\xNN` escapes) to `%t/<out>`.
 //! - `STDIN: <path>` feeds a file to the next `RUN`.
 //! - `RUN: <args>` runs `wcomp <args>` in the case's directory.
 //!
@@ -88,7 +90,9 @@ fn directives(text: &str) -> Vec<(String, String)> {
             let key = key.trim();
             let is_directive = ["RUN", "STDIN"].contains(&key)
                 || key.starts_with("BUILD ")
-                || key.starts_with("TRUNCATE ");
+                || key.starts_with("BUILD-WIT ")
+                || key.starts_with("TRUNCATE ")
+                || key.starts_with("WRITE ");
             is_directive.then(|| (key.to_string(), rest.trim().to_string()))
         })
         .collect()
@@ -114,6 +118,16 @@ fn run_case(case: &Path, bless: bool) -> Result<(), String> {
             let wit = parts.next().map_or(case.to_path_buf(), |p| dir.join(p));
             let bytes = build_component(&wit, world).map_err(|e| format!("BUILD {out}: {e:#}"))?;
             std::fs::write(t.join(out.trim()), bytes).map_err(|e| e.to_string())?;
+        } else if let Some(out) = key.strip_prefix("BUILD-WIT ") {
+            let mut resolve = Resolve::new();
+            let (pkg, _) = resolve
+                .push_path(dir.join(rest.trim()))
+                .map_err(|e| format!("BUILD-WIT {out}: {e:#}"))?;
+            let bytes =
+                wit_component::encode(&resolve, pkg, false).map_err(|e| format!("{e:#}"))?;
+            std::fs::write(t.join(out.trim()), bytes).map_err(|e| e.to_string())?;
+        } else if let Some(out) = key.strip_prefix("WRITE ") {
+            std::fs::write(t.join(out.trim()), unescape(&rest)).map_err(|e| e.to_string())?;
         } else if let Some(out) = key.strip_prefix("TRUNCATE ") {
             let (src, len) = rest.split_once(' ').ok_or("TRUNCATE <out>: <in> <bytes>")?;
             let bytes = std::fs::read(t.join(src)).map_err(|e| e.to_string())?;
@@ -266,6 +280,26 @@ fn diff(expected: &str, actual: &str) -> String {
                     y.unwrap_or(&"<none>")
                 );
             }
+        }
+    }
+    out
+}
+
+/// `\n` and `\xNN` escapes, so WRITE can make binary fixtures.
+fn unescape(s: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && b.get(i + 1) == Some(&b'n') {
+            out.push(b'\n');
+            i += 2;
+        } else if b[i] == b'\\' && b.get(i + 1) == Some(&b'x') && i + 3 < b.len() {
+            out.push(u8::from_str_radix(&s[i + 2..i + 4], 16).expect("\\xNN escape"));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
         }
     }
     out

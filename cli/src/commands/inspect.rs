@@ -74,17 +74,39 @@ fn render(i: &Inspection) -> String {
     if let Some(d) = &i.sha256 {
         s.push_str(&format!("  sha256:  {}\n", d.hex()));
     }
-    if let Some(meta) = i.metadata.as_ref().and_then(|m| m.as_object()) {
-        for (key, value) in meta {
-            match value {
-                serde_json::Value::String(v) => s.push_str(&format!("  {key}: {v}\n")),
-                serde_json::Value::Object(fields) => {
-                    s.push_str(&format!("  {key}:\n"));
-                    for (field, entries) in fields {
-                        s.push_str(&format!("    {field}: {}\n", flatten(entries)));
-                    }
-                }
-                other => s.push_str(&format!("  {key}: {other}\n")),
+    if let Some(m) = &i.metadata {
+        let fields = [
+            ("name", &m.name),
+            ("version", &m.version),
+            ("description", &m.description),
+            ("authors", &m.authors),
+            ("licenses", &m.licenses),
+            ("source", &m.source),
+            ("homepage", &m.homepage),
+            ("revision", &m.revision),
+        ];
+        for (key, value) in fields {
+            if let Some(v) = value {
+                s.push_str(&format!(
+                    "  {key}: {}{v}\n",
+                    " ".repeat(8usize.saturating_sub(key.len() + 1))
+                ));
+            }
+        }
+        if !m.producers.is_empty() {
+            s.push_str("  producers:\n");
+            for (field, entries) in &m.producers {
+                let list: Vec<String> = entries
+                    .iter()
+                    .map(|(n, v)| {
+                        if v.is_empty() {
+                            n.clone()
+                        } else {
+                            format!("{n} {v}")
+                        }
+                    })
+                    .collect();
+                s.push_str(&format!("    {field}: {}\n", list.join(", ")));
             }
         }
     }
@@ -109,20 +131,4 @@ fn render(i: &Inspection) -> String {
         s.push('\n');
     }
     s
-}
-
-/// Producers fields are maps of name to version: `rustc 1.90.0, wit-component 0.262.0`.
-fn flatten(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::Object(m) => m
-            .iter()
-            .map(|(k, v)| match v.as_str() {
-                Some("") | None => k.clone(),
-                Some(ver) => format!("{k} {ver}"),
-            })
-            .collect::<Vec<_>>()
-            .join(", "),
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }

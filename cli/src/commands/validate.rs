@@ -261,7 +261,13 @@ fn render(outcomes: &[Outcome], world: &str) -> String {
                 for p in &report.problems {
                     render_problem(&mut s, p);
                 }
+                if !report.version_notes.is_empty() {
+                    s.push('\n');
+                }
                 render_notes(&mut s, report);
+                if outcomes.len() > 1 {
+                    s.push('\n');
+                }
             }
             (None, Some(e)) => {
                 s.push_str(&format!("{}  {}\n", paint(ERROR, "FAIL"), o.component));
@@ -276,12 +282,19 @@ fn render(outcomes: &[Outcome], world: &str) -> String {
         }
     }
     if outcomes.len() > 1 {
-        let ok = outcomes.iter().filter(|o| o.exit == 0).count();
-        s.push_str(&format!(
-            "\n{} components checked: {ok} conform, {} do not\n",
+        let count = |v: &str| outcomes.iter().filter(|o| o.verdict == v).count();
+        let errors = count("error");
+        let mut summary = format!(
+            "\n{} components checked: {} conform, {} do not",
             outcomes.len(),
-            outcomes.len() - ok
-        ));
+            count("conforms"),
+            count("does-not-conform")
+        );
+        if errors > 0 {
+            summary.push_str(&format!(", {errors} could not be checked"));
+        }
+        s.push_str(&summary);
+        s.push('\n');
     }
     s
 }

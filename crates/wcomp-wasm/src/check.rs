@@ -189,26 +189,51 @@ enum Lookup<'e, 'a> {
     Misses(Vec<(&'e Entry<'a>, VersionMatch)>),
 }
 
-/// A difference found while comparing two types, innermost last.
+/// A difference found while comparing two types.
 struct Diff {
+    /// Where, outermost first: `parameter `p``, `field `age``, ...
     path: Vec<String>,
-    expected: String,
-    found: String,
+    what: DiffWhat,
     /// Named types (component side) the difference was found inside, outermost first.
     within: Vec<TypeId>,
 }
 
+enum DiffWhat {
+    /// Two different types, rendered as WIT.
+    Types { expected: String, found: String },
+    /// A difference best said in words (a missing field, a renamed case).
+    Text(String),
+}
+
 impl Diff {
+    fn types(expected: String, found: String) -> Diff {
+        Diff {
+            path: Vec::new(),
+            what: DiffWhat::Types { expected, found },
+            within: Vec::new(),
+        }
+    }
+
+    fn text(text: String) -> Diff {
+        Diff {
+            path: Vec::new(),
+            what: DiffWhat::Text(text),
+            within: Vec::new(),
+        }
+    }
+
     fn describe(&self) -> String {
         let place = if self.path.is_empty() {
             String::new()
         } else {
             format!("{}: ", self.path.join(" > "))
         };
-        format!(
-            "{place}the world has `{}`, the component has `{}`",
-            self.expected, self.found
-        )
+        match &self.what {
+            DiffWhat::Types { expected, found } => {
+                format!("{place}the world has `{expected}`, the component has `{found}`")
+            }
+            DiffWhat::Text(text) => format!("{place}{text}"),
+        }
     }
 }
 
@@ -278,7 +303,7 @@ impl<'a> Checker<'a> {
         };
         match (c.item, w.item) {
             (WorldItem::Interface { id: ci, .. }, WorldItem::Interface { id: wi, .. }) => {
-                self.compare_interface(dir, &item, *ci, *wi)
+                self.compare_interface(dir, &item, &w.name, *ci, *wi)
             }
             (WorldItem::Function(cf), WorldItem::Function(wf)) => {
                 self.compare_function(dir, &item, None, cf, wf)
@@ -409,7 +434,16 @@ impl<'a> Checker<'a> {
     /// Compares an interface's functions and types. For an import, what the component
     /// uses must be in the world's interface; for an export, what the world's interface
     /// declares must be in the component's.
-    fn compare_interface(&mut self, dir: Direction, item: &str, ci: InterfaceId, wi: InterfaceId) {
+    /// `item` names the interface as the problem is filed under, `w_item` as the world
+    /// names it (they differ when versions were matched by semver).
+    fn compare_interface(
+        &mut self,
+        dir: Direction,
+        item: &str,
+        w_item: &str,
+        ci: InterfaceId,
+        wi: InterfaceId,
+    ) {
         let c_iface = &self.c.interfaces[ci];
         let w_iface = &self.w.interfaces[wi];
         let (required, offered, req_is_world) = match dir {
@@ -445,7 +479,7 @@ impl<'a> Checker<'a> {
                     } else {
                         (
                             format!(
-                                "the component uses {kind} `{name}` from `{item}`, which the world's `{item}` does not have"
+                                "the component uses {kind} `{name}` from `{item}`, which the world's `{w_item}` does not have"
                             ),
                             None,
                             Some(def),
@@ -469,7 +503,16 @@ impl<'a> Checker<'a> {
             }
         }
         for (name, req_f) in &required.functions {
-            match offered.functions.get(name) {
+            // A method on one side and a static function on the other have different
+            // names in wit-parser (`[method]r.f`, `[static]r.f`) but are the same member.
+            let counterpart = offered.functions.get(name).or_else(|| {
+                let label = render::func_label(req_f);
+                offered
+                    .functions
+                    .values()
+                    .find(|f| render::func_label(f) == label)
+            });
+            match counterpart {
                 Some(off_f) => {
                     let (cf, wf) = if req_is_world {
                         (off_f, req_f)
@@ -496,7 +539,7 @@ impl<'a> Checker<'a> {
                         )
                     } else {
                         format!(
-                            "the component calls function `{label}` of `{item}`, which the world's `{item}` does not have"
+                            "the component calls function `{label}` of `{item}`, which the world's `{w_item}` does not have"
                         )
                     };
                     self.push(Problem {
@@ -530,6 +573,14 @@ impl<'a> Checker<'a> {
             .or_else(|| self.w.types[wt].name.clone())
             .unwrap_or_default();
         let kind = render::kind_word(self.w, wt);
+        // Differs only because it contains a type already reported: say so there.
+        if let Some(idx) = self.first_reported(&diff) {
+            self.report.problems[idx]
+                .details
+                .push(format!("used by {kind} `{name}`"));
+            self.reported_types.insert(ct, idx);
+            return;
+        }
         let idx = self.push(Problem {
             kind: ProblemKind::TypeMismatch,
             direction: dir,
@@ -676,12 +727,10 @@ impl<'a> Checker<'a> {
         match (c, w) {
             (Type::Id(ci), Type::Id(wi)) => self.eq_def(ci, wi, false),
             (c, w) if c == w => Ok(()),
-            (c, w) => Err(Diff {
-                path: Vec::new(),
-                expected: render::type_ref(self.w, &w),
-                found: render::type_ref(self.c, &c),
-                within: Vec::new(),
-            }),
+            (c, w) => Err(Diff::types(
+                render::type_ref(self.w, &w),
+                render::type_ref(self.c, &c),
+            )),
         }
     }
 
@@ -690,11 +739,11 @@ impl<'a> Checker<'a> {
     fn eq_def(&self, ci: TypeId, wi: TypeId, top: bool) -> Result<(), Diff> {
         let cd = &self.c.types[ci];
         let wd = &self.w.types[wi];
-        let mismatch = || Diff {
-            path: Vec::new(),
-            expected: render::type_ref(self.w, &Type::Id(wi)),
-            found: render::type_ref(self.c, &Type::Id(ci)),
-            within: Vec::new(),
+        let mismatch = || {
+            Diff::types(
+                render::type_ref(self.w, &Type::Id(wi)),
+                render::type_ref(self.c, &Type::Id(ci)),
+            )
         };
         if let TypeDefKind::Type(t) = cd.kind {
             return self.eq_type(&t, &Type::Id(wi));
@@ -702,31 +751,26 @@ impl<'a> Checker<'a> {
         if let TypeDefKind::Type(t) = wd.kind {
             return self.eq_type(&Type::Id(ci), &t);
         }
-        let field = |name: &str| format!("`{name}`");
         let result = match (&cd.kind, &wd.kind) {
             (TypeDefKind::Record(c), TypeDefKind::Record(w)) => self.eq_named_list(
                 "field",
                 c.fields.iter().map(|f| (f.name.as_str(), Some(f.ty))),
                 w.fields.iter().map(|f| (f.name.as_str(), Some(f.ty))),
-                &field,
             ),
             (TypeDefKind::Variant(c), TypeDefKind::Variant(w)) => self.eq_named_list(
                 "case",
                 c.cases.iter().map(|f| (f.name.as_str(), f.ty)),
                 w.cases.iter().map(|f| (f.name.as_str(), f.ty)),
-                &field,
             ),
             (TypeDefKind::Enum(c), TypeDefKind::Enum(w)) => self.eq_named_list(
                 "case",
                 c.cases.iter().map(|f| (f.name.as_str(), None)),
                 w.cases.iter().map(|f| (f.name.as_str(), None)),
-                &field,
             ),
             (TypeDefKind::Flags(c), TypeDefKind::Flags(w)) => self.eq_named_list(
                 "flag",
                 c.flags.iter().map(|f| (f.name.as_str(), None)),
                 w.flags.iter().map(|f| (f.name.as_str(), None)),
-                &field,
             ),
             (TypeDefKind::Tuple(c), TypeDefKind::Tuple(w)) => {
                 if c.types.len() != w.types.len() {
@@ -764,14 +808,14 @@ impl<'a> Checker<'a> {
                 .eq_type(c, w)
                 .map_err(|d| nest(d, "option payload".to_string())),
             (TypeDefKind::Result(c), TypeDefKind::Result(w)) => self
-                .eq_opt(&c.ok, &w.ok, mismatch)
+                .eq_opt(&c.ok, &w.ok)
                 .map_err(|d| nest(d, "result ok type".to_string()))
                 .and_then(|()| {
-                    self.eq_opt(&c.err, &w.err, mismatch)
+                    self.eq_opt(&c.err, &w.err)
                         .map_err(|d| nest(d, "result error type".to_string()))
                 }),
             (TypeDefKind::Future(c), TypeDefKind::Future(w))
-            | (TypeDefKind::Stream(c), TypeDefKind::Stream(w)) => self.eq_opt(c, w, mismatch),
+            | (TypeDefKind::Stream(c), TypeDefKind::Stream(w)) => self.eq_opt(c, w),
             (TypeDefKind::Handle(c), TypeDefKind::Handle(w)) => match (c, w) {
                 (Handle::Own(c), Handle::Own(w)) | (Handle::Borrow(c), Handle::Borrow(w)) => {
                     self.eq_def(*c, *w, false)
@@ -782,12 +826,10 @@ impl<'a> Checker<'a> {
                 if self.same_resource(ci, wi) {
                     Ok(())
                 } else {
-                    Err(Diff {
-                        path: Vec::new(),
-                        expected: self.resource_path(self.w, wi),
-                        found: self.resource_path(self.c, ci),
-                        within: Vec::new(),
-                    })
+                    Err(Diff::types(
+                        self.resource_path(self.w, wi),
+                        self.resource_path(self.c, ci),
+                    ))
                 }
             }
             _ => Err(mismatch()),
@@ -803,16 +845,22 @@ impl<'a> Checker<'a> {
         })
     }
 
-    fn eq_opt(
-        &self,
-        c: &Option<Type>,
-        w: &Option<Type>,
-        mismatch: impl Fn() -> Diff,
-    ) -> Result<(), Diff> {
+    fn eq_opt(&self, c: &Option<Type>, w: &Option<Type>) -> Result<(), Diff> {
         match (c, w) {
             (None, None) => Ok(()),
             (Some(c), Some(w)) => self.eq_type(c, w),
-            _ => Err(mismatch()),
+            (c, w) => {
+                let show = |r: &Resolve, t: &Option<Type>| {
+                    t.as_ref().map_or("none".to_string(), |t| {
+                        format!("`{}`", render::type_ref(r, t))
+                    })
+                };
+                Err(Diff::text(format!(
+                    "the world has {}, the component has {}",
+                    show(self.w, w),
+                    show(self.c, c)
+                )))
+            }
         }
     }
 
@@ -823,38 +871,48 @@ impl<'a> Checker<'a> {
         what: &str,
         c: impl Iterator<Item = (&'n str, Option<Type>)>,
         w: impl Iterator<Item = (&'n str, Option<Type>)>,
-        quote: &dyn Fn(&str) -> String,
     ) -> Result<(), Diff> {
         let c: Vec<_> = c.collect();
         let w: Vec<_> = w.collect();
-        let diff = |expected: String, found: String| Diff {
-            path: Vec::new(),
-            expected,
-            found,
-            within: Vec::new(),
-        };
-        for (name, _) in &w {
-            if !c.iter().any(|(n, _)| n == name) {
-                return Err(nest_missing(
-                    diff(format!("{what} {}", quote(name)), "nothing".to_string()),
-                    what,
-                    name,
-                    &c.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
-                ));
-            }
+        let missing: Vec<(usize, &str)> = w
+            .iter()
+            .enumerate()
+            .filter(|(_, (n, _))| !c.iter().any(|(m, _)| m == n))
+            .map(|(i, (n, _))| (i, *n))
+            .collect();
+        let extra: Vec<(usize, &str)> = c
+            .iter()
+            .enumerate()
+            .filter(|(_, (n, _))| !w.iter().any(|(m, _)| m == n))
+            .map(|(i, (n, _))| (i, *n))
+            .collect();
+        // One missing and one extra in the same place reads best as a rename.
+        if let ([(i, wn)], [(j, cn)]) = (missing.as_slice(), extra.as_slice())
+            && i == j
+        {
+            return Err(Diff::text(format!(
+                "{what} `{wn}` is named `{cn}` in the component"
+            )));
         }
-        for (name, _) in &c {
-            if !w.iter().any(|(n, _)| n == name) {
-                let mut d = diff("nothing".to_string(), format!("{what} {}", quote(name)));
-                d.path.push(format!("extra {what} `{name}`"));
-                return Err(d);
+        if let Some((_, wn)) = missing.first() {
+            let mut text = format!("the component lacks {what} `{wn}`");
+            let present: Vec<&str> = extra.iter().map(|(_, n)| *n).collect();
+            if let Some(near) = similar(wn, present.into_iter()).first() {
+                text.push_str(&format!(" (did you mean `{near}`?)"));
             }
+            return Err(Diff::text(text));
+        }
+        if let Some((_, cn)) = extra.first() {
+            return Err(Diff::text(format!(
+                "the component has an extra {what} `{cn}`"
+            )));
         }
         for (i, ((cn, ct), (wn, wt))) in c.iter().zip(&w).enumerate() {
             if cn != wn {
-                let mut d = diff(format!("`{wn}`"), format!("`{cn}`"));
-                d.path.push(format!("{what} {} (order differs)", i + 1));
-                return Err(d);
+                return Err(Diff::text(format!(
+                    "{what} {} is `{wn}` in the world and `{cn}` in the component (order matters)",
+                    i + 1
+                )));
             }
             match (ct, wt) {
                 (None, None) => {}
@@ -864,12 +922,18 @@ impl<'a> Checker<'a> {
                 }
                 (ct, wt) => {
                     let show = |r: &Resolve, t: &Option<Type>| {
-                        t.as_ref()
-                            .map_or("no payload".to_string(), |t| render::type_ref(r, t))
+                        t.as_ref().map_or("no payload".to_string(), |t| {
+                            format!("`{}`", render::type_ref(r, t))
+                        })
                     };
-                    let mut d = diff(show(self.w, wt), show(self.c, ct));
-                    d.path.push(format!("{what} `{wn}`"));
-                    return Err(d);
+                    return Err(nest(
+                        Diff::text(format!(
+                            "the world has {}, the component has {}",
+                            show(self.w, wt),
+                            show(self.c, ct)
+                        )),
+                        format!("{what} `{wn}`"),
+                    ));
                 }
             }
         }
@@ -919,16 +983,6 @@ impl<'a> Checker<'a> {
 
 fn nest(mut d: Diff, segment: String) -> Diff {
     d.path.insert(0, segment);
-    d
-}
-
-fn nest_missing(mut d: Diff, what: &str, name: &str, present: &[&str]) -> Diff {
-    let near = similar(name, present.iter().copied());
-    let mut segment = format!("missing {what} `{name}`");
-    if let Some(n) = near.first() {
-        segment.push_str(&format!(" (the component has `{n}`)"));
-    }
-    d.path.push(segment);
     d
 }
 

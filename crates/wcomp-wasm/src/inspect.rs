@@ -7,6 +7,7 @@ use crate::Error;
 use crate::component::{self, Decoded};
 use crate::input::{BinaryKind, WasmBinary};
 use crate::wit::WitPackage;
+use indexmap::IndexMap;
 use serde::Serialize;
 use wcomp_core::Digest;
 use wit_parser::{PackageId, Resolve, WorldId, WorldItem};
@@ -38,7 +39,7 @@ pub struct Inspection {
     pub core: Option<CoreSummary>,
     /// Producers and other metadata (wasm-metadata), when present.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<serde_json::Value>,
+    pub metadata: Option<Metadata>,
 }
 
 #[derive(Debug, Serialize)]
@@ -138,7 +139,7 @@ fn fill_package(out: &mut Inspection, resolve: &Resolve, pkg: PackageId) -> Resu
         .map_err(|e| Error::Undecodable {
             message: format!("{e:#}"),
         })?;
-    out.wit = Some(printer.output.to_string());
+    out.wit = Some(tidy_wit(&printer.output.to_string()));
     Ok(())
 }
 
@@ -158,7 +159,7 @@ fn print_component_wit(resolve: &Resolve, world: WorldId) -> Result<String, Erro
         .map_err(|e| Error::Undecodable {
             message: format!("{e:#}"),
         })?;
-    Ok(printer.output.to_string())
+    Ok(tidy_wit(&printer.output.to_string()))
 }
 
 pub fn world_summary(resolve: &Resolve, world: WorldId) -> WorldSummary {
@@ -241,14 +242,86 @@ fn core_summary(source: &str, bytes: &[u8]) -> Result<CoreSummary, Error> {
     Ok(summary)
 }
 
-/// Producers, name, description and the other metadata fields wasm-metadata knows, for
-/// the outermost component or module. Binaries with no metadata give `None`.
-fn metadata(bytes: &[u8]) -> Option<serde_json::Value> {
+/// Metadata of the outermost component or module, from wasm-metadata: the component-name
+/// section, producers, and the OCI-style annotations (authors, licenses, ...).
+#[derive(Debug, Default, Serialize)]
+pub struct Metadata {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `field -> (name -> version)`, e.g. `{"language": {"Rust": ""}, "processed-by":
+    /// {"rustc": "1.90.0"}}`.
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub producers: IndexMap<String, IndexMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authors: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub licenses: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub homepage: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// Binaries with no metadata give `None`.
+fn metadata(bytes: &[u8]) -> Option<Metadata> {
     let payload = wasm_metadata::Payload::from_binary(bytes).ok()?;
     let m = payload.metadata();
-    let mut value = serde_json::to_value(m).ok()?;
-    let obj = value.as_object_mut()?;
-    obj.remove("range");
-    obj.retain(|_, v| !v.is_null());
-    (!obj.is_empty()).then_some(value)
+    let text = |v: Option<&dyn std::fmt::Display>| v.map(|v| v.to_string());
+    let out = Metadata {
+        name: m.name.clone(),
+        producers: m
+            .producers
+            .iter()
+            .flat_map(|p| p.iter())
+            .map(|(field, entries)| {
+                let entries = entries
+                    .iter()
+                    .map(|(n, v)| (n.clone(), v.clone()))
+                    .collect();
+                (field.clone(), entries)
+            })
+            .collect(),
+        authors: text(m.authors.as_ref().map(|v| v as _)),
+        description: text(m.description.as_ref().map(|v| v as _)),
+        licenses: text(m.licenses.as_ref().map(|v| v as _)),
+        source: text(m.source.as_ref().map(|v| v as _)),
+        homepage: text(m.homepage.as_ref().map(|v| v as _)),
+        revision: text(m.revision.as_ref().map(|v| v as _)),
+        version: text(m.version.as_ref().map(|v| v as _)),
+    };
+    let empty = out.name.is_none()
+        && out.producers.is_empty()
+        && [&out.authors, &out.description, &out.licenses, &out.source]
+            .iter()
+            .all(|v| v.is_none())
+        && [&out.homepage, &out.revision, &out.version]
+            .iter()
+            .all(|v| v.is_none());
+    (!empty).then_some(out)
+}
+
+/// WitPrinter separates nested packages unevenly; give every top-level block exactly one
+/// blank line before it.
+fn tidy_wit(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut blank_run = 0;
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            blank_run += 1;
+            continue;
+        }
+        if !out.is_empty() && (blank_run > 0 || line.starts_with("package ")) {
+            out.push('\n');
+        }
+        blank_run = 0;
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }

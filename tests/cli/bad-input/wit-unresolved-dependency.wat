@@ -1,0 +1,3 @@
+;; RUN: validate % --wit ../fixtures/missing-dep
+;; RUN: inspect ../fixtures/missing-dep
+(component)

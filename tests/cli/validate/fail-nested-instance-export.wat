@@ -1,0 +1,17 @@
+;; RUN: validate % --wit ../fixtures/counter.wit
+;; The nested component's `add` takes a u64 where the world says u32.
+(component
+  (component $inner
+    (core module $m
+      (func (export "get") (result i32) i32.const 42)
+      (func (export "add") (param i64))
+    )
+    (core instance $i (instantiate $m))
+    (func $get (result u32) (canon lift (core func $i "get")))
+    (func $add (param "n" u64) (canon lift (core func $i "add")))
+    (instance $api (export "get" (func $get)) (export "add" (func $add)))
+    (export "example:counter/counter@0.1.0" (instance $api))
+  )
+  (instance $x (instantiate $inner))
+  (export "example:counter/counter@0.1.0" (instance $x "example:counter/counter@0.1.0"))
+)
