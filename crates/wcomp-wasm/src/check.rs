@@ -617,28 +617,23 @@ impl<'a> Checker<'a> {
                 article(c_kind)
             ));
         }
-        let skip = usize::from(
-            matches!(
-                wf.kind,
-                FunctionKind::Method(_)
-                    | FunctionKind::AsyncMethod(_)
-                    | FunctionKind::MethodGetter(_)
-                    | FunctionKind::MethodSetter(_)
-            ) && c_kind == w_kind,
-        );
-        if cf.params.len() != wf.params.len() {
+        // Methods carry an implicit `self` that WIT source does not show; compare what
+        // a reader of the WIT sees.
+        let c_params = visible_params(cf);
+        let w_params = visible_params(wf);
+        if c_params.len() != w_params.len() {
             details.push(format!(
                 "the world's takes {} parameter{}, the component's takes {}",
-                wf.params.len() - skip,
-                if wf.params.len() - skip == 1 { "" } else { "s" },
-                cf.params.len().saturating_sub(skip)
+                w_params.len(),
+                if w_params.len() == 1 { "" } else { "s" },
+                c_params.len()
             ));
         } else {
-            for (i, (cp, wp)) in cf.params.iter().zip(&wf.params).enumerate().skip(skip) {
+            for (i, (cp, wp)) in c_params.iter().zip(w_params).enumerate() {
                 if cp.name != wp.name {
                     details.push(format!(
                         "parameter {} is named `{}` in the world and `{}` in the component",
-                        i + 1 - skip,
+                        i + 1,
                         wp.name,
                         cp.name
                     ));
@@ -984,6 +979,17 @@ impl<'a> Checker<'a> {
 fn nest(mut d: Diff, segment: String) -> Diff {
     d.path.insert(0, segment);
     d
+}
+
+fn visible_params(f: &Function) -> &[wit_parser::Param] {
+    let has_self = matches!(
+        f.kind,
+        FunctionKind::Method(_)
+            | FunctionKind::AsyncMethod(_)
+            | FunctionKind::MethodGetter(_)
+            | FunctionKind::MethodSetter(_)
+    );
+    &f.params[usize::from(has_self).min(f.params.len())..]
 }
 
 fn fn_kind(kind: &FunctionKind) -> &'static str {
