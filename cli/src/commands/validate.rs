@@ -284,8 +284,11 @@ fn render(outcomes: &[Outcome], world: &str) -> String {
     if outcomes.len() > 1 {
         let count = |v: &str| outcomes.iter().filter(|o| o.verdict == v).count();
         let errors = count("error");
+        if !s.ends_with("\n\n") {
+            s.push('\n');
+        }
         let mut summary = format!(
-            "\n{} components checked: {} conform, {} do not",
+            "{} components checked: {} conform, {} do not",
             outcomes.len(),
             count("conforms"),
             count("does-not-conform")

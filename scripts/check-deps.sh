@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The analysis library is shared with the registry server, which must stay free of
+# runtimes and build tooling (docs/architecture.md). Fail if that creeps in.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+status=0
+for pkg in wcomp-core wcomp-wasm $(cargo metadata --no-deps --format-version 1 | grep -o '"name":"wcomp-registry"' | head -1 | cut -d'"' -f4); do
+  tree=$(cargo tree -p "$pkg" -e normal --prefix none --locked)
+  for banned in wasmtime cranelift-codegen wit-bindgen; do
+    if grep -q "^$banned " <<<"$tree"; then
+      echo "error: $pkg depends on $banned" >&2
+      status=1
+    fi
+  done
+done
+# One wasm-tools version line: a second wasmparser major costs minutes of build time.
+majors=$(cargo tree --workspace -e normal --prefix none --locked | grep -o '^wasmparser v[0-9.]*' | sort -u)
+if [ "$(wc -l <<<"$majors")" -gt 1 ]; then
+  echo "warning: several wasmparser versions in the tree:" >&2
+  echo "$majors" >&2
+fi
+[ $status -eq 0 ] && echo "ok: analysis crates are free of runtimes and build tooling"
+exit $status

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs all of wcomp's tests, installing what they need first. CI runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/env.sh
+ensure_rust
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== dependency rules"
+scripts/check-deps.sh
+
+echo "== cargo test"
+cargo test --workspace --locked
