@@ -224,6 +224,8 @@ fn anchor(dir: &Path, args: &[String], code: i32) -> Result<(), String> {
             "--wit" => wit = it.next().cloned(),
             "--world" => world = it.next().cloned(),
             "--strict-versions" => strict = true,
+            // The anchor knows only the world; host-provided imports are ours alone.
+            "--allow-wasi" => return Ok(()),
             "--json" => {}
             other => components.push(other.to_string()),
         }

@@ -41,6 +41,12 @@ pub struct Opts {
     #[arg(long)]
     strict_versions: bool,
 
+    /// Accept imports of WASI 0.2 interfaces (`wasi:*@0.2.x`) that the world does not
+    /// list, as provided by the host. Components built by componentize-py,
+    /// componentize-js and Go import them whatever the world says.
+    #[arg(long)]
+    allow_wasi: bool,
+
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -106,6 +112,7 @@ impl Opts {
             .id_of_name(pkg.package, &pkg.resolve.worlds[world].name);
         let options = Options {
             strict_versions: self.strict_versions,
+            allow_wasi: self.allow_wasi,
         };
         let outcomes = check_all(&self.components, &pkg, world, options);
         if self.json {
@@ -332,6 +339,19 @@ fn render_problem(s: &mut String, p: &Problem) {
 }
 
 fn render_notes(s: &mut String, report: &Report) {
+    if !report.host_provided.is_empty() {
+        s.push_str(&format!(
+            "      {}: {} WASI 0.2 import{} accepted as host-provided (`--allow-wasi`): {}\n",
+            paint(WARN, "note"),
+            report.host_provided.len(),
+            if report.host_provided.len() == 1 {
+                ""
+            } else {
+                "s"
+            },
+            report.host_provided.join(", ")
+        ));
+    }
     for n in &report.version_notes {
         s.push_str(&format!(
             "      {}: {} `{}` matched the world's `{}` (semver-compatible; runtimes link \

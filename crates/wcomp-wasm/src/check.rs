@@ -37,6 +37,11 @@ pub struct World<'a> {
 pub struct Options {
     /// Require exact interface versions, as `wasm-tools component targets` does.
     pub strict_versions: bool,
+    /// Treat imports of WASI 0.2 interfaces (`wasi:*@0.2.x`) the world does not list as
+    /// provided by the host, as wasmtime and other WASI 0.2 runtimes provide them.
+    /// Toolchains (componentize-py, componentize-js, Go's wasip1 adapter) import them even
+    /// when the world does not mention them.
+    pub allow_wasi: bool,
 }
 
 /// Whether a name is something the component imports or exports.
@@ -110,6 +115,9 @@ pub struct VersionNote {
 pub struct Report {
     pub problems: Vec<Problem>,
     pub version_notes: Vec<VersionNote>,
+    /// WASI imports accepted as host-provided ([`Options::allow_wasi`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub host_provided: Vec<String>,
 }
 
 impl Report {
@@ -136,7 +144,12 @@ pub fn check(component: World<'_>, world: World<'_>, options: Options) -> Report
 
     // Imports: everything the component needs must be offered by the world.
     for c in &c_imports {
-        match cx.find(c, &w_imports) {
+        let found = cx.find(c, &w_imports);
+        if options.allow_wasi && matches!(found, Lookup::Misses(_)) && is_wasi_0_2(c) {
+            cx.report.host_provided.push(c.name.clone());
+            continue;
+        }
+        match found {
             Lookup::Found(w, m) => cx.matched(Direction::Import, c, w, m),
             Lookup::Misses(misses) => cx.unmatched(Direction::Import, c, &w_imports, misses),
         }
@@ -173,6 +186,16 @@ fn entries<'a>(resolve: &Resolve, items: &'a IndexMap<WorldKey, WorldItem>) -> V
             }
         })
         .collect()
+}
+
+/// `wasi:<pkg>/<iface>@0.2.x`: the interfaces WASI 0.2 runtimes provide.
+fn is_wasi_0_2(e: &Entry<'_>) -> bool {
+    e.iface.as_ref().is_some_and(|i| {
+        i.namespace == "wasi"
+            && i.version
+                .as_ref()
+                .is_some_and(|v| v.major == 0 && v.minor == 2 && v.pre.is_empty())
+    })
 }
 
 fn item_kind(item: &WorldItem) -> &'static str {
@@ -393,6 +416,15 @@ impl<'a> Checker<'a> {
             return;
         }
         let did_you_mean = similar(&needle.name, others.iter().map(|e| e.name.as_str()));
+        let details = if dir == Direction::Import && is_wasi_0_2(needle) {
+            vec![
+                "WASI 0.2 runtimes provide this interface; `--allow-wasi` accepts it as \
+                 host-provided"
+                    .to_string(),
+            ]
+        } else {
+            Vec::new()
+        };
         let (kind, message) = match dir {
             Direction::Import => (
                 ProblemKind::UnsatisfiedImport,
@@ -426,7 +458,7 @@ impl<'a> Checker<'a> {
             message,
             expected,
             found,
-            details: Vec::new(),
+            details,
             did_you_mean: did_you_mean.into_iter().map(|s| format!("`{s}`")).collect(),
         });
     }
