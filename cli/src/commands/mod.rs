@@ -2,7 +2,10 @@
 //! doc comment is its `--help`, with examples and exit codes in `after_help`, and a `run`
 //! that calls into the library crates.
 
+mod build;
 mod inspect;
+mod new;
+mod templates;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -24,6 +27,9 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    New(new::Opts),
+    Templates(templates::Opts),
+    Build(build::Opts),
     Inspect(inspect::Opts),
     Validate(validate::Opts),
 }
@@ -70,6 +76,9 @@ pub fn subject_error(e: wcomp_wasm::Error) -> CliError {
 impl Cli {
     pub fn run(self) -> Result<u8, CliError> {
         match self.command {
+            Command::New(opts) => opts.run(),
+            Command::Templates(opts) => opts.run(),
+            Command::Build(opts) => opts.run(),
             Command::Inspect(opts) => opts.run(),
             Command::Validate(opts) => opts.run(),
         }

@@ -1,0 +1,427 @@
+//! `wcomp build`: turn a project into a component with its language's real toolchain,
+//! check the result against the declared world, and cache the outcome.
+//!
+//! Output: `<project>/build/<name>.wasm` (`name` is the part of the package name after
+//! the `:`), or `-o`. The cache stamp `<project>/build/.wcomp-build.json` records a hash
+//! of every source file, the manifest, the toolchain's identity and wcomp's version; a
+//! build whose hash matches the stamp, with its output still in place and unchanged, does
+//! nothing.
+
+use crate::ops::manifest::{self, Language, Manifest};
+use crate::ops::toolchain::{self, Toolchain};
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use wcomp_wasm::check::{self, Options, Report, World};
+
+/// What `wcomp build` was asked to do.
+pub struct BuildOptions {
+    pub dir: PathBuf,
+    pub output: Option<PathBuf>,
+    pub force: bool,
+}
+
+/// Progress of a build; the CLI shows it as a spinner. Libraries never print.
+pub trait Reporter: Sync {
+    fn step(&self, project: &str, step: &str);
+    /// A toolchain's full output, for `-v`.
+    fn toolchain_output(&self, project: &str, output: &str);
+}
+
+/// One built project.
+#[derive(Debug, Serialize)]
+pub struct Built {
+    pub name: String,
+    pub version: String,
+    pub language: Language,
+    pub output: PathBuf,
+    pub size: u64,
+    /// False when the cache said nothing changed.
+    pub rebuilt: bool,
+    pub report: Option<Report>,
+}
+
+/// A toolchain ran and failed: its output is shown in full.
+#[derive(Debug, thiserror::Error)]
+#[error("{what} failed (exit status {status})\n--- output ---\n{output}")]
+pub struct ToolFailed {
+    pub what: String,
+    pub status: String,
+    pub output: String,
+}
+
+/// The component built, but does not conform to its world.
+#[derive(Debug, thiserror::Error)]
+#[error("the component built from `{project}` does not conform to its world `{world}`")]
+pub struct DoesNotConform {
+    pub project: String,
+    pub world: String,
+    pub report: Report,
+}
+
+/// Builds the project (or every member of the workspace) in `opts.dir`.
+pub fn build(opts: &BuildOptions, reporter: &dyn Reporter) -> Result<Vec<Built>> {
+    let m = Manifest::load(&opts.dir)?;
+    let mut projects = Vec::new();
+    if let Some(ws) = &m.workspace {
+        for member in &ws.members {
+            projects.push(opts.dir.join(member));
+        }
+    }
+    if m.component.is_some() {
+        projects.push(opts.dir.clone());
+    }
+    if projects.len() > 1 && opts.output.is_some() {
+        bail!("`-o` chooses one output file; it cannot be used to build a workspace");
+    }
+    // Members are independent: build them in parallel, keeping the manifest's order.
+    let results: Vec<Result<Built>> = std::thread::scope(|s| {
+        let handles: Vec<_> = projects
+            .iter()
+            .map(|dir| s.spawn(|| build_project(dir, opts.output.as_deref(), opts.force, reporter)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("build thread panicked"))
+            .collect()
+    });
+    let mut built = Vec::new();
+    let mut errors = Vec::new();
+    for (dir, r) in projects.iter().zip(results) {
+        match r {
+            Ok(b) => built.push(b),
+            Err(e) => errors.push(e.context(format!("failed to build `{}`", dir.display()))),
+        }
+    }
+    match errors.len() {
+        0 => Ok(built),
+        1 => Err(errors.remove(0)),
+        n => {
+            let all: Vec<String> = errors.iter().map(|e| format!("{e:#}")).collect();
+            bail!("{n} members failed to build:\n{}", all.join("\n"))
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Stamp {
+    key: String,
+    output: PathBuf,
+    output_sha256: String,
+}
+
+const STAMP: &str = "build/.wcomp-build.json";
+
+fn build_project(
+    dir: &Path,
+    output: Option<&Path>,
+    force: bool,
+    r: &dyn Reporter,
+) -> Result<Built> {
+    let m = Manifest::load(dir)?;
+    let (Some(pkg), Some(comp)) = (&m.package, &m.component) else {
+        bail!("`{}` is not a component project", dir.display());
+    };
+    let name = pkg.name.clone();
+    let output = match output {
+        Some(o) => o.to_path_buf(),
+        None => dir
+            .join("build")
+            .join(format!("{}.wasm", manifest::output_stem(pkg))),
+    };
+    let tc = toolchain::locate(comp.language)?;
+    let key = cache_key(dir, &tc, &output)?;
+    let stamp_path = dir.join(STAMP);
+    if !force && let Some(stamp) = read_stamp(&stamp_path) {
+        let intact = stamp.output == output
+            && fs_err::read(&output)
+                .map(|b| hex::encode(Sha256::digest(&b)) == stamp.output_sha256)
+                .unwrap_or(false);
+        if stamp.key == key && intact {
+            let size = fs_err::metadata(&output)?.len();
+            return Ok(Built {
+                name,
+                version: pkg.version.clone(),
+                language: comp.language,
+                output,
+                size,
+                rebuilt: false,
+                report: None,
+            });
+        }
+    }
+
+    r.step(&name, "loading WIT");
+    let wit = wcomp_wasm::wit::load(&dir.join(&comp.wit))?;
+    let world = wit.select_world(Some(&comp.world))?;
+    r.step(&name, "checking toolchain");
+    toolchain::check(&tc)?;
+
+    let bytes = match comp.language {
+        Language::Rust => build_rust(dir, &name, r)?,
+        Language::Python => build_python(dir, &tc, &comp.wit, &comp.world, &name, r)?,
+        Language::Javascript => build_js(dir, &tc, &comp.wit, &comp.world, &name, r)?,
+        Language::Go => build_go(dir, &tc, &wit, world, &name, r)?,
+    };
+
+    r.step(&name, "checking the component against its world");
+    let component = wcomp_wasm::component::load(&name, &bytes)?;
+    let report = check::check(
+        World {
+            resolve: &component.resolve,
+            id: component.world,
+        },
+        World {
+            resolve: &wit.resolve,
+            id: world,
+        },
+        Options {
+            strict_versions: false,
+            allow_wasi: true,
+        },
+    );
+    if !report.conforms() {
+        return Err(DoesNotConform {
+            project: name,
+            world: comp.world.clone(),
+            report,
+        }
+        .into());
+    }
+    write_atomically(&output, &bytes)?;
+    // The build may have created files (Cargo.lock): key the stamp on the tree as it is now.
+    let key = cache_key(dir, &tc, &output)?;
+    let stamp = Stamp {
+        key,
+        output: output.clone(),
+        output_sha256: hex::encode(Sha256::digest(&bytes)),
+    };
+    write_atomically(&stamp_path, &serde_json::to_vec_pretty(&stamp)?)?;
+    Ok(Built {
+        name,
+        version: pkg.version.clone(),
+        language: comp.language,
+        output,
+        size: bytes.len() as u64,
+        rebuilt: true,
+        report: Some(report),
+    })
+}
+
+fn read_stamp(path: &Path) -> Option<Stamp> {
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
+
+/// Directories that hold build outputs or dependencies, not sources.
+const SKIP_DIRS: &[&str] = &[
+    "target",
+    "build",
+    "node_modules",
+    ".git",
+    "__pycache__",
+    "bindings",
+    "gen",
+];
+
+/// Hash of every source file (path and contents), the toolchain identity, wcomp's version
+/// and the output path.
+fn cache_key(dir: &Path, tc: &Toolchain, output: &Path) -> Result<String> {
+    let mut files = Vec::new();
+    collect_sources(dir, dir, &mut files)?;
+    files.sort();
+    let mut h = Sha256::new();
+    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    h.update([0]);
+    h.update(tc.identity.as_bytes());
+    h.update([0]);
+    h.update(output.to_string_lossy().as_bytes());
+    for rel in files {
+        h.update([0]);
+        h.update(rel.to_string_lossy().as_bytes());
+        h.update([0]);
+        h.update(fs_err::read(dir.join(&rel))?);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+fn collect_sources(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    for entry in fs_err::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let ty = entry.file_type()?;
+        let name = entry.file_name();
+        if ty.is_dir() {
+            // Nested projects (workspace members) hash themselves.
+            if SKIP_DIRS.iter().any(|s| name == *s)
+                || path.join(manifest::FILE_NAME).is_file() && path != root
+            {
+                continue;
+            }
+            collect_sources(root, &path, out)?;
+        } else if ty.is_file() {
+            out.push(path.strip_prefix(root).unwrap().to_path_buf());
+        }
+    }
+    Ok(())
+}
+
+/// Writes next to the destination and renames, so readers never see half a file.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs_err::create_dir_all(parent)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(parent)?;
+    std::io::Write::write_all(&mut tmp, bytes)?;
+    tmp.persist(path)
+        .with_context(|| format!("failed to write `{}`", path.display()))?;
+    Ok(())
+}
+
+/// Runs a toolchain command, capturing its output; on failure the whole output is in
+/// the error.
+fn run(cmd: &mut Command, what: &str, project: &str, r: &dyn Reporter) -> Result<(String, String)> {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("failed to start {what}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let combined = format!("{stderr}{}", if stdout.is_empty() { "" } else { &stdout });
+    r.toolchain_output(project, &combined);
+    if !out.status.success() {
+        return Err(ToolFailed {
+            what: what.to_string(),
+            status: out.status.to_string(),
+            output: combined,
+        }
+        .into());
+    }
+    Ok((stdout, stderr))
+}
+
+fn build_rust(dir: &Path, name: &str, r: &dyn Reporter) -> Result<Vec<u8>> {
+    r.step(name, "cargo build --target wasm32-wasip2 --release");
+    let (stdout, _) = run(
+        Command::new("cargo")
+            .args([
+                "build",
+                "--target",
+                "wasm32-wasip2",
+                "--release",
+                "--message-format=json-render-diagnostics",
+            ])
+            .current_dir(dir),
+        "cargo build",
+        name,
+        r,
+    )?;
+    // The artifact's path comes from cargo itself, wherever its target directory is.
+    let wasm = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["reason"] == "compiler-artifact")
+        .filter(|v| {
+            v["target"]["kind"]
+                .as_array()
+                .is_some_and(|k| k.iter().any(|k| k == "cdylib"))
+        })
+        .flat_map(|v| {
+            v["filenames"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|f| f.as_str().map(PathBuf::from))
+        })
+        .find(|f| f.extension().is_some_and(|e| e == "wasm"))
+        .context(
+            "cargo built no `cdylib` .wasm; is `crate-type = [\"cdylib\"]` set in Cargo.toml?",
+        )?;
+    Ok(fs_err::read(wasm)?)
+}
+
+fn build_python(
+    dir: &Path,
+    tc: &Toolchain,
+    wit: &Path,
+    world: &str,
+    name: &str,
+    r: &dyn Reporter,
+) -> Result<Vec<u8>> {
+    if !dir.join("app.py").is_file() {
+        bail!(
+            "`{}` has no app.py (the module componentize-py builds)",
+            dir.display()
+        );
+    }
+    r.step(name, "componentize-py");
+    let out = tempfile::Builder::new().suffix(".wasm").tempfile()?;
+    run(
+        Command::new(&tc.programs[0])
+            .arg("-d")
+            .arg(wit)
+            .args(["-w", world, "componentize", "app", "-o"])
+            .arg(out.path())
+            .current_dir(dir),
+        "componentize-py",
+        name,
+        r,
+    )?;
+    Ok(fs_err::read(out.path())?)
+}
+
+fn build_js(
+    dir: &Path,
+    tc: &Toolchain,
+    wit: &Path,
+    world: &str,
+    name: &str,
+    r: &dyn Reporter,
+) -> Result<Vec<u8>> {
+    if !dir.join("app.js").is_file() {
+        bail!(
+            "`{}` has no app.js (the module componentize-js builds)",
+            dir.display()
+        );
+    }
+    r.step(name, "componentize-js");
+    let out = tempfile::Builder::new().suffix(".wasm").tempfile()?;
+    // Leave out the HTTP and fetch-event features unless the world asks for them, so the
+    // component does not import wasi:http for nothing.
+    let uses_http = wcomp_wasm::wit::load(&dir.join(wit))
+        .ok()
+        .map(|p| {
+            p.resolve
+                .packages
+                .iter()
+                .any(|(_, pkg)| pkg.name.namespace == "wasi" && pkg.name.name == "http")
+        })
+        .unwrap_or(false);
+    let mut cmd = Command::new(&tc.programs[0]);
+    cmd.arg("app.js")
+        .arg("--wit")
+        .arg(wit)
+        .args(["--world-name", world, "-o"])
+        .arg(out.path())
+        .current_dir(dir);
+    if !uses_http {
+        cmd.args(["-d", "http", "fetch-event"]);
+    }
+    run(&mut cmd, "componentize-js", name, r)?;
+    Ok(fs_err::read(out.path())?)
+}
+
+fn build_go(
+    _dir: &Path,
+    _tc: &Toolchain,
+    _wit: &wcomp_wasm::wit::WitPackage,
+    _world: wcomp_wasm::wit_parser::WorldId,
+    _name: &str,
+    _r: &dyn Reporter,
+) -> Result<Vec<u8>> {
+    bail!("Go builds are not available in this build of wcomp")
+}

@@ -1,0 +1,103 @@
+//! `wcomp.toml`: the project manifest (docs/manifest.md).
+//!
+//! A component project has `[package]` and `[component]`; a workspace has
+//! `[workspace] members = [...]`. One file may be both.
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+pub const FILE_NAME: &str = "wcomp.toml";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub package: Option<Package>,
+    pub component: Option<Component>,
+    pub workspace: Option<Workspace>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Package {
+    /// WIT package name, `namespace:name`.
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Component {
+    pub language: Language,
+    /// The world the component implements, in the package under `wit`.
+    pub world: String,
+    /// The WIT directory, relative to the manifest.
+    #[serde(default = "default_wit")]
+    pub wit: PathBuf,
+}
+
+fn default_wit() -> PathBuf {
+    PathBuf::from("wit")
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workspace {
+    pub members: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    Rust,
+    Go,
+    Python,
+    #[serde(alias = "js")]
+    Javascript,
+}
+
+impl Language {
+    pub fn name(self) -> &'static str {
+        match self {
+            Language::Rust => "rust",
+            Language::Go => "go",
+            Language::Python => "python",
+            Language::Javascript => "javascript",
+        }
+    }
+}
+
+impl Manifest {
+    /// Reads `dir/wcomp.toml`.
+    pub fn load(dir: &Path) -> Result<Manifest> {
+        let path = dir.join(FILE_NAME);
+        if !path.is_file() {
+            bail!(
+                "no `{FILE_NAME}` in `{}`; run `wcomp new` to start a project, or pass the \
+                 project directory",
+                dir.display()
+            );
+        }
+        let text = fs_err::read_to_string(&path)?;
+        let m: Manifest =
+            toml::from_str(&text).with_context(|| format!("invalid `{}`", path.display()))?;
+        if m.component.is_some() && m.package.is_none() {
+            bail!("`{}` has a [component] but no [package]", path.display());
+        }
+        if m.component.is_none() && m.workspace.is_none() {
+            bail!(
+                "`{}` has neither [component] nor [workspace]; nothing to build",
+                path.display()
+            );
+        }
+        Ok(m)
+    }
+}
+
+/// The file name stem for a package's output: `example:hello-world` -> `hello-world`.
+pub fn output_stem(package: &Package) -> &str {
+    package
+        .name
+        .split_once(':')
+        .map_or(package.name.as_str(), |(_, n)| n)
+}

@@ -1,0 +1,7 @@
+// The {{ name }} component.
+
+export const greeter = {
+  greet(name) {
+    return `{{ greeting }}, ${name}!`;
+  },
+};
