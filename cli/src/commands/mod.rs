@@ -3,6 +3,7 @@
 //! that calls into the library crates.
 
 mod build;
+mod doctor;
 mod inspect;
 mod new;
 mod templates;
@@ -30,6 +31,7 @@ enum Command {
     New(new::Opts),
     Templates(templates::Opts),
     Build(build::Opts),
+    Doctor(doctor::Opts),
     Inspect(inspect::Opts),
     Validate(validate::Opts),
 }
@@ -79,6 +81,7 @@ impl Cli {
             Command::New(opts) => opts.run(),
             Command::Templates(opts) => opts.run(),
             Command::Build(opts) => opts.run(),
+            Command::Doctor(opts) => opts.run(),
             Command::Inspect(opts) => opts.run(),
             Command::Validate(opts) => opts.run(),
         }

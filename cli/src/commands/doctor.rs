@@ -1,0 +1,95 @@
+use super::CliError;
+use crate::ops::manifest::Language;
+use crate::ops::toolchain;
+use crate::printer::{self, ERROR, OK, paint};
+use serde::Serialize;
+
+/// Report which language toolchains are ready to build components, and what to install.
+#[derive(clap::Args)]
+#[command(after_help = "Examples:
+  wcomp doctor          one line per language
+  wcomp doctor --json   the same as JSON
+
+scripts/install-toolchains.sh installs everything the built-in templates need.
+Exit codes: 0 every toolchain is ready, 1 at least one is missing.")]
+pub struct Opts {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct Status {
+    language: &'static str,
+    ready: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problem: Option<String>,
+}
+
+impl Opts {
+    pub fn run(self) -> Result<u8, CliError> {
+        let languages = [
+            Language::Rust,
+            Language::Go,
+            Language::Python,
+            Language::Javascript,
+        ];
+        let statuses: Vec<Status> = std::thread::scope(|s| {
+            let handles: Vec<_> = languages
+                .iter()
+                .map(|&l| {
+                    s.spawn(move || {
+                        match toolchain::locate(l).and_then(|tc| toolchain::check(&tc)) {
+                            Ok(version) => Status {
+                                language: l.name(),
+                                ready: true,
+                                version: Some(version),
+                                problem: None,
+                            },
+                            Err(e) => Status {
+                                language: l.name(),
+                                ready: false,
+                                version: None,
+                                problem: Some(format!("{e:#}")),
+                            },
+                        }
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("doctor thread"))
+                .collect()
+        });
+        if self.json {
+            let mut text = serde_json::to_string_pretty(&statuses).map_err(anyhow::Error::from)?;
+            text.push('\n');
+            printer::out(&text);
+        } else {
+            let mut s = String::new();
+            for st in &statuses {
+                match (&st.version, &st.problem) {
+                    (Some(v), _) => s.push_str(&format!(
+                        "{} {:<11} {v}\n",
+                        paint(OK, "ready  "),
+                        st.language
+                    )),
+                    (_, Some(p)) => s.push_str(&format!(
+                        "{} {:<11} {p}\n",
+                        paint(ERROR, "missing"),
+                        st.language
+                    )),
+                    _ => {}
+                }
+            }
+            printer::out(&s);
+        }
+        Ok(if statuses.iter().all(|s| s.ready) {
+            wcomp_core::exit::SUCCESS
+        } else {
+            wcomp_core::exit::FAILURE
+        })
+    }
+}
