@@ -15,8 +15,7 @@ elif command -v wasm-tools >/dev/null 2>&1; then
   wasm_tools=$(command -v wasm-tools)
 else
   echo "== installing wasm-tools 1.263.0 into $tools (a few minutes, once)"
-  cargo install --locked wasm-tools --version 1.263.0 --root "$tools" \
-    --no-default-features --features component,validate,wit-component
+  cargo install --locked wasm-tools --version 1.263.0 --root "$tools"
   wasm_tools=$tools/bin/wasm-tools
 fi
 

@@ -5,6 +5,9 @@ cd "$(dirname "$0")/.."
 source scripts/lib/env.sh
 ensure_rust
 
+echo "== language toolchains for the template tests"
+scripts/install-toolchains.sh
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
