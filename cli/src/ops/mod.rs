@@ -1,0 +1,3 @@
+//! The work behind the commands, one module per verb.
+
+pub mod build_go;
