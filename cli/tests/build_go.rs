@@ -123,10 +123,20 @@ fn template_builds_a_conforming_component() {
         assert!(dir.path().join(file).is_file(), "{file} missing");
     }
 
-    // A second build reuses Go's cache.
+    // Building again changes nothing, here or in another directory (reproducible).
     let again = build_go::build(&go, dir.path(), &resolve, world).unwrap();
     println!("rebuild: go build {:.1?}", again.go_build_time);
-    assert_eq!(again.core_module_len, built.core_module_len);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("go.mod")).unwrap(),
+        go_mod
+    );
+    assert!(again.component == built.component, "rebuild differs");
+    let (elsewhere, ..) = template_project();
+    let copy = build_go::build(&go, elsewhere.path(), &resolve, world).unwrap();
+    assert!(
+        copy.component == built.component,
+        "build in another directory differs"
+    );
 }
 
 #[test]

@@ -7,8 +7,9 @@
 //! 2. [`generate_bindings`]: `wit-bindgen-go` in standalone mode writes the bindings into
 //!    the project, plus the Go module they import (`go.bytecodealliance.org/pkg`, which
 //!    the generator crate ships) so the build needs no module proxy.
-//! 3. `GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -ldflags=-checklinkname=0`
-//!    gives a core module ([`build`]).
+//! 3. `GOOS=wasip1 GOARCH=wasm go build -mod=mod -trimpath -buildmode=c-shared
+//!    -ldflags=-checklinkname=0` gives a core module ([`build`]); the same sources give
+//!    the same component bytes wherever the project is.
 //! 4. [`componentize`]: the world's metadata is embedded in it and `wit-component` turns it
 //!    into a component, adapting WASI preview1 with the reactor adapter.
 //!
@@ -440,9 +441,13 @@ pub fn build(
     generate_bindings(resolve, world, project_dir)?;
     let out_dir = tempfile::tempdir().context("failed to create a temporary directory")?;
     let core_path = out_dir.path().join("core.wasm");
+    // -mod=mod: go.mod may lack lines go wants (no go.sum is needed for the replaced
+    // runtime). -trimpath: no local paths in the binary, so the same sources give the same
+    // bytes in any directory (reproducible builds, for provenance).
     let args = [
         "build",
         "-mod=mod",
+        "-trimpath",
         "-buildmode=c-shared",
         "-ldflags=-checklinkname=0",
         "-o",
