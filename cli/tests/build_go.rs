@@ -239,3 +239,68 @@ fn a_go_mod_for_another_module_is_refused() {
     let message = format!("{err:#}");
     assert!(message.contains("`module wit_component`"), "{message}");
 }
+
+#[test]
+fn imports_and_world_level_functions() {
+    let Some(go) = go_or_skip("imports_and_world_level_functions") else {
+        return;
+    };
+    let (resolve, world) = world(
+        "package example:host;\n\
+         interface log {\n\
+           enum level { info, warn }\n\
+           write: func(level: level, message: string);\n\
+         }\n\
+         world app {\n\
+           import log;\n\
+           import now: func() -> u64;\n\
+           export run: func(input: string) -> string;\n\
+         }\n",
+        "app",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    // World-level functions: imports in package wit_world, exports in export_wit_world.
+    let run = dir.path().join("export_wit_world/run.go");
+    std::fs::create_dir_all(run.parent().unwrap()).unwrap();
+    std::fs::write(
+        &run,
+        r#"package export_wit_world
+
+import (
+	"fmt"
+
+	"wit_component/example_host_log"
+	"wit_component/wit_world"
+)
+
+func Run(input string) string {
+	example_host_log.Write(example_host_log.Level_Info, "running")
+	return fmt.Sprintf("%s at %d", input, wit_world.Now())
+}
+"#,
+    )
+    .unwrap();
+    let built =
+        build_go::build(&go, dir.path(), &resolve, world).unwrap_or_else(|e| panic!("{e:#}"));
+    let component = wcomp_wasm::component::load("app.wasm", &built.component).unwrap();
+    let (target, target_world) = build_go::with_adapter_imports(&resolve, world).unwrap();
+    let report = check::check(
+        World {
+            resolve: &component.resolve,
+            id: component.world,
+        },
+        World {
+            resolve: &target,
+            id: target_world,
+        },
+        Options::default(),
+    );
+    assert!(report.conforms(), "{report:#?}");
+    let imports: Vec<_> = component.resolve.worlds[component.world]
+        .imports
+        .keys()
+        .map(|k| component.resolve.name_world_key(k))
+        .filter(|n| !n.starts_with("wasi:"))
+        .collect();
+    assert_eq!(imports, ["example:host/log", "now"]);
+}
