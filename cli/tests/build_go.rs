@@ -304,3 +304,56 @@ func Run(input string) string {
         .collect();
     assert_eq!(imports, ["example:host/log", "now"]);
 }
+
+#[test]
+fn wasi_imports_of_the_world_merge_with_the_adapters() {
+    let Some(go) = go_or_skip("wasi_imports_of_the_world_merge_with_the_adapters") else {
+        return;
+    };
+    let (resolve, world) = world(
+        "package example:envy;\n\
+         world envy {\n\
+           import wasi:cli/environment@0.2.6;\n\
+           export args: func() -> list<string>;\n\
+         }\n\
+         package wasi:cli@0.2.6 {\n\
+           interface environment { get-arguments: func() -> list<string>; }\n\
+         }\n",
+        "envy",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let args = dir.path().join("export_wit_world/args.go");
+    std::fs::create_dir_all(args.parent().unwrap()).unwrap();
+    std::fs::write(
+        &args,
+        "package export_wit_world\n\n\
+         import \"wit_component/wasi_cli_environment\"\n\n\
+         func Args() []string {\n\treturn wasi_cli_environment.GetArguments()\n}\n",
+    )
+    .unwrap();
+    let built =
+        build_go::build(&go, dir.path(), &resolve, world).unwrap_or_else(|e| panic!("{e:#}"));
+    let component = wcomp_wasm::component::load("envy.wasm", &built.component).unwrap();
+    let (target, target_world) = build_go::with_adapter_imports(&resolve, world).unwrap();
+    let c = World {
+        resolve: &component.resolve,
+        id: component.world,
+    };
+    let target = World {
+        resolve: &target,
+        id: target_world,
+    };
+    assert!(check::check(c, target, Options::default()).conforms());
+    // wit-component keeps one version of each WASI interface: the newest, the adapter's.
+    let imports: Vec<_> = component.resolve.worlds[component.world]
+        .imports
+        .keys()
+        .map(|k| component.resolve.name_world_key(k))
+        .collect();
+    let environment: Vec<_> = imports
+        .iter()
+        .filter(|n| n.starts_with("wasi:cli/environment@"))
+        .collect();
+    assert_eq!(environment.len(), 1, "{imports:?}");
+    assert_ne!(environment[0], "wasi:cli/environment@0.2.6", "{imports:?}");
+}
