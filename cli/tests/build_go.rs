@@ -238,6 +238,42 @@ fn a_go_mod_for_another_module_is_refused() {
     let err = build_go::generate_bindings(&resolve, world, dir.path()).unwrap_err();
     let message = format!("{err:#}");
     assert!(message.contains("`module wit_component`"), "{message}");
+    // Nothing was written.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn names_the_generator_changes_are_reported() {
+    let (resolve, world) = world(
+        "package example:clash;\n\
+         interface api {\n\
+           resource file { drop: func(); on-drop: func(); close: func(); }\n\
+           variant entry { tag(string), other }\n\
+           open: func() -> file;\n\
+           first: func() -> entry;\n\
+         }\n\
+         world clash { export api; }\n",
+        "clash",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let notes = build_go::generate_bindings(&resolve, world, dir.path()).unwrap();
+    assert_eq!(notes.len(), 3, "{notes:#?}");
+    assert!(
+        notes[0].contains("method `drop` of resource `file` is `Drop_` in Go"),
+        "{notes:#?}"
+    );
+    assert!(notes[1].contains("`OnDrop_`"), "{notes:#?}");
+    assert!(
+        notes[2].contains("case `tag` of variant `entry`"),
+        "{notes:#?}"
+    );
+    // The generator did rename them.
+    let exports = std::fs::read_to_string(dir.path().join("wit_exports.go")).unwrap();
+    assert!(exports.contains(".Drop_()"), "{exports}");
+    assert!(exports.contains(".OnDrop_()"), "{exports}");
+    let types =
+        std::fs::read_to_string(dir.path().join("example_clash_api/wit_bindings.go")).unwrap();
+    assert!(types.contains("Tag_()"), "{types}");
 }
 
 #[test]

@@ -238,61 +238,121 @@ fn async_typedef(resolve: &Resolve, id: TypeId) -> Option<&'static str> {
 
 /// Writes Go bindings for `world` into `project_dir` (see the module docs for the layout):
 /// the generated packages, the runtime module in [`RUNTIME_DIR`], and `go.mod` (created,
-/// or given the `require`/`replace` lines it lacks).
-pub fn generate_bindings(resolve: &Resolve, world: WorldId, project_dir: &Path) -> Result<()> {
+/// or given the `require`/`replace` lines it lacks). Returns notes about names the
+/// generator changed (see [`renamed_by_generator`]).
+pub fn generate_bindings(
+    resolve: &Resolve,
+    world: WorldId,
+    project_dir: &Path,
+) -> Result<Vec<String>> {
     ensure_sync(resolve, world)?;
-    let opts = wit_bindgen_go::Opts {
-        // The library must not print; the generator's warnings are about async options.
-        quiet: true,
-        ..Default::default()
-    };
-    let mut files = Files::default();
-    // The generator may add type ids to the resolve, so it works on a copy.
-    let mut resolve = resolve.clone();
-    opts.build()
-        .generate(&mut resolve, world, &mut files)
-        .context("wit-bindgen-go failed to generate Go bindings")?;
-
-    let mut generated_dirs = Vec::new();
-    let mut generated_go_mod = None;
-    for (name, contents) in files.iter() {
-        if name == "go.mod" {
-            generated_go_mod = Some(String::from_utf8_lossy(contents).into_owned());
-            continue;
-        }
-        let path = project_dir.join(name);
-        if let Some((dir, _)) = name.split_once('/') {
-            generated_dirs.push(dir.to_string());
-        }
-        write_if_changed(&path, contents)?;
-    }
-    remove_stale_bindings(project_dir, &generated_dirs)?;
-    write_runtime(&project_dir.join(RUNTIME_DIR))?;
-
-    let runtime_version = generated_go_mod
-        .as_deref()
-        .and_then(|m| {
-            m.lines().find_map(|l| {
-                l.trim()
-                    .strip_prefix(RUNTIME_MODULE)?
-                    .split_whitespace()
-                    .next()
-            })
-        })
-        .unwrap_or("v0.0.0")
-        .to_string();
+    // go.mod first: a project that cannot take the bindings is left untouched.
     let go_mod = project_dir.join("go.mod");
     let existing = if go_mod.exists() {
         Some(fs_err::read_to_string(&go_mod)?)
     } else {
         None
     };
-    let updated = go_mod_with_runtime(existing.as_deref(), &runtime_version)
+    // "go.bytecodealliance.org/pkg v0.4.0": the version the generated code is written for.
+    let runtime = wit_bindgen_go::remote_pkg_version();
+    let runtime_version = runtime.split_whitespace().last().unwrap_or_default();
+    let updated = go_mod_with_runtime(existing.as_deref(), runtime_version)
         .with_context(|| format!("in {}", go_mod.display()))?;
+
+    let opts = wit_bindgen_go::Opts {
+        // The generator would print its warnings; `renamed_by_generator` returns them.
+        quiet: true,
+        ..Default::default()
+    };
+    let mut files = Files::default();
+    // The generator may add type ids to the resolve, so it works on a copy.
+    let mut copy = resolve.clone();
+    opts.build()
+        .generate(&mut copy, world, &mut files)
+        .context("wit-bindgen-go failed to generate Go bindings")?;
+
+    let mut generated_dirs = Vec::new();
+    for (name, contents) in files.iter() {
+        // Its go.mod names the runtime module's version, which `updated` has.
+        if name == "go.mod" {
+            continue;
+        }
+        if let Some((dir, _)) = name.split_once('/') {
+            generated_dirs.push(dir.to_string());
+        }
+        write_if_changed(&project_dir.join(name), contents)?;
+    }
+    remove_stale_bindings(project_dir, &generated_dirs)?;
+    write_runtime(&project_dir.join(RUNTIME_DIR))?;
     if existing.as_deref() != Some(updated.as_str()) {
         fs_err::write(&go_mod, updated)?;
     }
-    Ok(())
+    Ok(renamed_by_generator(resolve, world))
+}
+
+/// Names wit-bindgen-go changes because they collide with methods its bindings define
+/// (the generator only prints these, so they are worked out again here): resource
+/// methods named like the handle methods, and variant cases named `tag` with a payload.
+pub fn renamed_by_generator(resolve: &Resolve, world: WorldId) -> Vec<String> {
+    const RESOURCE_METHODS: [&str; 5] = ["TakeHandle", "SetHandle", "Handle", "Drop", "OnDrop"];
+    let w = &resolve.worlds[world];
+    let mut notes = Vec::new();
+    let mut functions: Vec<&Function> = Vec::new();
+    let mut types: Vec<TypeId> = Vec::new();
+    for item in w.imports.values().chain(w.exports.values()) {
+        match item {
+            WorldItem::Function(f) => functions.push(f),
+            WorldItem::Interface { id, .. } => {
+                functions.extend(resolve.interfaces[*id].functions.values());
+                types.extend(resolve.interfaces[*id].types.values());
+            }
+            WorldItem::Type { id, .. } => types.push(*id),
+        }
+    }
+    for f in functions {
+        if let wit_parser::FunctionKind::Method(resource)
+        | wit_parser::FunctionKind::AsyncMethod(resource) = f.kind
+        {
+            let camel = upper_camel(f.item_name());
+            if RESOURCE_METHODS.contains(&camel.as_str()) {
+                notes.push(format!(
+                    "method `{}` of resource `{}` is `{camel}_` in Go (`{camel}` is taken by \
+                     the bindings)",
+                    f.item_name(),
+                    resolve.types[resource].name.as_deref().unwrap_or("?")
+                ));
+            }
+        }
+    }
+    for id in types {
+        let ty = &resolve.types[id];
+        if let TypeDefKind::Variant(v) = &ty.kind {
+            for case in v.cases.iter().filter(|c| c.ty.is_some()) {
+                if upper_camel(&case.name) == "Tag" {
+                    notes.push(format!(
+                        "the payload of case `{}` of variant `{}` is read with `Tag_()` in Go \
+                         (`Tag` is taken by the bindings)",
+                        case.name,
+                        ty.name.as_deref().unwrap_or("?")
+                    ));
+                }
+            }
+        }
+    }
+    notes
+}
+
+/// `take-handle` -> `TakeHandle`, as the generator names things (for WIT's kebab-case).
+fn upper_camel(kebab: &str) -> String {
+    kebab
+        .split('-')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_ascii_uppercase().to_string() + &chars.as_str().to_ascii_lowercase()
+            })
+        })
+        .collect()
 }
 
 /// Leaves files alone when unchanged, so `go build`'s cache and editors see no churn.
@@ -405,6 +465,8 @@ pub struct GoBuild {
     pub go_build_time: Duration,
     /// What `go build` printed (usually nothing).
     pub go_output: String,
+    /// Names the bindings generator changed, from [`generate_bindings`].
+    pub notes: Vec<String>,
 }
 
 /// `go build` failed; `output` is everything it printed, for callers to show in full.
@@ -438,7 +500,7 @@ pub fn build(
     resolve: &Resolve,
     world: WorldId,
 ) -> Result<GoBuild> {
-    generate_bindings(resolve, world, project_dir)?;
+    let notes = generate_bindings(resolve, world, project_dir)?;
     let out_dir = tempfile::tempdir().context("failed to create a temporary directory")?;
     let core_path = out_dir.path().join("core.wasm");
     // -mod=mod: go.mod may lack lines go wants (no go.sum is needed for the replaced
@@ -487,6 +549,7 @@ pub fn build(
         core_module_len,
         go_build_time,
         go_output,
+        notes,
     })
 }
 
