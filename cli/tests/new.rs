@@ -67,7 +67,7 @@ fn assert_nothing_written(env: &Env) {
 #[test]
 fn every_builtin_template_renders_a_project() {
     let env = Env::new();
-    for t in ["rust", "python", "js"] {
+    for t in ["rust", "go", "python", "js"] {
         let dir = format!("p-{t}");
         let o = env.wcomp(&[
             "new",
@@ -93,7 +93,7 @@ fn every_builtin_template_renders_a_project() {
                 !text.contains("{{") && !text.contains("{%"),
                 "{t}/{f} still has template syntax"
             );
-            if f.starts_with("src/") || f.starts_with("app.") {
+            if f.starts_with("src/") || f.starts_with("app.") || f.starts_with("export_") {
                 assert!(text.contains("Howdy"), "{t}/{f} lacks the greeting");
             }
         }
@@ -279,7 +279,7 @@ fn user_templates_are_listed_and_shadow_builtins() {
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["js", "python", "rust"]);
+    assert_eq!(names, ["go", "js", "python", "rust"]);
     let o = env.wcomp(&["templates", "show", "python"]);
     assert!(stdout(&o).contains("greeting"), "{}", stdout(&o));
 }

@@ -43,7 +43,9 @@ fn toolchain_ready(language: &str) -> bool {
             std::env::var_os("CI").is_none(),
             "the {language} toolchain is missing under CI; scripts/install-toolchains.sh should have installed it"
         );
-        eprintln!("skipping: the {language} toolchain is not installed (scripts/install-toolchains.sh)");
+        eprintln!(
+            "skipping: the {language} toolchain is not installed (scripts/install-toolchains.sh)"
+        );
     }
     ready
 }
@@ -97,7 +99,18 @@ fn template_round_trip(template: &str, language: &str) {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let o = wcomp(tmp.path(), &["new", template, "proj", "--name", "acme:round-trip", "--set", "greeting=Howdy"]);
+    let o = wcomp(
+        tmp.path(),
+        &[
+            "new",
+            template,
+            "proj",
+            "--name",
+            "acme:round-trip",
+            "--set",
+            "greeting=Howdy",
+        ],
+    );
     assert!(o.status.success(), "{}", text(&o));
     let proj = tmp.path().join("proj");
 
@@ -108,7 +121,10 @@ fn template_round_trip(template: &str, language: &str) {
     let wasm: PathBuf = proj.join("build/round-trip.wasm");
     assert!(wasm.is_file(), "no output at {}", wasm.display());
 
-    let o = wcomp(&proj, &["validate", "build/round-trip.wasm", "--allow-wasi"]);
+    let o = wcomp(
+        &proj,
+        &["validate", "build/round-trip.wasm", "--allow-wasi"],
+    );
     assert!(o.status.success(), "{}", text(&o));
 
     let greeting = call_greet(&wasm, "acme:round-trip/greeter@0.1.0", "World");
@@ -117,7 +133,11 @@ fn template_round_trip(template: &str, language: &str) {
     // Nothing changed: nothing is rebuilt.
     let o = wcomp(&proj, &["build"]);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("up to date"), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("up to date"),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]
@@ -128,6 +148,11 @@ fn rust_template_builds_and_runs() {
 #[test]
 fn python_template_builds_and_runs() {
     template_round_trip("python", "python");
+}
+
+#[test]
+fn go_template_builds_and_runs() {
+    template_round_trip("go", "go");
 }
 
 #[test]
@@ -146,7 +171,11 @@ fn workspace_builds_members_and_rebuilds_only_what_changed() {
         let o = wcomp(root, &["new", "rust", dir, "--name", name]);
         assert!(o.status.success(), "{}", text(&o));
     }
-    std::fs::write(root.join("wcomp.toml"), "[workspace]\nmembers = [\"a\", \"b\"]\n").unwrap();
+    std::fs::write(
+        root.join("wcomp.toml"),
+        "[workspace]\nmembers = [\"a\", \"b\"]\n",
+    )
+    .unwrap();
     // One target directory for both members, so wit-bindgen compiles once.
     let run = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_wcomp"))
@@ -160,8 +189,14 @@ fn workspace_builds_members_and_rebuilds_only_what_changed() {
     let o = run(&["build"]);
     assert!(o.status.success(), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(out.contains("built acme:member-a@0.1.0") && out.contains("built acme:member-b@0.1.0"), "{out}");
-    assert!(root.join("a/build/member-a.wasm").is_file() && root.join("b/build/member-b.wasm").is_file());
+    assert!(
+        out.contains("built acme:member-a@0.1.0") && out.contains("built acme:member-b@0.1.0"),
+        "{out}"
+    );
+    assert!(
+        root.join("a/build/member-a.wasm").is_file()
+            && root.join("b/build/member-b.wasm").is_file()
+    );
 
     let o = run(&["build"]);
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
@@ -173,17 +208,34 @@ fn workspace_builds_members_and_rebuilds_only_what_changed() {
     let src = std::fs::read_to_string(&lib).unwrap();
     std::fs::write(&lib, &src).unwrap();
     let o = run(&["build"]);
-    assert_eq!(String::from_utf8_lossy(&o.stdout).matches("up to date").count(), 2);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout)
+            .matches("up to date")
+            .count(),
+        2
+    );
     std::fs::write(&lib, src.replace("Hello", "Hi")).unwrap();
     let o = run(&["build"]);
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(out.contains("up to date acme:member-a@0.1.0"), "{out}");
     assert!(out.contains("built acme:member-b@0.1.0"), "{out}");
-    assert_eq!(call_greet(&root.join("b/build/member-b.wasm"), "acme:member-b/greeter@0.1.0", "you"), "Hi, you!");
+    assert_eq!(
+        call_greet(
+            &root.join("b/build/member-b.wasm"),
+            "acme:member-b/greeter@0.1.0",
+            "you"
+        ),
+        "Hi, you!"
+    );
 
     // --force rebuilds everything.
     let o = run(&["build", "--force"]);
-    assert_eq!(String::from_utf8_lossy(&o.stdout).matches("built ").count(), 2, "{}", text(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).matches("built ").count(),
+        2,
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]
@@ -210,7 +262,11 @@ fn build_outside_a_project_is_a_usage_error() {
     let tmp = tempfile::tempdir().unwrap();
     let o = wcomp(tmp.path(), &["build"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("no `wcomp.toml`"), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("no `wcomp.toml`"),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]
@@ -225,6 +281,9 @@ fn toolchain_failure_shows_its_output_in_full() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("componentize-py failed"), "{err}");
-    assert!(err.contains("--- output ---") && err.contains("SyntaxError"), "{err}");
+    assert!(
+        err.contains("--- output ---") && err.contains("SyntaxError"),
+        "{err}"
+    );
     assert!(!tmp.path().join("p/build/p.wasm").exists());
 }

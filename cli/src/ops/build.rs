@@ -416,12 +416,28 @@ fn build_js(
 }
 
 fn build_go(
-    _dir: &Path,
-    _tc: &Toolchain,
-    _wit: &wcomp_wasm::wit::WitPackage,
-    _world: wcomp_wasm::wit_parser::WorldId,
-    _name: &str,
-    _r: &dyn Reporter,
+    dir: &Path,
+    tc: &Toolchain,
+    wit: &wcomp_wasm::wit::WitPackage,
+    world: wcomp_wasm::wit_parser::WorldId,
+    name: &str,
+    r: &dyn Reporter,
 ) -> Result<Vec<u8>> {
-    bail!("Go builds are not available in this build of wcomp")
+    r.step(
+        name,
+        "generating Go bindings, go build (wasip1), adapting to a component",
+    );
+    let go = crate::ops::build_go::go_toolchain(&tc.programs[0])?;
+    let built = crate::ops::build_go::build(&go, dir, &wit.resolve, world)?;
+    let mut log = format!(
+        "go build: {:.1} s, core module {} bytes\n{}",
+        built.go_build_time.as_secs_f64(),
+        built.core_module_len,
+        built.go_output
+    );
+    for note in &built.notes {
+        log.push_str(&format!("note: {note}\n"));
+    }
+    r.toolchain_output(name, &log);
+    Ok(built.component)
 }

@@ -123,21 +123,7 @@ pub fn check(tc: &Toolchain) -> Result<String> {
             }
             Ok(version.trim().to_string())
         }
-        Language::Go => {
-            let out = run_version(&tc.programs[0], &["version"])?;
-            let minor = out
-                .split_whitespace()
-                .find_map(|w| w.strip_prefix("go1."))
-                .and_then(|v| v.split('.').next()?.parse::<u32>().ok());
-            match minor {
-                Some(m) if m >= 25 => Ok(out.trim().to_string()),
-                _ => bail!(
-                    "Go >= 1.25 is needed to build components (found `{}`); {}",
-                    out.trim(),
-                    install_hint(Language::Go)
-                ),
-            }
-        }
+        Language::Go => Ok(crate::ops::build_go::go_toolchain(&tc.programs[0])?.version),
         Language::Python => Ok(run_version(&tc.programs[0], &["--version"])?
             .trim()
             .to_string()),
