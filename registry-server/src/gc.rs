@@ -32,6 +32,11 @@ pub struct GcReport {
     pub orphans_deleted: u64,
 }
 
+/// Scratch files and upload sessions younger than this are never touched, whatever the
+/// configured grace: they may belong to a request in flight (a blob's GC clock is kept in
+/// metadata and needs no such floor).
+pub const MIN_SCRATCH_AGE_SECS: i64 = 600;
+
 pub async fn run(
     meta: &dyn Metadata,
     blobs: &BlobStore,
@@ -39,8 +44,9 @@ pub async fn run(
     now: i64,
 ) -> anyhow::Result<GcReport> {
     let cutoff = now - grace_secs;
+    let scratch_cutoff = now - grace_secs.max(MIN_SCRATCH_AGE_SECS);
     let mut report = GcReport::default();
-    let plan = meta.gc_mark(cutoff).await?;
+    let plan = meta.gc_mark(cutoff, scratch_cutoff).await?;
     for d in &plan.blobs {
         blobs.delete_blob(d).await?;
     }
@@ -51,7 +57,7 @@ pub async fn run(
     }
     report.uploads_deleted = plan.uploads.len() as u64;
 
-    for path in blobs.stale_scratch(Timestamp(cutoff)).await? {
+    for path in blobs.stale_scratch(Timestamp(scratch_cutoff)).await? {
         let parts: Vec<String> = path.parts().map(|p| p.as_ref().to_string()).collect();
         // Chunks of a live session stay however old they are: slow uploads are allowed.
         if parts.first().map(String::as_str) == Some("uploads")
@@ -65,7 +71,7 @@ pub async fn run(
     }
     // Files no metadata row knows: left by a metadata restore from an older backup.
     for (d, modified) in blobs.list_blobs().await? {
-        if modified < cutoff && !meta.blob_known(&d).await? {
+        if modified < scratch_cutoff && !meta.blob_known(&d).await? {
             blobs.delete_blob(&d).await?;
             report.orphans_deleted += 1;
         }

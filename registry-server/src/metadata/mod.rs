@@ -195,8 +195,8 @@ pub trait Metadata: Send + Sync + 'static {
     // --- garbage collection -----------------------------------------------------------
     /// Atomically marks blobs that no manifest references and that were not linked or
     /// uploaded after `cutoff` as being deleted, drops their links, and lists them together
-    /// with upload sessions idle since before `cutoff`.
-    async fn gc_mark(&self, cutoff: i64) -> MetaResult<GcPlan>;
+    /// with upload sessions idle since before `uploads_cutoff` (which it deletes).
+    async fn gc_mark(&self, cutoff: i64, uploads_cutoff: i64) -> MetaResult<GcPlan>;
     /// Forgets blobs whose files are gone.
     async fn gc_sweep(&self, blobs: &[Digest]) -> MetaResult<()>;
     /// Whether any metadata row knows this blob (live or being deleted).

@@ -624,7 +624,7 @@ impl Metadata for SqliteMetadata {
         .await
     }
 
-    async fn gc_mark(&self, cutoff: i64) -> MetaResult<GcPlan> {
+    async fn gc_mark(&self, cutoff: i64, uploads_cutoff: i64) -> MetaResult<GcPlan> {
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(be)?;
             tx.execute(
@@ -648,10 +648,10 @@ impl Metadata for SqliteMetadata {
             };
             let uploads = {
                 let mut s = tx.prepare("SELECT id FROM uploads WHERE updated_at < ?1 ORDER BY id").map_err(be)?;
-                let rows = s.query_map([cutoff], |r| r.get::<_, String>(0)).map_err(be)?;
+                let rows = s.query_map([uploads_cutoff], |r| r.get::<_, String>(0)).map_err(be)?;
                 rows.collect::<Result<Vec<_>, _>>().map_err(be)?
             };
-            tx.execute("DELETE FROM uploads WHERE updated_at < ?1", [cutoff]).map_err(be)?;
+            tx.execute("DELETE FROM uploads WHERE updated_at < ?1", [uploads_cutoff]).map_err(be)?;
             tx.commit().map_err(be)?;
             Ok(GcPlan { blobs, uploads })
         })

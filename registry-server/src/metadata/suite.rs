@@ -223,7 +223,7 @@ pub async fn gc_takes_only_old_unreferenced_blobs(m: &dyn Metadata) {
     m.link_blob("r", &d(9), 1, 10).await.unwrap(); // the manifest's own bytes
     m.create_upload("old", "r", 10).await.unwrap();
     m.create_upload("new", "r", 500).await.unwrap();
-    let plan = m.gc_mark(100).await.unwrap();
+    let plan = m.gc_mark(100, 100).await.unwrap();
     assert_eq!(plan.blobs, vec![d(2)]);
     assert_eq!(plan.uploads, vec!["old".to_string()]);
     assert_eq!(
