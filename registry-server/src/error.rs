@@ -36,8 +36,9 @@ pub enum ErrorCode {
     RangeInvalid,
     /// A manifest over the size limit: `413` with `MANIFEST_INVALID`.
     ManifestTooLarge,
-    /// A malformed `n`: `400` with `UNSUPPORTED` (the spec has no code for it).
-    PaginationInvalid,
+    /// A malformed query parameter (`n`, a version requirement): `400` with `UNSUPPORTED`
+    /// (the spec has no code for it).
+    QueryInvalid,
     Internal,
 }
 
@@ -56,7 +57,7 @@ impl ErrorCode {
             Self::SizeInvalid => "SIZE_INVALID",
             Self::Unauthorized => "UNAUTHORIZED",
             Self::Denied => "DENIED",
-            Self::Unsupported | Self::PaginationInvalid => "UNSUPPORTED",
+            Self::Unsupported | Self::QueryInvalid => "UNSUPPORTED",
             Self::TooManyRequests => "TOOMANYREQUESTS",
             Self::RangeInvalid => "BLOB_UPLOAD_INVALID",
             Self::Internal => "UNKNOWN",
@@ -75,7 +76,7 @@ impl ErrorCode {
             | Self::ManifestInvalid
             | Self::NameInvalid
             | Self::SizeInvalid
-            | Self::PaginationInvalid => StatusCode::BAD_REQUEST,
+            | Self::QueryInvalid => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Denied => StatusCode::FORBIDDEN,
             Self::Unsupported => StatusCode::METHOD_NOT_ALLOWED,

@@ -143,7 +143,7 @@ pub fn page_size(q: &HashMap<String, String>, max: u32) -> ApiResult<u32> {
 impl ApiError {
     /// `UNSUPPORTED` is a 405 by default; a bad query parameter is a 400.
     fn with_status_bad_request(mut self) -> Self {
-        self.code = crate::error::ErrorCode::PaginationInvalid;
+        self.code = crate::error::ErrorCode::QueryInvalid;
         self
     }
 }
