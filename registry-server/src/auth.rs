@@ -264,7 +264,8 @@ impl Auth {
         }
     }
 
-    fn unauthorized(&self, host: &str, scope: Option<String>) -> ApiError {
+    /// A `401` with the Bearer challenge, naming `scope` when given.
+    pub fn unauthorized(&self, host: &str, scope: Option<String>) -> ApiError {
         let realm = self
             .settings
             .realm

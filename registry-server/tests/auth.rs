@@ -429,3 +429,16 @@ async fn forged_and_foreign_tokens_are_rejected() {
         .await
         .assert_error(401, "UNAUTHORIZED");
 }
+
+#[tokio::test]
+async fn catalog_without_anything_public_challenges_anonymous_callers() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(dir.path(), true);
+    let reg = Registry::from_config(dir, c, None);
+    let r = reg.get("/v2/_catalog").send().await;
+    r.assert_error(401, "UNAUTHORIZED");
+    assert!(
+        r.header("www-authenticate")
+            .contains("scope=\"registry:catalog:*\"")
+    );
+}

@@ -11,21 +11,18 @@ pub async fn list(State(state): State<AppState>, req: Request) -> Response {
     let (parts, _) = req.into_parts();
     let result = async {
         let ctx = Ctx::new(state, &parts).await?;
+        // Anonymous callers see the catalog only when something is anonymously pullable at all;
+        // otherwise they are challenged like on `/v2/`, so clients can log in.
         if matches!(ctx.caller, crate::auth::Caller::Anonymous)
-            && ctx.state.config.auth.enabled
             && ctx.state.config.auth.anonymous_pull.is_empty()
         {
-            return Err(ctx
-                .state
-                .auth
-                .require(
-                    &ctx.caller,
-                    "_catalog",
-                    crate::auth::Action::Pull,
-                    &ctx.host,
-                )
-                .await
-                .unwrap_err());
+            let grants = ctx.state.meta.grants_for("anonymous").await?;
+            if grants.is_empty() {
+                return Err(ctx
+                    .state
+                    .auth
+                    .unauthorized(&ctx.host, Some("registry:catalog:*".into())));
+            }
         }
         let q = query_pairs(parts.uri.query());
         let max = ctx.state.config.limits.max_page;
