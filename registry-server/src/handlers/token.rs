@@ -12,12 +12,12 @@ use axum::response::{IntoResponse, Response};
 
 async fn answer(state: &AppState, caller: Caller, scopes: Vec<String>) -> ApiResult<Response> {
     let (token, ttl) = state.auth.issue(&caller, &scopes).await?;
-    let issued_at = crate::auth::now();
+    let issued_at = crate::storage::chrono_free::rfc3339(crate::auth::now());
     Ok(axum::Json(serde_json::json!({
         "token": token,
         "access_token": token,
         "expires_in": ttl,
-        "issued_at": issued_at.to_string(),
+        "issued_at": issued_at,
     }))
     .into_response())
 }
