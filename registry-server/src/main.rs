@@ -140,11 +140,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .ensure_admin(std::env::var(env::ADMIN_PASSWORD).ok())
                 .await?
             {
-                println!("created the first admin user `{user}` with password: {password}");
-                println!(
+                // Not println!: a closed stdout must not kill the server.
+                use std::io::Write as _;
+                let mut out = std::io::stdout();
+                let _ = writeln!(
+                    out,
+                    "created the first admin user `{user}` with password: {password}"
+                );
+                let _ = writeln!(
+                    out,
                     "(shown once; set {} before the first start to choose it)",
                     env::ADMIN_PASSWORD
                 );
+                let _ = out.flush();
             }
             let listener = tokio::net::TcpListener::bind(addr)
                 .await

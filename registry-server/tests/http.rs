@@ -365,10 +365,11 @@ async fn insecure_no_auth_and_generated_admin_password() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    reader.read_line(&mut first).unwrap();
+    // Keep reading so the pipe stays open for whatever the server prints next.
+    std::thread::spawn(move || reader.lines().for_each(drop));
     let password = first.rsplit(": ").next().unwrap().trim().to_string();
     assert!(
         password.len() >= 20,
@@ -376,7 +377,8 @@ async fn insecure_no_auth_and_generated_admin_password() {
     );
     let http = reqwest::Client::new();
     let mut ok = false;
-    for _ in 0..100 {
+    // Generous: under a parallel test run the debug binary can be slow to bind.
+    for _ in 0..600 {
         if let Ok(r) = http
             .get(format!("http://127.0.0.1:{port}/v2/"))
             .send()
