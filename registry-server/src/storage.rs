@@ -19,7 +19,7 @@
 //! * Whether a blob may be read from a repository is decided by metadata (links), never by
 //!   the mere existence of a file here.
 
-use crate::oci::{Algorithm, Digest, Hasher};
+use crate::oci::{Digest, Hasher};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use object_store::path::Path;
@@ -40,6 +40,8 @@ pub enum StorageError {
     Body(String),
     #[error("object store: {0}")]
     Store(#[from] object_store::Error),
+    #[error("failed to prepare storage: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 pub type StorageResult<T> = Result<T, StorageError>;
@@ -73,7 +75,7 @@ impl BlobStore {
     }
 
     pub fn local(root: &std::path::Path) -> StorageResult<Self> {
-        fs_err::create_dir_all(root).map_err(|e| StorageError::Body(e.to_string()))?;
+        fs_err::create_dir_all(root)?;
         let fs = object_store::local::LocalFileSystem::new_with_prefix(root)?;
         Ok(Self::new(Arc::new(fs)))
     }
@@ -428,11 +430,6 @@ pub fn parse_range(header: &str, size: u64) -> StorageResult<Option<ByteRange>> 
         }
     };
     Ok(Some(r))
-}
-
-/// For hashing manifests and small bodies in memory.
-pub fn digest_of(alg: Algorithm, bytes: &[u8]) -> Digest {
-    Digest::of(alg, bytes)
 }
 
 #[cfg(test)]

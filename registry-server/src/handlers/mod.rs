@@ -132,19 +132,10 @@ pub fn page_size(q: &HashMap<String, String>, max: u32) -> ApiResult<u32> {
             Ok(n.parse::<u64>().map_or(max, |n| n.min(max as u64) as u32))
         }
         Some(n) => Err(ApiError::new(
-            crate::error::ErrorCode::Unsupported,
+            crate::error::ErrorCode::QueryInvalid,
             "invalid page size `n`",
         )
-        .with_detail(serde_json::json!({ "n": n }))
-        .with_status_bad_request()),
-    }
-}
-
-impl ApiError {
-    /// `UNSUPPORTED` is a 405 by default; a bad query parameter is a 400.
-    fn with_status_bad_request(mut self) -> Self {
-        self.code = crate::error::ErrorCode::QueryInvalid;
-        self
+        .with_detail(serde_json::json!({ "n": n }))),
     }
 }
 

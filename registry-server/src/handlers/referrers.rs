@@ -62,9 +62,8 @@ pub async fn list(
         serde_json::to_vec(&body).map_err(|e| ApiError::internal("referrers json", e))?,
     )
         .into_response();
-    if let Some(f) = filter {
+    if filter.is_some() {
         super::set(resp.headers_mut(), OCI_FILTERS_APPLIED, "artifactType");
-        let _ = f;
     }
     if more && let Some(l) = refs.last() {
         let mut link = format!("</v2/{name}/referrers/{digest}?n={n}&last={}", l.digest);
