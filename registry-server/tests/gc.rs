@@ -267,3 +267,24 @@ async fn gc_running_against_concurrent_pushes_loses_nothing() {
         assert_eq!(c.body, b"{}", "config of an accepted manifest lost");
     }
 }
+
+#[tokio::test]
+async fn serve_runs_gc_periodically_when_configured() {
+    let reg = Registry::with(|c| {
+        c.gc.interval_secs = 1;
+        c.gc.grace_secs = 0;
+    });
+    let loose = reg.push_blob("p", b"loose").await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    tokio::spawn(wcomp_registry::server::serve(reg.state.clone(), listener));
+    // Poll (no timing assertion): the blob goes once a tick sees it older than the grace.
+    for _ in 0..300 {
+        let m = reg.get("/metrics").send().await.text();
+        if m.contains("wcomp_registry_gc_blobs_deleted_total 1") {
+            assert!(!blob_file(&reg, &loose).exists());
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("periodic GC never removed the loose blob");
+}

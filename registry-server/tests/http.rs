@@ -394,3 +394,89 @@ async fn insecure_no_auth_and_generated_admin_password() {
     let _ = child.wait();
     assert!(ok, "server did not start");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_an_in_flight_upload_finish() {
+    use std::io::{Read, Write};
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = bin()
+        .args([
+            "serve",
+            "--insecure-no-auth",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(data.path())
+        .env_remove("WCOMP_REGISTRY_CONFIG")
+        .env("WCOMP_REGISTRY_ADMIN_PASSWORD", "pw")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let mut loc = None;
+    for _ in 0..600 {
+        if let Ok(r) = http
+            .post(format!("http://127.0.0.1:{port}/v2/g/blobs/uploads/"))
+            .send()
+            .await
+        {
+            loc = Some(r.headers()["location"].to_str().unwrap().to_string());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let loc = loc.expect("server did not start");
+    let pid = child.id();
+    let loc2 = loc.clone();
+    let status = tokio::task::spawn_blocking(move || {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let body = vec![7u8; 200_000];
+        write!(
+            s,
+            "PATCH {loc} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nContent-Range: 0-{}\r\n\r\n",
+            body.len(),
+            body.len() - 1
+        )
+        .unwrap();
+        s.write_all(&body[..1000]).unwrap();
+        s.flush().unwrap();
+        // The upload is mid-body when the server is asked to stop.
+        std::thread::sleep(Duration::from_millis(300));
+        Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        s.write_all(&body[1000..]).unwrap();
+        let mut resp = [0u8; 12];
+        s.read_exact(&mut resp).unwrap();
+        String::from_utf8_lossy(&resp).to_string()
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, "HTTP/1.1 202", "the in-flight chunk was accepted");
+    let exit = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(exit.success(), "{exit}");
+    // And it is committed: a restarted server reports it.
+    let s = tokio::task::spawn_blocking({
+        let p = data.path().to_path_buf();
+        move || start(&p, None, false)
+    })
+    .await
+    .unwrap();
+    let r = http
+        .get(format!("{}{loc2}", s.base))
+        .basic_auth("admin", Some("pw"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["range"], "0-199999");
+    tokio::task::spawn_blocking(move || terminate(s))
+        .await
+        .unwrap();
+}
