@@ -62,9 +62,11 @@ pub struct ByteRange {
     pub end: u64,
 }
 
-/// Multipart part size when writing. 5 MiB is the smallest part S3 accepts; one part per
-/// concurrent upload is buffered, so this bounds memory per upload.
+/// Multipart part size when writing: one part per concurrent upload is buffered, so this
+/// bounds memory per upload. 5 MiB is the smallest part S3 accepts; the local filesystem
+/// writes parts in place and does well with much smaller ones.
 const PART_SIZE: usize = 5 * 1024 * 1024;
+const LOCAL_PART_SIZE: usize = 512 * 1024;
 
 const READ_CHUNK: usize = 256 * 1024;
 
@@ -116,17 +118,24 @@ fn io_error(path: &std::path::Path, e: std::io::Error) -> object_store::Error {
 #[derive(Clone)]
 pub struct BlobStore {
     store: Arc<dyn ObjectStore>,
+    part_size: usize,
 }
 
 impl BlobStore {
     pub fn new(store: Arc<dyn ObjectStore>) -> Self {
-        Self { store }
+        Self {
+            store,
+            part_size: PART_SIZE,
+        }
     }
 
     pub fn local(root: &std::path::Path) -> StorageResult<Self> {
         fs_err::create_dir_all(root)?;
         let fs = object_store::local::LocalFileSystem::new_with_prefix(root)?;
-        Ok(Self::new(Arc::new(fs)))
+        Ok(Self {
+            store: Arc::new(fs),
+            part_size: LOCAL_PART_SIZE,
+        })
     }
 
     fn blob_path(d: &Digest) -> Path {
@@ -162,7 +171,7 @@ impl BlobStore {
         E: std::fmt::Display,
     {
         let upload = self.store.put_multipart(path).await?;
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, self.part_size);
         let mut body = std::pin::pin!(body);
         let mut n = 0u64;
         while let Some(chunk) = body.next().await {
