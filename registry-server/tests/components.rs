@@ -115,6 +115,25 @@ async fn strict_namespaces_accept_only_valid_components() {
     )
     .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    // Signatures still attach: as a referrer, and under cosign's tag fallback.
+    let good = Digest::parse(r.header("docker-content-digest")).unwrap();
+    let sig = image_manifest(&cfg, 2, &[], Some((&good, 100)));
+    let r = reg
+        .put("/v2/strict/app/manifests/sig")
+        .header("content-type", OCI_MANIFEST)
+        .body(sig)
+        .send()
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let fallback = image_manifest(&cfg, 2, &[], None);
+    let tag = format!("sha256-{}.sig", good.hex());
+    let r = reg
+        .put(&format!("/v2/strict/app/manifests/{tag}"))
+        .header("content-type", OCI_MANIFEST)
+        .body(fallback)
+        .send()
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     // Elsewhere, an invalid layer is stored but not indexed.
     let r = push_wasm(&reg, "loose/app", "v1", b"anything").await;
     assert_eq!(r.status, StatusCode::CREATED);

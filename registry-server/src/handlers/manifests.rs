@@ -123,7 +123,7 @@ pub async fn put(
         }
         Reference::Tag(t) => (Digest::sha256_of(&bytes), Some(t.clone())),
     };
-    let component = index_component(ctx, name, &parsed).await?;
+    let component = index_component(ctx, name, &parsed, tag.as_deref()).await?;
     let size = bytes.len() as u64;
     let staged = ctx.state.blobs.stage_bytes(bytes, &digest).await?;
     super::uploads::install(ctx, name, staged).await?;
@@ -175,6 +175,7 @@ async fn index_component(
     ctx: &Ctx,
     name: &str,
     parsed: &oci::ParsedManifest,
+    tag: Option<&str>,
 ) -> ApiResult<Option<crate::index::ComponentInfo>> {
     let required = ctx.state.config.requires_components(name);
     let is_wasm = parsed
@@ -186,8 +187,18 @@ async fn index_component(
         .iter()
         .filter(|(_, mt)| mt == oci::WASM_LAYER)
         .collect();
+    if is_wasm && (wasm_layers.len() != 1 || parsed.layers.len() != 1) && required {
+        return Err(ApiError::new(
+            ErrorCode::ManifestInvalid,
+            "a Wasm component artifact has exactly one application/wasm layer",
+        ));
+    }
     if !is_wasm || wasm_layers.len() != 1 || parsed.layers.len() != 1 {
-        if required && parsed.config.is_some() {
+        // Signatures, attestations and SBOMs must still attach to components: referrers
+        // (with a subject) and cosign's tag fallbacks (`sha256-<hex>.sig`) are not artifacts
+        // of their own.
+        let attachment = parsed.subject.is_some() || tag.is_some_and(|t| t.starts_with("sha256-"));
+        if required && parsed.config.is_some() && !is_wasm && !attachment {
             return Err(ApiError::new(
                 ErrorCode::ManifestInvalid,
                 "this namespace accepts only Wasm component artifacts (Wasm config, one application/wasm layer)",
