@@ -63,6 +63,11 @@ impl App {
                 .public_url
                 .as_ref()
                 .map(|u| format!("{}/token", u.trim_end_matches('/'))),
+            scheme: if config.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            },
         };
         let auth = Auth::new(settings, key, meta.clone());
         Arc::new(App {

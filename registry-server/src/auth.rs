@@ -164,6 +164,8 @@ pub struct AuthSettings {
     pub anonymous_pull: Vec<String>,
     /// Absolute URL of `/token`; when `None` it is derived from the request's Host.
     pub realm: Option<String>,
+    /// `http` or `https`, for a realm derived from the Host header.
+    pub scheme: &'static str,
 }
 
 type HmacSha256 = Hmac<Sha256>;
@@ -270,7 +272,7 @@ impl Auth {
             .settings
             .realm
             .clone()
-            .unwrap_or_else(|| format!("http://{host}/token"));
+            .unwrap_or_else(|| format!("{}://{host}/token", self.settings.scheme));
         let mut challenge = format!(
             "Bearer realm=\"{realm}\",service=\"{}\"",
             self.settings.service
@@ -571,6 +573,7 @@ mod tests {
             token_ttl_secs: 60,
             anonymous_pull: vec![],
             realm: None,
+            scheme: "http",
         };
         let auth = Auth::new(settings.clone(), b"k1".to_vec(), meta.clone());
         let (tok, _) = auth

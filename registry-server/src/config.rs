@@ -34,6 +34,17 @@ pub struct Config {
     pub wasm_pkg: WasmPkgConfig,
     /// Per-namespace policies, first match wins.
     pub namespaces: Vec<NamespacePolicy>,
+    /// Serve HTTPS with this certificate and key; plain HTTP when absent.
+    pub tls: Option<TlsConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -92,6 +103,7 @@ impl Default for Config {
             gc: GcConfig::default(),
             wasm_pkg: WasmPkgConfig::default(),
             namespaces: Vec::new(),
+            tls: None,
         }
     }
 }

@@ -36,6 +36,12 @@ enum Command {
         /// Disable authentication entirely. For local experiments only.
         #[arg(long)]
         insecure_no_auth: bool,
+        /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key for --tls-cert.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Delete unreferenced blobs and abandoned uploads older than the grace period. Safe to
     /// run while the server is serving.
@@ -124,9 +130,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve {
             listen,
             insecure_no_auth,
+            tls_cert,
+            tls_key,
         } => {
             if let Some(l) = listen {
                 config.listen = l;
+            }
+            if let (Some(cert), Some(key)) = (tls_cert, tls_key) {
+                config.tls = Some(wcomp_registry::config::TlsConfig { cert, key });
+            }
+            if let Some(t) = &config.tls {
+                // Fail at startup, not at the first connection.
+                wcomp_registry::server::tls_acceptor(t)?;
             }
             if insecure_no_auth {
                 config.auth.enabled = false;

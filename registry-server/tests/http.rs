@@ -480,3 +480,55 @@ async fn sigterm_lets_an_in_flight_upload_finish() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn serves_https_when_tls_is_configured() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path(), true);
+    c.tls = Some(wcomp_registry::config::TlsConfig {
+        cert: fixtures.join("tls-cert.pem"),
+        key: fixtures.join("tls-key.pem"),
+    });
+    let reg = Registry::from_config(dir, c, None);
+    reg.state.ensure_admin(Some("pw".into())).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(wcomp_registry::server::serve(reg.state.clone(), listener));
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(fixtures.join("ca-cert.pem")).unwrap())
+        .unwrap();
+    let https = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .build()
+        .unwrap();
+    let r = https
+        .get(format!("https://127.0.0.1:{port}/v2/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let challenge = r.headers()["www-authenticate"].to_str().unwrap();
+    assert!(
+        challenge.contains(&format!("realm=\"https://127.0.0.1:{port}/token\"")),
+        "{challenge}"
+    );
+    let r = https
+        .get(format!("https://127.0.0.1:{port}/v2/"))
+        .basic_auth("admin", Some("pw"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // Plain HTTP to the TLS port gets no HTTP answer, and the server keeps serving.
+    assert!(
+        reqwest::get(format!("http://127.0.0.1:{port}/v2/"))
+            .await
+            .is_err()
+    );
+    let r = https
+        .get(format!("https://127.0.0.1:{port}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
