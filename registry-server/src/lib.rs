@@ -11,7 +11,8 @@
 //! * [`auth`]: callers, grants, argon2 passwords, API tokens, the Docker bearer-token flow.
 //! * [`gc`]: online garbage collection and why it is safe against concurrent pushes.
 //! * [`index`]: the seam where `wcomp-wasm` will validate and index pushed components.
-//! * [`config`], [`app`], [`metrics`], [`server`]: configuration, state, counters, serving.
+//! * [`config`], [`app`], [`metrics`], [`server`]: configuration, state, counters, serving
+//!   (plain HTTP or rustls TLS, graceful shutdown, periodic GC).
 
 pub mod app;
 pub mod auth;
