@@ -8,6 +8,13 @@ ensure_rust
 echo "== language toolchains for the template tests"
 scripts/install-toolchains.sh
 
+echo "== OCI clients for the registry interop tests (skopeo, oras)"
+registry-server/scripts/install-test-deps.sh
+# Under CI a missing client is a failure, not a skip.
+if [ -n "${CI:-}" ]; then
+  export WCOMP_REQUIRE_INTEROP=1
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

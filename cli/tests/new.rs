@@ -109,7 +109,7 @@ fn unknown_template_lists_close_names_and_writes_nothing() {
     assert!(err.contains("unknown template `rsut`"), "{err}");
     assert!(err.contains("did you mean `rust`"), "{err}");
     assert!(
-        err.contains("available templates: js, python, rust"),
+        err.contains("available templates: go, js, python, rust"),
         "{err}"
     );
     assert_nothing_written(&env);

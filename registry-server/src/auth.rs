@@ -1,0 +1,609 @@
+//! Authentication and authorisation.
+//!
+//! Who is calling ([`Caller`]) is decided once per request from the `Authorization` header:
+//! * `Basic user:password` (argon2 hash in metadata) or `Basic user:wcr_...` (an API token,
+//!   stored as its SHA-256: it is random and long, so a slow hash buys nothing);
+//! * `Bearer <jwt>`: a short-lived HS256 token from `/token` that lists exactly which
+//!   repositories and actions it covers (the Docker token flow);
+//! * nothing: anonymous, which may pull where a grant to `anonymous` or the config's
+//!   `anonymous_pull` patterns allow.
+//!
+//! What the caller may do on a repository is an [`Actions`] set. `create` may push blobs and
+//! manifests and add new tags; `push` may also move an existing tag. A refusal is `401` with a
+//! `WWW-Authenticate: Bearer` challenge (naming the scope) when a token could help, and `403
+//! DENIED` when the caller authenticated with a password and simply lacks the grant.
+
+use crate::error::{ApiError, ErrorCode};
+use crate::metadata::{Grant, Metadata};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Actions {
+    pub pull: bool,
+    pub create: bool,
+    pub push: bool,
+    pub delete: bool,
+}
+
+impl Actions {
+    pub const ALL: Actions = Actions {
+        pull: true,
+        create: true,
+        push: true,
+        delete: true,
+    };
+
+    pub fn parse(list: &[String]) -> Actions {
+        let mut a = Actions::default();
+        for s in list {
+            match s.trim() {
+                "pull" => a.pull = true,
+                "create" => a.create = true,
+                "push" => {
+                    a.push = true;
+                    a.create = true
+                }
+                "delete" => a.delete = true,
+                "*" => a = Actions::ALL,
+                _ => {}
+            }
+        }
+        a
+    }
+
+    pub fn union(self, o: Actions) -> Actions {
+        Actions {
+            pull: self.pull || o.pull,
+            create: self.create || o.create,
+            push: self.push || o.push,
+            delete: self.delete || o.delete,
+        }
+    }
+
+    pub fn intersect(self, o: Actions) -> Actions {
+        Actions {
+            pull: self.pull && o.pull,
+            create: self.create && o.create,
+            push: self.push && o.push,
+            delete: self.delete && o.delete,
+        }
+    }
+
+    pub fn allows(self, a: Action) -> bool {
+        match a {
+            Action::Pull => self.pull,
+            Action::Create => self.create,
+            Action::Push => self.push,
+            Action::Delete => self.delete,
+        }
+    }
+
+    pub fn names(self) -> Vec<String> {
+        let mut v = Vec::new();
+        for (on, n) in [
+            (self.pull, "pull"),
+            (self.push, "push"),
+            (self.create && !self.push, "create"),
+            (self.delete, "delete"),
+        ] {
+            if on {
+                v.push(n.to_string());
+            }
+        }
+        v
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Pull,
+    /// Upload blobs and manifests, add tags that do not exist yet.
+    Create,
+    /// Everything `Create` does, and move existing tags.
+    Push,
+    Delete,
+}
+
+impl Action {
+    /// The Docker scope action a client should ask `/token` for.
+    fn scope_name(self) -> &'static str {
+        match self {
+            Action::Pull => "pull",
+            Action::Create | Action::Push => "pull,push",
+            Action::Delete => "delete",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// `--insecure-no-auth`: everything is allowed.
+    Unrestricted,
+    Anonymous,
+    User {
+        name: String,
+        admin: bool,
+    },
+    Token(TokenClaims),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenAccess {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: String,
+    pub actions: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenClaims {
+    pub iss: String,
+    /// The user, or "" for an anonymous token.
+    pub sub: String,
+    pub aud: String,
+    pub exp: i64,
+    pub nbf: i64,
+    pub iat: i64,
+    pub jti: String,
+    pub access: Vec<TokenAccess>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    pub enabled: bool,
+    pub service: String,
+    pub token_ttl_secs: i64,
+    pub anonymous_pull: Vec<String>,
+    /// Absolute URL of `/token`; when `None` it is derived from the request's Host.
+    pub realm: Option<String>,
+    /// `http` or `https`, for a realm derived from the Host header.
+    pub scheme: &'static str,
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Verified `(user, sha256(password))` pairs, so argon2 (deliberately slow) runs once per
+/// credential per minute rather than once per request of a many-request push.
+type CredCache = Mutex<HashMap<(String, String), (i64, bool)>>;
+
+pub struct Auth {
+    pub settings: AuthSettings,
+    key: Vec<u8>,
+    meta: Arc<dyn Metadata>,
+    cache: CredCache,
+}
+
+pub fn now() -> i64 {
+    crate::storage::chrono_free::now().0
+}
+
+pub fn hash_password(password: &str) -> anyhow::Result<String> {
+    let mut salt = [0u8; 16];
+    rand::rng().fill_bytes(&mut salt);
+    let salt = SaltString::encode_b64(&salt).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+    let hash = argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| anyhow::anyhow!("failed to hash password: {e}"))?;
+    Ok(hash.to_string())
+}
+
+fn verify_password(password: &str, hash: &str) -> bool {
+    match PasswordHash::new(hash) {
+        Ok(parsed) => argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+pub fn random_secret(prefix: &str) -> String {
+    let mut b = [0u8; 24];
+    rand::rng().fill_bytes(&mut b);
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(b))
+}
+
+pub fn sha256_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+/// Glob matching for grant patterns: `*` and `?` stay within one path segment, `**` crosses
+/// `/`. Hand-written because it is twenty lines and grant checks run on every request.
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    fn go(p: &[u8], n: &[u8]) -> bool {
+        match p.first() {
+            None => n.is_empty(),
+            Some(b'*') if p.get(1) == Some(&b'*') => {
+                let rest = &p[2..];
+                // `**/x` also matches `x`.
+                let rest_alt = rest.strip_prefix(b"/").unwrap_or(rest);
+                (0..=n.len()).any(|i| go(rest, &n[i..])) || go(rest_alt, n)
+            }
+            Some(b'*') => {
+                let mut i = 0;
+                loop {
+                    if go(&p[1..], &n[i..]) {
+                        return true;
+                    }
+                    if i >= n.len() || n[i] == b'/' {
+                        return false;
+                    }
+                    i += 1;
+                }
+            }
+            Some(b'?') => !n.is_empty() && n[0] != b'/' && go(&p[1..], &n[1..]),
+            // `a/**` also matches `a` itself.
+            Some(b'/') if n.is_empty() && p.starts_with(b"/**") => go(&p[3..], n),
+            Some(&c) => n.first() == Some(&c) && go(&p[1..], &n[1..]),
+        }
+    }
+    go(pattern.as_bytes(), name.as_bytes())
+}
+
+pub fn actions_from_grants(grants: &[Grant], repo: &str) -> Actions {
+    grants
+        .iter()
+        .filter(|g| glob_match(&g.pattern, repo))
+        .fold(Actions::default(), |a, g| {
+            a.union(Actions::parse(&g.actions))
+        })
+}
+
+impl Auth {
+    pub fn new(settings: AuthSettings, key: Vec<u8>, meta: Arc<dyn Metadata>) -> Self {
+        Self {
+            settings,
+            key,
+            meta,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A `401` with the Bearer challenge, naming `scope` when given.
+    pub fn unauthorized(&self, host: &str, scope: Option<String>) -> ApiError {
+        let realm = self
+            .settings
+            .realm
+            .clone()
+            .unwrap_or_else(|| format!("{}://{host}/token", self.settings.scheme));
+        let mut challenge = format!(
+            "Bearer realm=\"{realm}\",service=\"{}\"",
+            self.settings.service
+        );
+        if let Some(scope) = scope {
+            challenge += &format!(",scope=\"{scope}\"");
+        }
+        ApiError::new(ErrorCode::Unauthorized, "authentication required")
+            .with_header(axum::http::header::WWW_AUTHENTICATE, &challenge)
+    }
+
+    /// Identifies the caller. Wrong credentials are an error; no credentials are anonymous.
+    pub async fn identify(
+        &self,
+        authorization: Option<&str>,
+        host: &str,
+    ) -> Result<Caller, ApiError> {
+        if !self.settings.enabled {
+            return Ok(Caller::Unrestricted);
+        }
+        let Some(h) = authorization else {
+            return Ok(Caller::Anonymous);
+        };
+        if let Some(b64) = h.strip_prefix("Basic ") {
+            let decoded = STANDARD
+                .decode(b64.trim())
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok());
+            let Some((user, password)) = decoded.as_deref().and_then(|s| s.split_once(':')) else {
+                return Err(self.unauthorized(host, None));
+            };
+            return match self.check_password(user, password).await? {
+                Some(admin) => Ok(Caller::User {
+                    name: user.to_string(),
+                    admin,
+                }),
+                None => Err(self.unauthorized(host, None)),
+            };
+        }
+        if let Some(token) = h.strip_prefix("Bearer ") {
+            return self
+                .verify_token(token.trim())
+                .map(Caller::Token)
+                .ok_or_else(|| self.unauthorized(host, None));
+        }
+        Err(self.unauthorized(host, None))
+    }
+
+    /// `Some(is_admin)` when the password (or API token) is right.
+    pub async fn check_password(
+        &self,
+        user: &str,
+        password: &str,
+    ) -> Result<Option<bool>, ApiError> {
+        let key = (user.to_string(), sha256_hex(password));
+        let t = now();
+        if let Ok(cache) = self.cache.lock()
+            && let Some(&(until, admin)) = cache.get(&key)
+            && until > t
+        {
+            return Ok(Some(admin));
+        }
+        let Some(u) = self.meta.get_user(user).await? else {
+            return Ok(None);
+        };
+        let ok = if password.starts_with("wcr_") {
+            self.meta.api_token_user(&key.1).await?.as_deref() == Some(user)
+        } else {
+            let (pw, hash) = (password.to_string(), u.password_hash.clone());
+            tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
+                .await
+                .map_err(|e| ApiError::internal("password check", e))?
+        };
+        if !ok {
+            return Ok(None);
+        }
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() > 10_000 {
+                cache.clear();
+            }
+            cache.insert(key, (t + 60, u.admin));
+        }
+        Ok(Some(u.admin))
+    }
+
+    /// The actions `caller` has on `repo`.
+    pub async fn actions(&self, caller: &Caller, repo: &str) -> Result<Actions, ApiError> {
+        Ok(match caller {
+            Caller::Unrestricted => Actions::ALL,
+            Caller::User { admin: true, .. } => Actions::ALL,
+            Caller::User { name, .. } => {
+                let grants = self.meta.grants_for(&format!("user:{name}")).await?;
+                actions_from_grants(&grants, repo).union(self.anonymous_actions(repo).await?)
+            }
+            Caller::Anonymous => self.anonymous_actions(repo).await?,
+            Caller::Token(claims) => claims
+                .access
+                .iter()
+                .filter(|a| a.kind == "repository" && a.name == repo)
+                .fold(Actions::default(), |acc, a| {
+                    acc.union(Actions::parse(&a.actions))
+                }),
+        })
+    }
+
+    /// Anonymous callers only ever pull, whatever a grant says.
+    async fn anonymous_actions(&self, repo: &str) -> Result<Actions, ApiError> {
+        let from_config = self
+            .settings
+            .anonymous_pull
+            .iter()
+            .any(|p| glob_match(p, repo));
+        let grants = self.meta.grants_for("anonymous").await?;
+        let pull = from_config || actions_from_grants(&grants, repo).pull;
+        Ok(Actions {
+            pull,
+            ..Actions::default()
+        })
+    }
+
+    /// Refuses unless `caller` may do `action` on `repo`; returns the caller's full set.
+    pub async fn require(
+        &self,
+        caller: &Caller,
+        repo: &str,
+        action: Action,
+        host: &str,
+    ) -> Result<Actions, ApiError> {
+        let have = self.actions(caller, repo).await?;
+        if have.allows(action) {
+            return Ok(have);
+        }
+        Err(match caller {
+            Caller::User { .. } => ApiError::denied("requested access to the resource is denied")
+                .with_detail(serde_json::json!({ "name": repo, "action": action.scope_name() })),
+            _ => self.unauthorized(
+                host,
+                Some(format!("repository:{repo}:{}", action.scope_name())),
+            ),
+        })
+    }
+
+    /// Answers `GET /v2/` for a caller: anonymous callers are challenged so clients learn the
+    /// token realm.
+    pub fn check_base(&self, caller: &Caller, host: &str) -> Result<(), ApiError> {
+        match caller {
+            Caller::Anonymous => Err(self.unauthorized(host, None)),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn sign(&self, claims: &TokenClaims) -> String {
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+        let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap_or_default());
+        let signing_input = format!("{header}.{body}");
+        let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes keys of any length");
+        mac.update(signing_input.as_bytes());
+        format!(
+            "{signing_input}.{}",
+            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        )
+    }
+
+    pub fn verify_token(&self, token: &str) -> Option<TokenClaims> {
+        let (signing_input, sig) = token.rsplit_once('.')?;
+        let (header, body) = signing_input.split_once('.')?;
+        let header: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
+        if header.get("alg")?.as_str()? != "HS256" {
+            return None;
+        }
+        let mut mac = HmacSha256::new_from_slice(&self.key).ok()?;
+        mac.update(signing_input.as_bytes());
+        mac.verify_slice(&URL_SAFE_NO_PAD.decode(sig).ok()?).ok()?;
+        let claims: TokenClaims =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(body).ok()?).ok()?;
+        let t = now();
+        if claims.exp <= t || claims.nbf > t + 5 || claims.aud != self.settings.service {
+            return None;
+        }
+        Some(claims)
+    }
+
+    /// Issues a token for `caller` covering the requested scopes, each cut down to what the
+    /// caller actually has (a scope the caller has nothing on is left out, as distribution
+    /// does, so the client gets a 401/403 on use rather than here).
+    pub async fn issue(
+        &self,
+        caller: &Caller,
+        scopes: &[String],
+    ) -> Result<(String, i64), ApiError> {
+        let mut access = Vec::new();
+        for scope in scopes {
+            let mut parts = scope.splitn(3, ':');
+            let (Some(kind), Some(name), Some(actions)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            if kind != "repository" || !crate::oci::valid_repo_name(name) {
+                continue;
+            }
+            let wanted: Vec<String> = actions.split(',').map(str::to_string).collect();
+            let mut want = Actions::parse(&wanted);
+            // Asking for `push` means "let me upload": a create-only grant still qualifies.
+            if want.push {
+                want.create = true;
+            }
+            let granted = want.intersect(self.actions(caller, name).await?);
+            if granted != Actions::default() {
+                access.push(TokenAccess {
+                    kind: "repository".into(),
+                    name: name.into(),
+                    actions: granted.names(),
+                });
+            }
+        }
+        let t = now();
+        let sub = match caller {
+            Caller::User { name, .. } => name.clone(),
+            _ => String::new(),
+        };
+        let claims = TokenClaims {
+            iss: self.settings.service.clone(),
+            sub,
+            aud: self.settings.service.clone(),
+            exp: t + self.settings.token_ttl_secs,
+            nbf: t - 5,
+            iat: t,
+            jti: uuid::Uuid::new_v4().to_string(),
+            access,
+        };
+        Ok((self.sign(&claims), self.settings.token_ttl_secs))
+    }
+
+    /// The user behind a caller, for filtering the catalog by grants.
+    pub fn subject(caller: &Caller) -> Option<String> {
+        match caller {
+            Caller::User { name, .. } => Some(name.clone()),
+            Caller::Token(c) if !c.sub.is_empty() => Some(c.sub.clone()),
+            _ => None,
+        }
+    }
+
+    /// Whether a caller may see `repo` in the catalog: it must be able to pull it. A token's
+    /// catalog view is its user's grants, not only the repositories the token names.
+    pub async fn may_list(&self, caller: &Caller, repo: &str) -> Result<bool, ApiError> {
+        match caller {
+            Caller::Token(c) if !c.sub.is_empty() => {
+                let user = self.meta.get_user(&c.sub).await?;
+                let as_user = Caller::User {
+                    name: c.sub.clone(),
+                    admin: user.is_some_and(|u| u.admin),
+                };
+                Ok(self.actions(&as_user, repo).await?.pull)
+            }
+            Caller::Token(_) => Ok(self.actions(&Caller::Anonymous, repo).await?.pull),
+            other => Ok(self.actions(other, repo).await?.pull),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("team/*", "team/a"));
+        assert!(!glob_match("team/*", "team/a/b"));
+        assert!(glob_match("team/**", "team/a/b"));
+        assert!(glob_match("team/**", "team"));
+        assert!(!glob_match("team/**", "teams/a"));
+        assert!(glob_match("**", "anything/at/all"));
+        assert!(glob_match("a?c", "abc"));
+        assert!(!glob_match("a?c", "a/c"));
+        assert!(!glob_match("team/*", "other/team/a"));
+        assert!(glob_match("*/public", "x/public"));
+    }
+
+    #[test]
+    fn actions_parse_and_names() {
+        let a = Actions::parse(&["push".into()]);
+        assert!(a.create && a.push && !a.pull);
+        assert_eq!(
+            Actions::parse(&["create".into(), "pull".into()]).names(),
+            vec!["pull", "create"]
+        );
+    }
+
+    #[tokio::test]
+    async fn tokens_verify_and_expire() {
+        let meta: Arc<dyn Metadata> =
+            Arc::new(crate::metadata::sqlite::SqliteMetadata::in_memory().unwrap());
+        let settings = AuthSettings {
+            enabled: true,
+            service: "svc".into(),
+            token_ttl_secs: 60,
+            anonymous_pull: vec![],
+            realm: None,
+            scheme: "http",
+        };
+        let auth = Auth::new(settings.clone(), b"k1".to_vec(), meta.clone());
+        let (tok, _) = auth
+            .issue(&Caller::Unrestricted, &["repository:a/b:pull".into()])
+            .await
+            .unwrap();
+        let claims = auth.verify_token(&tok).expect("valid token");
+        assert_eq!(claims.access[0].actions, vec!["pull"]);
+        // Another key (another registry) or a tampered body fails.
+        let other = Auth::new(settings.clone(), b"k2".to_vec(), meta.clone());
+        assert!(other.verify_token(&tok).is_none());
+        let mut parts: Vec<&str> = tok.split('.').collect();
+        let forged = URL_SAFE_NO_PAD.encode(
+            serde_json::to_vec(&TokenClaims {
+                sub: "admin".into(),
+                ..claims.clone()
+            })
+            .unwrap(),
+        );
+        parts[1] = &forged;
+        assert!(auth.verify_token(&parts.join(".")).is_none());
+        let expired = TokenClaims {
+            exp: now() - 1,
+            ..claims.clone()
+        };
+        assert!(auth.verify_token(&auth.sign(&expired)).is_none());
+        let wrong_aud = TokenClaims {
+            aud: "elsewhere".into(),
+            ..claims
+        };
+        assert!(auth.verify_token(&auth.sign(&wrong_aud)).is_none());
+    }
+}

@@ -1,0 +1,238 @@
+//! Errors, and which type to use where.
+//!
+//! * Handlers return [`ApiError`]: every variant of the OCI error envelope is built from
+//!   [`ErrorCode`], defined once here with its HTTP status, so a handler never picks a status
+//!   by hand. `ApiError::internal` logs the cause and answers `500` without leaking it.
+//! * Storage and metadata return their own `thiserror` enums ([`crate::storage::StorageError`],
+//!   [`crate::metadata::MetaError`]); `From` impls below turn them into envelopes, so `?` works
+//!   in handlers.
+//! * `main` and the admin commands use `anyhow`.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// The error codes of OCI Distribution Spec 1.1 ("Error Codes" table), plus
+/// `UNAVAILABLE`-style server errors mapped to `500`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    BlobUnknown,
+    BlobUploadInvalid,
+    BlobUploadUnknown,
+    DigestInvalid,
+    ManifestBlobUnknown,
+    ManifestInvalid,
+    ManifestUnknown,
+    NameInvalid,
+    NameUnknown,
+    SizeInvalid,
+    Unauthorized,
+    Denied,
+    Unsupported,
+    TooManyRequests,
+    /// Not a spec code: a `416` for a chunk that does not continue the upload, or a blob
+    /// range outside the blob. The spec gives these no code, so the envelope uses
+    /// `BLOB_UPLOAD_INVALID` / `SIZE_INVALID` for the body; only the status differs.
+    RangeInvalid,
+    /// A manifest over the size limit: `413` with `MANIFEST_INVALID`.
+    ManifestTooLarge,
+    /// A malformed query parameter (`n`, a version requirement): `400` with `UNSUPPORTED`
+    /// (the spec has no code for it).
+    QueryInvalid,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BlobUnknown => "BLOB_UNKNOWN",
+            Self::BlobUploadInvalid => "BLOB_UPLOAD_INVALID",
+            Self::BlobUploadUnknown => "BLOB_UPLOAD_UNKNOWN",
+            Self::DigestInvalid => "DIGEST_INVALID",
+            Self::ManifestBlobUnknown => "MANIFEST_BLOB_UNKNOWN",
+            Self::ManifestInvalid | Self::ManifestTooLarge => "MANIFEST_INVALID",
+            Self::ManifestUnknown => "MANIFEST_UNKNOWN",
+            Self::NameInvalid => "NAME_INVALID",
+            Self::NameUnknown => "NAME_UNKNOWN",
+            Self::SizeInvalid => "SIZE_INVALID",
+            Self::Unauthorized => "UNAUTHORIZED",
+            Self::Denied => "DENIED",
+            Self::Unsupported | Self::QueryInvalid => "UNSUPPORTED",
+            Self::TooManyRequests => "TOOMANYREQUESTS",
+            Self::RangeInvalid => "BLOB_UPLOAD_INVALID",
+            Self::Internal => "UNKNOWN",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::BlobUnknown
+            | Self::BlobUploadUnknown
+            | Self::ManifestUnknown
+            | Self::NameUnknown => StatusCode::NOT_FOUND,
+            Self::BlobUploadInvalid
+            | Self::DigestInvalid
+            | Self::ManifestBlobUnknown
+            | Self::ManifestInvalid
+            | Self::NameInvalid
+            | Self::SizeInvalid
+            | Self::QueryInvalid => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Denied => StatusCode::FORBIDDEN,
+            Self::Unsupported => StatusCode::METHOD_NOT_ALLOWED,
+            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Self::RangeInvalid => StatusCode::RANGE_NOT_SATISFIABLE,
+            Self::ManifestTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// An error answered with the OCI envelope `{"errors":[{code,message,detail}]}`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub detail: serde_json::Value,
+    /// Extra headers, e.g. `WWW-Authenticate` on a 401 or `Range` on a 416. A list rather
+    /// than a `HeaderMap` keeps the error small enough to return by value everywhere.
+    pub headers: Vec<(header::HeaderName, HeaderValue)>,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            detail: serde_json::Value::Null,
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn with_detail(mut self, detail: serde_json::Value) -> Self {
+        self.detail = detail;
+        self
+    }
+
+    pub fn with_header(mut self, name: header::HeaderName, value: &str) -> Self {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            self.headers.push((name, v));
+        }
+        self
+    }
+
+    /// Logs `cause` with context and answers a bare 500: internals never reach clients.
+    pub fn internal(context: &str, cause: impl std::fmt::Display) -> Self {
+        tracing::error!(%cause, "{context}");
+        Self::new(ErrorCode::Internal, "internal server error")
+    }
+
+    pub fn blob_unknown(digest: &str) -> Self {
+        Self::new(ErrorCode::BlobUnknown, "blob unknown to registry")
+            .with_detail(json!({ "digest": digest }))
+    }
+
+    pub fn manifest_unknown(reference: &str) -> Self {
+        Self::new(ErrorCode::ManifestUnknown, "manifest unknown")
+            .with_detail(json!({ "reference": reference }))
+    }
+
+    pub fn name_unknown(name: &str) -> Self {
+        Self::new(
+            ErrorCode::NameUnknown,
+            "repository name not known to registry",
+        )
+        .with_detail(json!({ "name": name }))
+    }
+
+    pub fn upload_unknown() -> Self {
+        Self::new(
+            ErrorCode::BlobUploadUnknown,
+            "blob upload unknown to registry",
+        )
+    }
+
+    pub fn digest_invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::DigestInvalid, message)
+    }
+
+    pub fn denied(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Denied, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({
+            "errors": [{
+                "code": self.code.as_str(),
+                "message": self.message,
+                "detail": self.detail,
+            }]
+        });
+        let mut resp = (self.code.status(), axum::Json(body)).into_response();
+        for (k, v) in self.headers {
+            resp.headers_mut().insert(k, v);
+        }
+        resp
+    }
+}
+
+impl From<crate::storage::StorageError> for ApiError {
+    fn from(e: crate::storage::StorageError) -> Self {
+        use crate::storage::StorageError as S;
+        match e {
+            S::NotFound(d) => Self::blob_unknown(&d),
+            S::DigestMismatch { expected, actual } => {
+                Self::digest_invalid("provided digest did not match uploaded content")
+                    .with_detail(json!({ "expected": expected, "actual": actual }))
+            }
+            S::RangeNotSatisfiable { size } => {
+                Self::new(ErrorCode::RangeInvalid, "requested range not satisfiable")
+                    .with_header(header::CONTENT_RANGE, &format!("bytes */{size}"))
+            }
+            S::SizeMismatch { expected, actual } => {
+                Self::new(ErrorCode::SizeInvalid, "content length does not match")
+                    .with_detail(json!({ "expected": expected, "actual": actual }))
+            }
+            S::Body(msg) => Self::new(ErrorCode::BlobUploadInvalid, "failed to read request body")
+                .with_detail(json!({ "reason": msg })),
+            other => Self::internal("storage failure", other),
+        }
+    }
+}
+
+impl From<crate::metadata::MetaError> for ApiError {
+    fn from(e: crate::metadata::MetaError) -> Self {
+        use crate::metadata::MetaError as M;
+        match e {
+            M::BlobsMissing(digests) => Self::new(
+                ErrorCode::ManifestBlobUnknown,
+                "manifest references a blob or manifest unknown to this repository",
+            )
+            .with_detail(json!({ "digests": digests })),
+            M::TagExists { tag, digest } => {
+                Self::denied("tag already exists and the caller may not overwrite it")
+                    .with_detail(json!({ "tag": tag, "digest": digest }))
+            }
+            M::UploadOffset { expected } => Self::new(
+                ErrorCode::RangeInvalid,
+                "chunk does not start at the end of the upload",
+            )
+            .with_header(
+                header::RANGE,
+                &crate::handlers::uploads::range_header(expected),
+            ),
+            M::UploadUnknown => Self::upload_unknown(),
+            M::BlobBeingDeleted(d) => Self::new(
+                ErrorCode::TooManyRequests,
+                "blob is being garbage-collected; retry shortly",
+            )
+            .with_detail(json!({ "digest": d }))
+            .with_header(header::RETRY_AFTER, "1"),
+            other => Self::internal("metadata failure", other),
+        }
+    }
+}

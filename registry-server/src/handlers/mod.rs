@@ -1,0 +1,160 @@
+//! One module per OCI resource. Handlers take a [`Ctx`] (state + caller), check access
+//! first, validate every client-supplied string with `oci.rs`, and return `ApiResult`.
+
+pub mod base;
+pub mod blobs;
+pub mod catalog;
+pub mod manifests;
+pub mod ops;
+pub mod referrers;
+pub mod search;
+pub mod tags;
+pub mod token;
+pub mod uploads;
+
+use crate::app::AppState;
+use crate::auth::{Action, Actions, Caller};
+use crate::error::{ApiError, ApiResult};
+use axum::http::{HeaderMap, HeaderValue, header, request::Parts};
+use std::collections::HashMap;
+
+pub const DOCKER_CONTENT_DIGEST: &str = "docker-content-digest";
+pub const DOCKER_UPLOAD_UUID: &str = "docker-upload-uuid";
+pub const OCI_SUBJECT: &str = "oci-subject";
+pub const OCI_FILTERS_APPLIED: &str = "oci-filters-applied";
+
+pub struct Ctx {
+    pub state: AppState,
+    pub caller: Caller,
+    pub host: String,
+}
+
+impl Ctx {
+    pub async fn new(state: AppState, parts: &Parts) -> ApiResult<Ctx> {
+        let host = host_of(&parts.headers);
+        let authz = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let caller = state.auth.identify(authz, &host).await?;
+        Ok(Ctx {
+            state,
+            caller,
+            host,
+        })
+    }
+
+    pub async fn require(&self, repo: &str, action: Action) -> ApiResult<Actions> {
+        self.state
+            .auth
+            .require(&self.caller, repo, action, &self.host)
+            .await
+    }
+}
+
+pub fn host_of(headers: &HeaderMap) -> String {
+    headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .filter(|h| {
+            h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        })
+        .unwrap_or("localhost")
+        .to_string()
+}
+
+/// Query parameters; a repeated key keeps its first value, except that [`query_all`] sees all.
+pub fn query_pairs(q: Option<&str>) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    for (k, v) in query_all(q) {
+        out.entry(k).or_insert(v);
+    }
+    out
+}
+
+pub fn query_all(q: Option<&str>) -> Vec<(String, String)> {
+    q.map(|q| {
+        q.split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (percent_decode(k), percent_decode(v))
+            })
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
+                {
+                    Ok(v) => {
+                        out.push(v);
+                        i += 3;
+                        continue;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+pub fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The page size for a listing: `n` from the query, capped at the configured maximum so a
+/// huge `n` cannot make one request scan the whole table. A non-numeric `n` is an error.
+pub fn page_size(q: &HashMap<String, String>, max: u32) -> ApiResult<u32> {
+    match q.get("n") {
+        None => Ok(max),
+        Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+            Ok(n.parse::<u64>().map_or(max, |n| n.min(max as u64) as u32))
+        }
+        Some(n) => Err(ApiError::new(
+            crate::error::ErrorCode::QueryInvalid,
+            "invalid page size `n`",
+        )
+        .with_detail(serde_json::json!({ "n": n }))),
+    }
+}
+
+pub fn set(headers: &mut HeaderMap, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        headers.insert(name, v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_decoding() {
+        let q = query_pairs(Some("scope=repository%3Aa%2Fb%3Apull&n=5&n=6&x"));
+        assert_eq!(q["scope"], "repository:a/b:pull");
+        assert_eq!(q["n"], "5");
+        assert_eq!(q["x"], "");
+        assert_eq!(query_pairs(Some("a=%zz%4"))["a"], "%zz%4");
+    }
+}

@@ -1,0 +1,29 @@
+//! `wcomp-registry`: a private OCI Distribution 1.1 registry that understands Wasm components.
+//!
+//! Map of the crate:
+//! * [`routes`]: the one route table; `/v2/<name>/...` is dispatched from the end of the path.
+//! * [`handlers`]: one module per OCI resource (manifests, blobs, uploads, tags, referrers,
+//!   catalog) plus token, search and operational endpoints.
+//! * [`error`]: the OCI error envelope; every code defined once with its status.
+//! * [`oci`]: digests, names, references, manifest parsing: all client input is checked here.
+//! * [`storage`]: blob bytes over `object_store` (content-addressed, staged then renamed).
+//! * [`metadata`]: the one `Metadata` trait, the SQLite backend, the shared backend suite.
+//! * [`auth`]: callers, grants, argon2 passwords, API tokens, the Docker bearer-token flow.
+//! * [`gc`]: online garbage collection and why it is safe against concurrent pushes.
+//! * [`index`]: the seam where `wcomp-wasm` will validate and index pushed components.
+//! * [`config`], [`app`], [`metrics`], [`server`]: configuration, state, counters, serving
+//!   (plain HTTP or rustls TLS, graceful shutdown, periodic GC).
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod gc;
+pub mod handlers;
+pub mod index;
+pub mod metadata;
+pub mod metrics;
+pub mod oci;
+pub mod routes;
+pub mod server;
+pub mod storage;

@@ -1,0 +1,227 @@
+//! Metadata: everything except blob bytes, behind the one [`Metadata`] trait.
+//!
+//! The trait is shaped so that every invariant the protocol depends on is decided inside one
+//! backend call (one transaction), never by a handler doing read-then-write:
+//! * [`Metadata::put_manifest`] checks that every referenced blob and child manifest is linked
+//!   to the repository and alive, and records the references, atomically. Together with
+//!   [`Metadata::gc_mark`] (which only takes unreferenced blobs older than the grace period)
+//!   this is what keeps GC from deleting a blob a concurrent push is about to reference; see
+//!   `gc.rs` for the whole argument.
+//! * [`Metadata::advance_upload`] is a compare-and-set on the upload offset, so two PATCHes
+//!   racing on one session cannot both succeed.
+//!
+//! Backends: [`sqlite::SqliteMetadata`] (embedded default). [`suite`] is the shared backend test
+//! suite; a PostgreSQL backend runs the same functions.
+
+pub mod sqlite;
+pub mod suite;
+
+use crate::oci::Digest;
+use async_trait::async_trait;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetaError {
+    #[error("manifest references unknown blobs or manifests: {0:?}")]
+    BlobsMissing(Vec<String>),
+    #[error("tag `{tag}` already points at {digest}")]
+    TagExists { tag: String, digest: String },
+    #[error("upload offset mismatch: the upload is at {expected}")]
+    UploadOffset { expected: u64 },
+    #[error("upload session unknown")]
+    UploadUnknown,
+    #[error("blob {0} is being garbage-collected")]
+    BlobBeingDeleted(String),
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("metadata backend: {0}")]
+    Backend(String),
+}
+
+pub type MetaResult<T> = Result<T, MetaError>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestRecord {
+    pub digest: Digest,
+    pub media_type: String,
+    pub size: u64,
+}
+
+/// What [`Metadata::put_manifest`] stores.
+#[derive(Debug, Clone)]
+pub struct NewManifest {
+    pub repo: String,
+    pub digest: Digest,
+    pub media_type: String,
+    pub size: u64,
+    pub artifact_type: Option<String>,
+    pub subject: Option<Digest>,
+    /// The manifest's `annotations`, JSON, for the referrers list.
+    pub annotations: Option<String>,
+    pub blobs: Vec<Digest>,
+    pub children: Vec<Digest>,
+    pub tag: Option<String>,
+    /// Whether an existing tag may be moved to another digest (push vs create-only rights).
+    pub may_overwrite_tag: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Referrer {
+    pub digest: Digest,
+    pub media_type: String,
+    pub size: u64,
+    pub artifact_type: Option<String>,
+    pub annotations: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadSession {
+    pub id: String,
+    pub repo: String,
+    /// Bytes committed so far (the sum of the chunk sizes).
+    pub offset: u64,
+    /// Storage names of the committed chunks, in order (see `storage.rs`).
+    pub chunks: Vec<String>,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    pub password_hash: String,
+    pub admin: bool,
+}
+
+/// A grant of `actions` on the repositories matching `pattern` to `subject`
+/// (`user:<name>` or `anonymous`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub id: i64,
+    pub subject: String,
+    pub pattern: String,
+    pub actions: Vec<String>,
+}
+
+/// What GC found to remove in one run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GcPlan {
+    pub blobs: Vec<Digest>,
+    pub uploads: Vec<String>,
+}
+
+/// One row of the component index: a manifest whose layer is a Wasm component.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ComponentEntry {
+    pub repo: String,
+    pub manifest: String,
+    pub package: Option<String>,
+    pub version: Option<String>,
+    pub world: Option<String>,
+    /// `(interface, version)`, e.g. `("wasi:http/incoming-handler", "0.2.0")`.
+    pub imports: Vec<(String, String)>,
+    pub exports: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ComponentQuery {
+    pub exports: Option<String>,
+    pub imports: Option<String>,
+    pub package: Option<String>,
+    pub limit: u32,
+}
+
+#[async_trait]
+pub trait Metadata: Send + Sync + 'static {
+    // --- repositories -----------------------------------------------------------------
+    async fn repo_exists(&self, repo: &str) -> MetaResult<bool>;
+    /// Repository names after `last`, sorted, at most `n`.
+    async fn list_repos(&self, last: Option<&str>, n: u32) -> MetaResult<Vec<String>>;
+
+    // --- blobs ------------------------------------------------------------------------
+    /// Records that a verified blob exists and links it to `repo`, refreshing its GC clock.
+    /// Fails with [`MetaError::BlobBeingDeleted`] while GC is removing that digest; the
+    /// caller must not install the file then.
+    async fn link_blob(&self, repo: &str, digest: &Digest, size: u64, now: i64) -> MetaResult<()>;
+    /// The size of a blob linked to `repo`, if any (and not being deleted).
+    async fn repo_blob(&self, repo: &str, digest: &Digest) -> MetaResult<Option<u64>>;
+    /// Repositories a blob is linked to (for mounts without `from`).
+    async fn blob_repos(&self, digest: &Digest) -> MetaResult<Vec<String>>;
+    /// Removes a repository's link; `false` if there was none.
+    async fn unlink_blob(&self, repo: &str, digest: &Digest) -> MetaResult<bool>;
+
+    // --- manifests and tags -----------------------------------------------------------
+    async fn put_manifest(&self, m: NewManifest, now: i64) -> MetaResult<()>;
+    async fn get_manifest_by_digest(
+        &self,
+        repo: &str,
+        digest: &Digest,
+    ) -> MetaResult<Option<ManifestRecord>>;
+    async fn get_manifest_by_tag(
+        &self,
+        repo: &str,
+        tag: &str,
+    ) -> MetaResult<Option<ManifestRecord>>;
+    /// Deletes a manifest, the tags pointing at it and its references. `false` if absent.
+    async fn delete_manifest(&self, repo: &str, digest: &Digest) -> MetaResult<bool>;
+    async fn delete_tag(&self, repo: &str, tag: &str) -> MetaResult<bool>;
+    /// Tags after `last` (lexical), at most `n`.
+    async fn list_tags(&self, repo: &str, last: Option<&str>, n: u32) -> MetaResult<Vec<String>>;
+    /// Manifests in `repo` whose subject is `subject`, after digest `last`, at most `n`.
+    async fn referrers(
+        &self,
+        repo: &str,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+        last: Option<&str>,
+        n: u32,
+    ) -> MetaResult<Vec<Referrer>>;
+
+    // --- upload sessions --------------------------------------------------------------
+    async fn create_upload(&self, id: &str, repo: &str, now: i64) -> MetaResult<()>;
+    async fn get_upload(&self, id: &str) -> MetaResult<Option<UploadSession>>;
+    /// Appends the chunk stored as `part`, `len` bytes starting at `from`, if the session is
+    /// still at `from` (compare-and-set).
+    async fn advance_upload(
+        &self,
+        id: &str,
+        from: u64,
+        len: u64,
+        part: &str,
+        now: i64,
+    ) -> MetaResult<UploadSession>;
+    async fn delete_upload(&self, id: &str) -> MetaResult<bool>;
+
+    // --- garbage collection -----------------------------------------------------------
+    /// Atomically marks blobs that no manifest references and that were not linked or
+    /// uploaded after `cutoff` as being deleted, drops their links, and lists them together
+    /// with upload sessions idle since before `uploads_cutoff` (which it deletes).
+    async fn gc_mark(&self, cutoff: i64, uploads_cutoff: i64) -> MetaResult<GcPlan>;
+    /// Forgets blobs whose files are gone.
+    async fn gc_sweep(&self, blobs: &[Digest]) -> MetaResult<()>;
+    /// Whether any metadata row knows this blob (live or being deleted).
+    async fn blob_known(&self, digest: &Digest) -> MetaResult<bool>;
+
+    // --- users, tokens, grants --------------------------------------------------------
+    async fn put_user(&self, user: &User) -> MetaResult<()>;
+    async fn get_user(&self, name: &str) -> MetaResult<Option<User>>;
+    async fn count_users(&self) -> MetaResult<u64>;
+    /// Stores an API token (its SHA-256) for `user`.
+    async fn put_api_token(
+        &self,
+        user: &str,
+        token_hash: &str,
+        description: &str,
+        now: i64,
+    ) -> MetaResult<()>;
+    /// The user an API token (by its SHA-256) belongs to.
+    async fn api_token_user(&self, token_hash: &str) -> MetaResult<Option<String>>;
+    async fn add_grant(&self, subject: &str, pattern: &str, actions: &[String]) -> MetaResult<i64>;
+    async fn remove_grant(&self, id: i64) -> MetaResult<bool>;
+    async fn grants_for(&self, subject: &str) -> MetaResult<Vec<Grant>>;
+    async fn list_grants(&self) -> MetaResult<Vec<Grant>>;
+
+    // --- component index (filled by a `ComponentIndexer`, see index.rs) ---------------
+    async fn put_component(&self, entry: &ComponentEntry) -> MetaResult<()>;
+    async fn search_components(&self, q: &ComponentQuery) -> MetaResult<Vec<ComponentEntry>>;
+}

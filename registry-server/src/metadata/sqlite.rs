@@ -1,0 +1,887 @@
+//! The embedded SQLite backend. One connection in WAL mode behind a mutex, used from
+//! blocking threads: SQLite serialises writers anyway, and `BEGIN IMMEDIATE` on every
+//! writing call makes each trait method one atomic step, which the GC argument relies on.
+//! A separate process (`wcomp-registry gc`) may open the same file; `busy_timeout` makes it
+//! wait its turn instead of failing.
+
+use super::*;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS repositories (
+    name TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL
+);
+-- state: 'live' or 'deleting' (GC has claimed it; see gc.rs)
+CREATE TABLE IF NOT EXISTS blobs (
+    digest TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT 'live',
+    touched_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS repo_blobs (
+    repo TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    PRIMARY KEY (repo, digest)
+);
+CREATE INDEX IF NOT EXISTS repo_blobs_digest ON repo_blobs(digest);
+CREATE TABLE IF NOT EXISTS manifests (
+    repo TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    media_type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    artifact_type TEXT,
+    subject TEXT,
+    annotations TEXT,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (repo, digest)
+);
+CREATE INDEX IF NOT EXISTS manifests_subject ON manifests(repo, subject);
+CREATE INDEX IF NOT EXISTS manifests_digest ON manifests(digest);
+-- kind: 'blob' (config, layers) or 'manifest' (index children)
+CREATE TABLE IF NOT EXISTS manifest_refs (
+    repo TEXT NOT NULL,
+    manifest TEXT NOT NULL,
+    child TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    PRIMARY KEY (repo, manifest, child)
+);
+CREATE INDEX IF NOT EXISTS manifest_refs_child ON manifest_refs(child);
+CREATE TABLE IF NOT EXISTS tags (
+    repo TEXT NOT NULL,
+    name TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (repo, name)
+);
+CREATE TABLE IF NOT EXISTS uploads (
+    id TEXT PRIMARY KEY,
+    repo TEXT NOT NULL,
+    offset INTEGER NOT NULL,
+    chunks TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    admin INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_tokens (
+    hash TEXT PRIMARY KEY,
+    user TEXT NOT NULL,
+    description TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS grants (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    subject TEXT NOT NULL,
+    pattern TEXT NOT NULL,
+    actions TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS components (
+    repo TEXT NOT NULL,
+    manifest TEXT NOT NULL,
+    package TEXT,
+    version TEXT,
+    world TEXT,
+    PRIMARY KEY (repo, manifest)
+);
+CREATE TABLE IF NOT EXISTS component_items (
+    repo TEXT NOT NULL,
+    manifest TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    interface TEXT NOT NULL,
+    version TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS component_items_iface ON component_items(interface, direction);
+"#;
+
+#[derive(Clone)]
+pub struct SqliteMetadata {
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn be(e: impl std::fmt::Display) -> MetaError {
+    MetaError::Backend(e.to_string())
+}
+
+impl SqliteMetadata {
+    pub fn open(path: &Path) -> MetaResult<Self> {
+        let conn = Connection::open(path).map_err(be)?;
+        Self::init(conn)
+    }
+
+    pub fn in_memory() -> MetaResult<Self> {
+        Self::init(Connection::open_in_memory().map_err(be)?)
+    }
+
+    fn init(conn: Connection) -> MetaResult<Self> {
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(be)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(be)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(be)?;
+        conn.execute_batch(SCHEMA).map_err(be)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> MetaResult<T> + Send + 'static,
+    ) -> MetaResult<T> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .map_err(|_| MetaError::Backend("connection mutex poisoned".into()))?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(be)?
+    }
+}
+
+fn parse_digest(s: String) -> MetaResult<Digest> {
+    Digest::parse(&s).ok_or_else(|| MetaError::Backend(format!("corrupt digest in database: {s}")))
+}
+
+fn chunks_from(s: &str) -> Vec<String> {
+    s.split(',')
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn ensure_repo(tx: &rusqlite::Transaction<'_>, repo: &str, now: i64) -> MetaResult<()> {
+    tx.execute(
+        "INSERT OR IGNORE INTO repositories(name, created_at) VALUES (?1, ?2)",
+        params![repo, now],
+    )
+    .map_err(be)?;
+    Ok(())
+}
+
+fn get_manifest(conn: &Connection, repo: &str, digest: &str) -> MetaResult<Option<ManifestRecord>> {
+    conn.query_row(
+        "SELECT digest, media_type, size FROM manifests WHERE repo = ?1 AND digest = ?2",
+        params![repo, digest],
+        |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        },
+    )
+    .optional()
+    .map_err(be)?
+    .map(|(d, media_type, size)| {
+        Ok(ManifestRecord {
+            digest: parse_digest(d)?,
+            media_type,
+            size: size as u64,
+        })
+    })
+    .transpose()
+}
+
+fn get_grants(conn: &Connection, subject: Option<&str>) -> MetaResult<Vec<Grant>> {
+    let mut stmt = conn
+        .prepare("SELECT id, subject, pattern, actions FROM grants WHERE ?1 IS NULL OR subject = ?1 ORDER BY id")
+        .map_err(be)?;
+    let rows = stmt
+        .query_map(params![subject], |r| {
+            Ok(Grant {
+                id: r.get(0)?,
+                subject: r.get(1)?,
+                pattern: r.get(2)?,
+                actions: r
+                    .get::<_, String>(3)?
+                    .split(',')
+                    .map(str::to_string)
+                    .collect(),
+            })
+        })
+        .map_err(be)?;
+    rows.collect::<Result<_, _>>().map_err(be)
+}
+
+#[async_trait]
+impl Metadata for SqliteMetadata {
+    async fn repo_exists(&self, repo: &str) -> MetaResult<bool> {
+        let repo = repo.to_string();
+        self.with(move |c| {
+            c.query_row("SELECT 1 FROM repositories WHERE name = ?1", [repo], |_| {
+                Ok(())
+            })
+            .optional()
+            .map(|o| o.is_some())
+            .map_err(be)
+        })
+        .await
+    }
+
+    async fn list_repos(&self, last: Option<&str>, n: u32) -> MetaResult<Vec<String>> {
+        let last = last.unwrap_or("").to_string();
+        self.with(move |c| {
+            let mut s = c
+                .prepare("SELECT name FROM repositories WHERE name > ?1 ORDER BY name LIMIT ?2")
+                .map_err(be)?;
+            let rows = s.query_map(params![last, n], |r| r.get(0)).map_err(be)?;
+            rows.collect::<Result<_, _>>().map_err(be)
+        })
+        .await
+    }
+
+    async fn link_blob(&self, repo: &str, digest: &Digest, size: u64, now: i64) -> MetaResult<()> {
+        let (repo, d) = (repo.to_string(), digest.to_string());
+        self.with(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(be)?;
+            let state: Option<String> = tx
+                .query_row("SELECT state FROM blobs WHERE digest = ?1", [&d], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(be)?;
+            if state.as_deref() == Some("deleting") {
+                return Err(MetaError::BlobBeingDeleted(d));
+            }
+            tx.execute(
+                "INSERT INTO blobs(digest, size, state, touched_at) VALUES (?1, ?2, 'live', ?3)
+                 ON CONFLICT(digest) DO UPDATE SET touched_at = excluded.touched_at",
+                params![d, size as i64, now],
+            )
+            .map_err(be)?;
+            ensure_repo(&tx, &repo, now)?;
+            tx.execute(
+                "INSERT OR IGNORE INTO repo_blobs(repo, digest) VALUES (?1, ?2)",
+                params![repo, d],
+            )
+            .map_err(be)?;
+            tx.commit().map_err(be)
+        })
+        .await
+    }
+
+    async fn repo_blob(&self, repo: &str, digest: &Digest) -> MetaResult<Option<u64>> {
+        let (repo, d) = (repo.to_string(), digest.to_string());
+        self.with(move |c| {
+            c.query_row(
+                "SELECT b.size FROM repo_blobs rb JOIN blobs b ON b.digest = rb.digest
+                 WHERE rb.repo = ?1 AND rb.digest = ?2 AND b.state = 'live'",
+                params![repo, d],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()
+            .map(|o| o.map(|s| s as u64))
+            .map_err(be)
+        })
+        .await
+    }
+
+    async fn blob_repos(&self, digest: &Digest) -> MetaResult<Vec<String>> {
+        let d = digest.to_string();
+        self.with(move |c| {
+            let mut s = c
+                .prepare("SELECT repo FROM repo_blobs WHERE digest = ?1 ORDER BY repo LIMIT 100")
+                .map_err(be)?;
+            let rows = s.query_map([d], |r| r.get(0)).map_err(be)?;
+            rows.collect::<Result<_, _>>().map_err(be)
+        })
+        .await
+    }
+
+    async fn unlink_blob(&self, repo: &str, digest: &Digest) -> MetaResult<bool> {
+        let (repo, d) = (repo.to_string(), digest.to_string());
+        self.with(move |c| {
+            c.execute(
+                "DELETE FROM repo_blobs WHERE repo = ?1 AND digest = ?2",
+                params![repo, d],
+            )
+            .map(|n| n > 0)
+            .map_err(be)
+        })
+        .await
+    }
+
+    async fn put_manifest(&self, m: NewManifest, now: i64) -> MetaResult<()> {
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(be)?;
+            let mut missing = Vec::new();
+            for b in &m.blobs {
+                let ok = tx
+                    .query_row(
+                        "SELECT 1 FROM repo_blobs rb JOIN blobs b ON b.digest = rb.digest
+                         WHERE rb.repo = ?1 AND rb.digest = ?2 AND b.state = 'live'",
+                        params![m.repo, b.as_str()],
+                        |_| Ok(()),
+                    )
+                    .optional()
+                    .map_err(be)?
+                    .is_some();
+                if !ok {
+                    missing.push(b.to_string());
+                }
+            }
+            for ch in &m.children {
+                if get_manifest(&tx, &m.repo, ch.as_str())?.is_none() {
+                    missing.push(ch.to_string());
+                }
+            }
+            if !missing.is_empty() {
+                return Err(MetaError::BlobsMissing(missing));
+            }
+            if let Some(tag) = &m.tag {
+                let current: Option<String> = tx
+                    .query_row("SELECT digest FROM tags WHERE repo = ?1 AND name = ?2", params![m.repo, tag], |r| r.get(0))
+                    .optional()
+                    .map_err(be)?;
+                if let Some(cur) = current
+                    && cur != m.digest.as_str()
+                    && !m.may_overwrite_tag
+                {
+                    return Err(MetaError::TagExists { tag: tag.clone(), digest: cur });
+                }
+            }
+            ensure_repo(&tx, &m.repo, now)?;
+            tx.execute(
+                "INSERT INTO manifests(repo, digest, media_type, size, artifact_type, subject, annotations, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT(repo, digest) DO UPDATE SET media_type = excluded.media_type",
+                params![
+                    m.repo,
+                    m.digest.as_str(),
+                    m.media_type,
+                    m.size as i64,
+                    m.artifact_type,
+                    m.subject.as_ref().map(|s| s.to_string()),
+                    m.annotations,
+                    now
+                ],
+            )
+            .map_err(be)?;
+            tx.execute("DELETE FROM manifest_refs WHERE repo = ?1 AND manifest = ?2", params![m.repo, m.digest.as_str()])
+                .map_err(be)?;
+            for (list, kind) in [(&m.blobs, "blob"), (&m.children, "manifest")] {
+                for child in list {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO manifest_refs(repo, manifest, child, kind) VALUES (?1, ?2, ?3, ?4)",
+                        params![m.repo, m.digest.as_str(), child.as_str(), kind],
+                    )
+                    .map_err(be)?;
+                }
+            }
+            if let Some(tag) = &m.tag {
+                tx.execute(
+                    "INSERT INTO tags(repo, name, digest, updated_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT(repo, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at",
+                    params![m.repo, tag, m.digest.as_str(), now],
+                )
+                .map_err(be)?;
+            }
+            tx.commit().map_err(be)
+        })
+        .await
+    }
+
+    async fn get_manifest_by_digest(
+        &self,
+        repo: &str,
+        digest: &Digest,
+    ) -> MetaResult<Option<ManifestRecord>> {
+        let (repo, d) = (repo.to_string(), digest.to_string());
+        self.with(move |c| get_manifest(c, &repo, &d)).await
+    }
+
+    async fn get_manifest_by_tag(
+        &self,
+        repo: &str,
+        tag: &str,
+    ) -> MetaResult<Option<ManifestRecord>> {
+        let (repo, tag) = (repo.to_string(), tag.to_string());
+        self.with(move |c| {
+            let d: Option<String> = c
+                .query_row(
+                    "SELECT digest FROM tags WHERE repo = ?1 AND name = ?2",
+                    params![repo, tag],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(be)?;
+            match d {
+                Some(d) => get_manifest(c, &repo, &d),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn delete_manifest(&self, repo: &str, digest: &Digest) -> MetaResult<bool> {
+        let (repo, d) = (repo.to_string(), digest.to_string());
+        self.with(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(be)?;
+            let n = tx
+                .execute(
+                    "DELETE FROM manifests WHERE repo = ?1 AND digest = ?2",
+                    params![repo, d],
+                )
+                .map_err(be)?;
+            tx.execute(
+                "DELETE FROM tags WHERE repo = ?1 AND digest = ?2",
+                params![repo, d],
+            )
+            .map_err(be)?;
+            tx.execute(
+                "DELETE FROM manifest_refs WHERE repo = ?1 AND manifest = ?2",
+                params![repo, d],
+            )
+            .map_err(be)?;
+            tx.execute(
+                "DELETE FROM components WHERE repo = ?1 AND manifest = ?2",
+                params![repo, d],
+            )
+            .map_err(be)?;
+            tx.execute(
+                "DELETE FROM component_items WHERE repo = ?1 AND manifest = ?2",
+                params![repo, d],
+            )
+            .map_err(be)?;
+            tx.commit().map_err(be)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn delete_tag(&self, repo: &str, tag: &str) -> MetaResult<bool> {
+        let (repo, tag) = (repo.to_string(), tag.to_string());
+        self.with(move |c| {
+            c.execute(
+                "DELETE FROM tags WHERE repo = ?1 AND name = ?2",
+                params![repo, tag],
+            )
+            .map(|n| n > 0)
+            .map_err(be)
+        })
+        .await
+    }
+
+    async fn list_tags(&self, repo: &str, last: Option<&str>, n: u32) -> MetaResult<Vec<String>> {
+        let (repo, last) = (repo.to_string(), last.unwrap_or("").to_string());
+        self.with(move |c| {
+            let mut s = c
+                .prepare(
+                    "SELECT name FROM tags WHERE repo = ?1 AND name > ?2 ORDER BY name LIMIT ?3",
+                )
+                .map_err(be)?;
+            let rows = s
+                .query_map(params![repo, last, n], |r| r.get(0))
+                .map_err(be)?;
+            rows.collect::<Result<_, _>>().map_err(be)
+        })
+        .await
+    }
+
+    async fn referrers(
+        &self,
+        repo: &str,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+        last: Option<&str>,
+        n: u32,
+    ) -> MetaResult<Vec<Referrer>> {
+        let (repo, subject) = (repo.to_string(), subject.to_string());
+        let (at, last) = (
+            artifact_type.map(str::to_string),
+            last.unwrap_or("").to_string(),
+        );
+        self.with(move |c| {
+            let mut s = c
+                .prepare(
+                    "SELECT digest, media_type, size, artifact_type, annotations FROM manifests
+                     WHERE repo = ?1 AND subject = ?2 AND (?3 IS NULL OR artifact_type = ?3) AND digest > ?4
+                     ORDER BY digest LIMIT ?5",
+                )
+                .map_err(be)?;
+            let rows = s
+                .query_map(params![repo, subject, at, last, n], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, i64>(2)?, r.get(3)?, r.get(4)?))
+                })
+                .map_err(be)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (d, media_type, size, artifact_type, annotations) = row.map_err(be)?;
+                out.push(Referrer { digest: parse_digest(d)?, media_type, size: size as u64, artifact_type, annotations });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn create_upload(&self, id: &str, repo: &str, now: i64) -> MetaResult<()> {
+        let (id, repo) = (id.to_string(), repo.to_string());
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO uploads(id, repo, offset, chunks, created_at, updated_at) VALUES (?1, ?2, 0, '', ?3, ?3)",
+                params![id, repo, now],
+            )
+            .map(|_| ())
+            .map_err(be)
+        })
+        .await
+    }
+
+    async fn get_upload(&self, id: &str) -> MetaResult<Option<UploadSession>> {
+        let id = id.to_string();
+        self.with(move |c| {
+            c.query_row(
+                "SELECT id, repo, offset, chunks, updated_at FROM uploads WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok(UploadSession {
+                        id: r.get(0)?,
+                        repo: r.get(1)?,
+                        offset: r.get::<_, i64>(2)? as u64,
+                        chunks: chunks_from(&r.get::<_, String>(3)?),
+                        updated_at: r.get(4)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(be)
+        })
+        .await
+    }
+
+    async fn advance_upload(
+        &self,
+        id: &str,
+        from: u64,
+        len: u64,
+        part: &str,
+        now: i64,
+    ) -> MetaResult<UploadSession> {
+        let (id, part) = (id.to_string(), part.to_string());
+        self.with(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(be)?;
+            let row: Option<(String, i64, String)> = tx
+                .query_row(
+                    "SELECT repo, offset, chunks FROM uploads WHERE id = ?1",
+                    [&id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()
+                .map_err(be)?;
+            let Some((repo, offset, chunks)) = row else {
+                return Err(MetaError::UploadUnknown);
+            };
+            if offset as u64 != from {
+                return Err(MetaError::UploadOffset {
+                    expected: offset as u64,
+                });
+            }
+            let mut chunks = chunks_from(&chunks);
+            if len > 0 {
+                chunks.push(part);
+            }
+            let text = chunks.join(",");
+            let offset = from + len;
+            tx.execute(
+                "UPDATE uploads SET offset = ?2, chunks = ?3, updated_at = ?4 WHERE id = ?1",
+                params![id, offset as i64, text, now],
+            )
+            .map_err(be)?;
+            tx.commit().map_err(be)?;
+            Ok(UploadSession {
+                id,
+                repo,
+                offset,
+                chunks,
+                updated_at: now,
+            })
+        })
+        .await
+    }
+
+    async fn delete_upload(&self, id: &str) -> MetaResult<bool> {
+        let id = id.to_string();
+        self.with(move |c| {
+            c.execute("DELETE FROM uploads WHERE id = ?1", [id])
+                .map(|n| n > 0)
+                .map_err(be)
+        })
+        .await
+    }
+
+    async fn gc_mark(&self, cutoff: i64, uploads_cutoff: i64) -> MetaResult<GcPlan> {
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(be)?;
+            tx.execute(
+                "UPDATE blobs SET state = 'deleting'
+                 WHERE state = 'live' AND touched_at < ?1
+                   AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.digest = blobs.digest)
+                   AND NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE r.child = blobs.digest)",
+                [cutoff],
+            )
+            .map_err(be)?;
+            tx.execute(
+                "DELETE FROM repo_blobs WHERE digest IN (SELECT digest FROM blobs WHERE state = 'deleting')",
+                [],
+            )
+            .map_err(be)?;
+            // Includes blobs a crashed earlier run had claimed but not swept.
+            let blobs = {
+                let mut s = tx.prepare("SELECT digest FROM blobs WHERE state = 'deleting' ORDER BY digest").map_err(be)?;
+                let rows = s.query_map([], |r| r.get::<_, String>(0)).map_err(be)?;
+                rows.map(|r| r.map_err(be).and_then(parse_digest)).collect::<MetaResult<Vec<_>>>()?
+            };
+            let uploads = {
+                let mut s = tx.prepare("SELECT id FROM uploads WHERE updated_at < ?1 ORDER BY id").map_err(be)?;
+                let rows = s.query_map([uploads_cutoff], |r| r.get::<_, String>(0)).map_err(be)?;
+                rows.collect::<Result<Vec<_>, _>>().map_err(be)?
+            };
+            tx.execute("DELETE FROM uploads WHERE updated_at < ?1", [uploads_cutoff]).map_err(be)?;
+            tx.commit().map_err(be)?;
+            Ok(GcPlan { blobs, uploads })
+        })
+        .await
+    }
+
+    async fn gc_sweep(&self, blobs: &[Digest]) -> MetaResult<()> {
+        let blobs: Vec<String> = blobs.iter().map(|d| d.to_string()).collect();
+        self.with(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(be)?;
+            for d in blobs {
+                tx.execute(
+                    "DELETE FROM blobs WHERE digest = ?1 AND state = 'deleting'",
+                    [d],
+                )
+                .map_err(be)?;
+            }
+            tx.commit().map_err(be)
+        })
+        .await
+    }
+
+    async fn blob_known(&self, digest: &Digest) -> MetaResult<bool> {
+        let d = digest.to_string();
+        self.with(move |c| {
+            c.query_row("SELECT 1 FROM blobs WHERE digest = ?1", [d], |_| Ok(()))
+                .optional()
+                .map(|o| o.is_some())
+                .map_err(be)
+        })
+        .await
+    }
+
+    async fn put_user(&self, user: &User) -> MetaResult<()> {
+        let u = user.clone();
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO users(name, password_hash, admin) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(name) DO UPDATE SET password_hash = excluded.password_hash, admin = excluded.admin",
+                params![u.name, u.password_hash, u.admin],
+            )
+            .map(|_| ())
+            .map_err(be)
+        })
+        .await
+    }
+
+    async fn get_user(&self, name: &str) -> MetaResult<Option<User>> {
+        let name = name.to_string();
+        self.with(move |c| {
+            c.query_row(
+                "SELECT name, password_hash, admin FROM users WHERE name = ?1",
+                [name],
+                |r| {
+                    Ok(User {
+                        name: r.get(0)?,
+                        password_hash: r.get(1)?,
+                        admin: r.get(2)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(be)
+        })
+        .await
+    }
+
+    async fn count_users(&self) -> MetaResult<u64> {
+        self.with(|c| {
+            c.query_row("SELECT COUNT(*) FROM users", [], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+                .map_err(be)
+        })
+        .await
+    }
+
+    async fn put_api_token(
+        &self,
+        user: &str,
+        token_hash: &str,
+        description: &str,
+        now: i64,
+    ) -> MetaResult<()> {
+        let (u, h, d) = (
+            user.to_string(),
+            token_hash.to_string(),
+            description.to_string(),
+        );
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO api_tokens(hash, user, description, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![h, u, d, now],
+            )
+            .map(|_| ())
+            .map_err(be)
+        })
+        .await
+    }
+
+    async fn api_token_user(&self, token_hash: &str) -> MetaResult<Option<String>> {
+        let h = token_hash.to_string();
+        self.with(move |c| {
+            c.query_row("SELECT user FROM api_tokens WHERE hash = ?1", [h], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(be)
+        })
+        .await
+    }
+
+    async fn add_grant(&self, subject: &str, pattern: &str, actions: &[String]) -> MetaResult<i64> {
+        let (s, p, a) = (subject.to_string(), pattern.to_string(), actions.join(","));
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO grants(subject, pattern, actions) VALUES (?1, ?2, ?3)",
+                params![s, p, a],
+            )
+            .map_err(be)?;
+            Ok(c.last_insert_rowid())
+        })
+        .await
+    }
+
+    async fn remove_grant(&self, id: i64) -> MetaResult<bool> {
+        self.with(move |c| {
+            c.execute("DELETE FROM grants WHERE id = ?1", [id])
+                .map(|n| n > 0)
+                .map_err(be)
+        })
+        .await
+    }
+
+    async fn grants_for(&self, subject: &str) -> MetaResult<Vec<Grant>> {
+        let s = subject.to_string();
+        self.with(move |c| get_grants(c, Some(&s))).await
+    }
+
+    async fn list_grants(&self) -> MetaResult<Vec<Grant>> {
+        self.with(|c| get_grants(c, None)).await
+    }
+
+    async fn put_component(&self, e: &ComponentEntry) -> MetaResult<()> {
+        let e = e.clone();
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(be)?;
+            tx.execute(
+                "INSERT OR REPLACE INTO components(repo, manifest, package, version, world) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![e.repo, e.manifest, e.package, e.version, e.world],
+            )
+            .map_err(be)?;
+            tx.execute("DELETE FROM component_items WHERE repo = ?1 AND manifest = ?2", params![e.repo, e.manifest])
+                .map_err(be)?;
+            for (dir, items) in [("import", &e.imports), ("export", &e.exports)] {
+                for (iface, ver) in items {
+                    tx.execute(
+                        "INSERT INTO component_items(repo, manifest, direction, interface, version) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![e.repo, e.manifest, dir, iface, ver],
+                    )
+                    .map_err(be)?;
+                }
+            }
+            tx.commit().map_err(be)
+        })
+        .await
+    }
+
+    async fn search_components(&self, q: &ComponentQuery) -> MetaResult<Vec<ComponentEntry>> {
+        let q = q.clone();
+        self.with(move |c| {
+            // `iface@ver` matches `ver` itself and any version it is a prefix of at a dot
+            // boundary: `wasi:http/incoming-handler@0.2` matches 0.2.0 and 0.2.6, not 0.20.
+            let split = |s: &Option<String>| {
+                s.as_ref().map(|s| match s.split_once('@') {
+                    Some((i, v)) => (i.to_string(), Some(v.to_string())),
+                    None => (s.clone(), None),
+                })
+            };
+            let (ex, im) = (split(&q.exports), split(&q.imports));
+            let item_filter = |dir: &str| {
+                format!(
+                    "EXISTS (SELECT 1 FROM component_items i WHERE i.repo = c.repo AND i.manifest = c.manifest
+                     AND i.direction = '{dir}' AND i.interface = ?{} AND (?{} IS NULL OR i.version = ?{} OR i.version LIKE ?{} || '.%'))",
+                    if dir == "export" { 1 } else { 3 },
+                    if dir == "export" { 2 } else { 4 },
+                    if dir == "export" { 2 } else { 4 },
+                    if dir == "export" { 2 } else { 4 },
+                )
+            };
+            let mut sql = String::from("SELECT c.repo, c.manifest, c.package, c.version, c.world FROM components c WHERE 1 = 1");
+            if ex.is_some() {
+                sql += &format!(" AND {}", item_filter("export"));
+            }
+            if im.is_some() {
+                sql += &format!(" AND {}", item_filter("import"));
+            }
+            sql += " AND (?5 IS NULL OR c.package = ?5) ORDER BY c.repo, c.manifest LIMIT ?6";
+            let (e1, e2) = ex.map_or((None, None), |(i, v)| (Some(i), v));
+            let (i1, i2) = im.map_or((None, None), |(i, v)| (Some(i), v));
+            let mut s = c.prepare(&sql).map_err(be)?;
+            let rows = s
+                .query_map(params![e1, e2, i1, i2, q.package, q.limit.max(1)], |r| {
+                    Ok(ComponentEntry {
+                        repo: r.get(0)?,
+                        manifest: r.get(1)?,
+                        package: r.get(2)?,
+                        version: r.get(3)?,
+                        world: r.get(4)?,
+                        imports: vec![],
+                        exports: vec![],
+                    })
+                })
+                .map_err(be)?;
+            let mut out: Vec<ComponentEntry> = rows.collect::<Result<_, _>>().map_err(be)?;
+            let mut items = c
+                .prepare("SELECT direction, interface, version FROM component_items WHERE repo = ?1 AND manifest = ?2 ORDER BY rowid")
+                .map_err(be)?;
+            for e in &mut out {
+                let rows = items
+                    .query_map(params![e.repo, e.manifest], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))
+                    .map_err(be)?;
+                for row in rows {
+                    let (dir, iface, ver) = row.map_err(be)?;
+                    if dir == "import" { e.imports.push((iface, ver)) } else { e.exports.push((iface, ver)) }
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+}

@@ -1,0 +1,367 @@
+//! The shared backend test suite. Every function takes a fresh, empty backend and asserts
+//! one contract of the [`Metadata`] trait. A backend runs all of them with
+//! [`crate::metadata_suite!`], e.g. `metadata_suite!(SqliteMetadata::in_memory().unwrap());`
+//! (a PostgreSQL backend passes a constructor that connects to a fresh schema).
+
+use super::*;
+
+fn d(n: u8) -> Digest {
+    Digest::of(crate::oci::Algorithm::Sha256, &[n])
+}
+
+fn manifest(repo: &str, digest: Digest, blobs: Vec<Digest>, tag: Option<&str>) -> NewManifest {
+    NewManifest {
+        repo: repo.into(),
+        digest,
+        media_type: crate::oci::OCI_MANIFEST.into(),
+        size: 10,
+        artifact_type: Some("application/x-test".into()),
+        subject: None,
+        annotations: None,
+        blobs,
+        children: vec![],
+        tag: tag.map(str::to_string),
+        may_overwrite_tag: true,
+    }
+}
+
+pub async fn blobs_are_linked_per_repository(m: &dyn Metadata) {
+    m.link_blob("a/x", &d(1), 5, 100).await.unwrap();
+    assert_eq!(m.repo_blob("a/x", &d(1)).await.unwrap(), Some(5));
+    assert_eq!(
+        m.repo_blob("b/y", &d(1)).await.unwrap(),
+        None,
+        "a blob is visible only where linked"
+    );
+    assert_eq!(m.blob_repos(&d(1)).await.unwrap(), vec!["a/x".to_string()]);
+    assert!(m.unlink_blob("a/x", &d(1)).await.unwrap());
+    assert!(!m.unlink_blob("a/x", &d(1)).await.unwrap());
+    assert_eq!(m.repo_blob("a/x", &d(1)).await.unwrap(), None);
+    assert!(m.repo_exists("a/x").await.unwrap());
+}
+
+pub async fn manifest_requires_linked_blobs(m: &dyn Metadata) {
+    m.link_blob("r", &d(1), 1, 0).await.unwrap();
+    m.link_blob("other", &d(2), 1, 0).await.unwrap();
+    let err = m
+        .put_manifest(manifest("r", d(9), vec![d(1), d(2)], Some("t")), 0)
+        .await
+        .unwrap_err();
+    match err {
+        MetaError::BlobsMissing(v) => assert_eq!(v, vec![d(2).to_string()]),
+        e => panic!("unexpected {e:?}"),
+    }
+    assert_eq!(
+        m.get_manifest_by_tag("r", "t").await.unwrap(),
+        None,
+        "a refused manifest leaves no tag"
+    );
+    m.link_blob("r", &d(2), 1, 0).await.unwrap();
+    m.put_manifest(manifest("r", d(9), vec![d(1), d(2)], Some("t")), 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        m.get_manifest_by_tag("r", "t")
+            .await
+            .unwrap()
+            .unwrap()
+            .digest,
+        d(9)
+    );
+    assert_eq!(
+        m.get_manifest_by_digest("r", &d(9))
+            .await
+            .unwrap()
+            .unwrap()
+            .size,
+        10
+    );
+}
+
+pub async fn index_requires_child_manifests(m: &dyn Metadata) {
+    let mut idx = manifest("r", d(20), vec![], None);
+    idx.media_type = crate::oci::OCI_INDEX.into();
+    idx.children = vec![d(21)];
+    assert!(matches!(
+        m.put_manifest(idx.clone(), 0).await,
+        Err(MetaError::BlobsMissing(_))
+    ));
+    m.put_manifest(manifest("r", d(21), vec![], None), 0)
+        .await
+        .unwrap();
+    m.put_manifest(idx, 0).await.unwrap();
+}
+
+pub async fn create_only_cannot_move_a_tag(m: &dyn Metadata) {
+    m.put_manifest(manifest("r", d(1), vec![], Some("v1")), 0)
+        .await
+        .unwrap();
+    let mut again = manifest("r", d(2), vec![], Some("v1"));
+    again.may_overwrite_tag = false;
+    assert!(matches!(
+        m.put_manifest(again.clone(), 0).await,
+        Err(MetaError::TagExists { .. })
+    ));
+    assert_eq!(
+        m.get_manifest_by_tag("r", "v1")
+            .await
+            .unwrap()
+            .unwrap()
+            .digest,
+        d(1)
+    );
+    // Re-pushing the same digest under the same tag is not an overwrite.
+    let mut same = manifest("r", d(1), vec![], Some("v1"));
+    same.may_overwrite_tag = false;
+    m.put_manifest(same, 0).await.unwrap();
+    again.may_overwrite_tag = true;
+    m.put_manifest(again, 0).await.unwrap();
+    assert_eq!(
+        m.get_manifest_by_tag("r", "v1")
+            .await
+            .unwrap()
+            .unwrap()
+            .digest,
+        d(2)
+    );
+}
+
+pub async fn tags_page_lexically(m: &dyn Metadata) {
+    for (i, t) in ["b", "a", "c", "d"].iter().enumerate() {
+        m.put_manifest(manifest("r", d(i as u8), vec![], Some(t)), 0)
+            .await
+            .unwrap();
+    }
+    assert_eq!(m.list_tags("r", None, 2).await.unwrap(), vec!["a", "b"]);
+    assert_eq!(
+        m.list_tags("r", Some("b"), 2).await.unwrap(),
+        vec!["c", "d"]
+    );
+    assert!(m.list_tags("r", Some("d"), 2).await.unwrap().is_empty());
+    assert!(m.delete_tag("r", "a").await.unwrap());
+    assert!(!m.delete_tag("r", "a").await.unwrap());
+    assert_eq!(
+        m.list_tags("r", None, 10).await.unwrap(),
+        vec!["b", "c", "d"]
+    );
+}
+
+pub async fn deleting_a_manifest_drops_its_tags(m: &dyn Metadata) {
+    m.put_manifest(manifest("r", d(1), vec![], Some("x")), 0)
+        .await
+        .unwrap();
+    m.put_manifest(manifest("r", d(1), vec![], Some("y")), 0)
+        .await
+        .unwrap();
+    assert!(m.delete_manifest("r", &d(1)).await.unwrap());
+    assert!(m.list_tags("r", None, 10).await.unwrap().is_empty());
+    assert!(
+        m.get_manifest_by_digest("r", &d(1))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(!m.delete_manifest("r", &d(1)).await.unwrap());
+}
+
+pub async fn referrers_filter_and_page(m: &dyn Metadata) {
+    for i in 0..4u8 {
+        let mut r = manifest("r", d(10 + i), vec![], None);
+        r.subject = Some(d(1));
+        r.artifact_type = Some(if i % 2 == 0 { "sig" } else { "sbom" }.into());
+        m.put_manifest(r, 0).await.unwrap();
+    }
+    // Another repository's referrers stay there.
+    let mut elsewhere = manifest("other", d(30), vec![], None);
+    elsewhere.subject = Some(d(1));
+    m.put_manifest(elsewhere, 0).await.unwrap();
+    let all = m.referrers("r", &d(1), None, None, 100).await.unwrap();
+    assert_eq!(all.len(), 4);
+    let sigs = m
+        .referrers("r", &d(1), Some("sig"), None, 100)
+        .await
+        .unwrap();
+    assert_eq!(sigs.len(), 2);
+    assert!(
+        sigs.iter()
+            .all(|r| r.artifact_type.as_deref() == Some("sig"))
+    );
+    let first = m.referrers("r", &d(1), None, None, 3).await.unwrap();
+    let rest = m
+        .referrers("r", &d(1), None, Some(first[2].digest.as_str()), 3)
+        .await
+        .unwrap();
+    assert_eq!(first.len() + rest.len(), 4);
+}
+
+pub async fn uploads_advance_by_compare_and_set(m: &dyn Metadata) {
+    m.create_upload("u1", "r", 0).await.unwrap();
+    let s = m.advance_upload("u1", 0, 10, "p0", 1).await.unwrap();
+    assert_eq!((s.offset, s.chunks.clone()), (10, vec!["p0".to_string()]));
+    match m.advance_upload("u1", 0, 10, "p0b", 2).await {
+        Err(MetaError::UploadOffset { expected: 10 }) => {}
+        other => panic!("out-of-order chunk accepted: {other:?}"),
+    }
+    let s = m.advance_upload("u1", 10, 5, "p10", 3).await.unwrap();
+    assert_eq!(s.chunks, vec!["p0", "p10"]);
+    assert_eq!(m.get_upload("u1").await.unwrap().unwrap().offset, 15);
+    assert!(matches!(
+        m.advance_upload("nope", 0, 1, "x", 0).await,
+        Err(MetaError::UploadUnknown)
+    ));
+    assert!(m.delete_upload("u1").await.unwrap());
+    assert!(m.get_upload("u1").await.unwrap().is_none());
+}
+
+pub async fn gc_takes_only_old_unreferenced_blobs(m: &dyn Metadata) {
+    m.link_blob("r", &d(1), 1, 10).await.unwrap(); // referenced below
+    m.link_blob("r", &d(2), 1, 10).await.unwrap(); // old, unreferenced: garbage
+    m.link_blob("r", &d(3), 1, 500).await.unwrap(); // young: a push may be about to use it
+    m.put_manifest(manifest("r", d(9), vec![d(1)], Some("t")), 10)
+        .await
+        .unwrap();
+    m.link_blob("r", &d(9), 1, 10).await.unwrap(); // the manifest's own bytes
+    m.create_upload("old", "r", 10).await.unwrap();
+    m.create_upload("new", "r", 500).await.unwrap();
+    let plan = m.gc_mark(100, 100).await.unwrap();
+    assert_eq!(plan.blobs, vec![d(2)]);
+    assert_eq!(plan.uploads, vec!["old".to_string()]);
+    assert_eq!(
+        m.repo_blob("r", &d(2)).await.unwrap(),
+        None,
+        "a claimed blob is unreadable at once"
+    );
+    assert!(matches!(
+        m.link_blob("r", &d(2), 1, 600).await,
+        Err(MetaError::BlobBeingDeleted(_))
+    ));
+    assert!(matches!(
+        m.put_manifest(manifest("r", d(8), vec![d(2)], None), 600)
+            .await,
+        Err(MetaError::BlobsMissing(_))
+    ));
+    m.gc_sweep(&plan.blobs).await.unwrap();
+    assert!(!m.blob_known(&d(2)).await.unwrap());
+    // Once swept, the digest can be pushed again.
+    m.link_blob("r", &d(2), 1, 700).await.unwrap();
+    assert_eq!(m.repo_blob("r", &d(2)).await.unwrap(), Some(1));
+    assert!(m.get_upload("new").await.unwrap().is_some());
+}
+
+pub async fn users_tokens_and_grants(m: &dyn Metadata) {
+    assert_eq!(m.count_users().await.unwrap(), 0);
+    let u = User {
+        name: "alice".into(),
+        password_hash: "h".into(),
+        admin: false,
+    };
+    m.put_user(&u).await.unwrap();
+    assert_eq!(m.get_user("alice").await.unwrap(), Some(u));
+    assert_eq!(m.count_users().await.unwrap(), 1);
+    m.put_api_token("alice", "abc", "ci", 0).await.unwrap();
+    assert_eq!(
+        m.api_token_user("abc").await.unwrap().as_deref(),
+        Some("alice")
+    );
+    assert_eq!(m.api_token_user("abd").await.unwrap(), None);
+    let id = m
+        .add_grant("user:alice", "team/*", &["pull".into(), "push".into()])
+        .await
+        .unwrap();
+    m.add_grant("anonymous", "public/**", &["pull".into()])
+        .await
+        .unwrap();
+    let g = m.grants_for("user:alice").await.unwrap();
+    assert_eq!(g.len(), 1);
+    assert_eq!(g[0].actions, vec!["pull", "push"]);
+    assert_eq!(m.list_grants().await.unwrap().len(), 2);
+    assert!(m.remove_grant(id).await.unwrap());
+    assert!(m.grants_for("user:alice").await.unwrap().is_empty());
+}
+
+pub async fn catalog_pages(m: &dyn Metadata) {
+    for r in ["c", "a", "b/x"] {
+        m.link_blob(r, &d(1), 1, 0).await.unwrap();
+    }
+    assert_eq!(m.list_repos(None, 2).await.unwrap(), vec!["a", "b/x"]);
+    assert_eq!(m.list_repos(Some("b/x"), 2).await.unwrap(), vec!["c"]);
+}
+
+pub async fn component_index_search(m: &dyn Metadata) {
+    let e = ComponentEntry {
+        repo: "acme/handler".into(),
+        manifest: d(1).to_string(),
+        package: Some("acme:handler".into()),
+        version: Some("1.0.0".into()),
+        world: Some("acme:handler/proxy".into()),
+        imports: vec![("wasi:io/streams".into(), "0.2.6".into())],
+        exports: vec![("wasi:http/incoming-handler".into(), "0.2.6".into())],
+    };
+    m.put_component(&e).await.unwrap();
+    let q = |ex: Option<&str>, im: Option<&str>, p: Option<&str>| ComponentQuery {
+        exports: ex.map(Into::into),
+        imports: im.map(Into::into),
+        package: p.map(Into::into),
+        limit: 10,
+    };
+    assert_eq!(
+        m.search_components(&q(Some("wasi:http/incoming-handler@0.2"), None, None))
+            .await
+            .unwrap(),
+        vec![e.clone()]
+    );
+    assert!(
+        m.search_components(&q(Some("wasi:http/incoming-handler@0.3"), None, None))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        m.search_components(&q(Some("wasi:http/incoming-handler@0.2.60"), None, None))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        m.search_components(&q(None, Some("wasi:io/streams"), Some("acme:handler")))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        m.search_components(&q(Some("wasi:io/streams"), None, None))
+            .await
+            .unwrap()
+            .is_empty(),
+        "an import is not an export"
+    );
+}
+
+/// Expands to one `#[tokio::test]` per suite function, each on a fresh backend built by
+/// `$make` (an expression evaluated once per test).
+#[macro_export]
+macro_rules! metadata_suite {
+    ($make:expr) => {
+        $crate::metadata_suite!(@cases $make;
+            blobs_are_linked_per_repository, manifest_requires_linked_blobs,
+            index_requires_child_manifests, create_only_cannot_move_a_tag, tags_page_lexically,
+            deleting_a_manifest_drops_its_tags, referrers_filter_and_page,
+            uploads_advance_by_compare_and_set, gc_takes_only_old_unreferenced_blobs,
+            users_tokens_and_grants, catalog_pages, component_index_search);
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let backend = $make;
+                $crate::metadata::suite::$case(&backend).await;
+            }
+        )*
+    };
+}
+
+#[cfg(test)]
+mod sqlite_backend {
+    crate::metadata_suite!(crate::metadata::sqlite::SqliteMetadata::in_memory().unwrap());
+}
