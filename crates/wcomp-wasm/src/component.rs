@@ -65,7 +65,10 @@ pub fn load_any(name: &str, bytes: &[u8]) -> Result<Decoded, Error> {
     let (valid, decoded) = if bytes.len() > PARALLEL_ABOVE {
         std::thread::scope(|s| {
             let v = s.spawn(|| validate(name, bytes));
-            let d = decode(bytes);
+            let d = match without_data(bytes) {
+                Some(skeleton) => decode(&skeleton),
+                None => decode(bytes),
+            };
             (v.join().expect("validator thread panicked"), d)
         })
     } else {
@@ -83,5 +86,141 @@ pub fn load(name: &str, bytes: &[u8]) -> Result<DecodedComponent, Error> {
         Decoded::WitPackage(..) => Err(Error::WitPackageNotComponent {
             name: name.to_string(),
         }),
+    }
+}
+
+/// A copy of a component with every core module's data segments emptied and function
+/// bodies reduced to `unreachable` (nested components included). Types, and so the decoded
+/// world, are unchanged (the decoder never looks inside function bodies), but there are far
+/// fewer bytes for wit-parser's decoder, which streams each section through a buffer it
+/// zero-fills first: on a component carrying 30 MB of data that costs more than the
+/// validation itself. Full validation always runs on the original bytes. `None` when the binary is not laid out as expected (the caller then
+/// decodes the original).
+pub(crate) fn without_data(bytes: &[u8]) -> Option<Vec<u8>> {
+    let header = bytes.get(..8)?;
+    let mut out = Vec::with_capacity(bytes.len() / 4);
+    out.extend_from_slice(header);
+    rewrite_sections(&bytes[8..], &mut out, true)?;
+    Some(out)
+}
+
+fn rewrite_sections(mut rest: &[u8], out: &mut Vec<u8>, component: bool) -> Option<()> {
+    const CORE_MODULE: u8 = 1;
+    const COMPONENT: u8 = 4;
+    const CODE: u8 = 10;
+    const DATA: u8 = 11;
+    while let Some(&id) = rest.first() {
+        let (size, n) = read_leb(&rest[1..])?;
+        let start = 1 + n;
+        let end = start.checked_add(size as usize)?;
+        let payload = rest.get(start..end)?;
+        let replaced = match (component, id) {
+            (true, CORE_MODULE) | (true, COMPONENT) => {
+                let mut inner = payload.get(..8)?.to_vec();
+                rewrite_sections(&payload[8..], &mut inner, id == COMPONENT)?;
+                Some(inner)
+            }
+            (false, DATA) => Some(empty_data_section(payload)?),
+            (false, CODE) => Some(unreachable_code_section(payload)?),
+            _ => None,
+        };
+        match replaced {
+            Some(p) => {
+                out.push(id);
+                write_leb(out, p.len() as u32);
+                out.extend_from_slice(&p);
+            }
+            None => out.extend_from_slice(&rest[..end]),
+        }
+        rest = &rest[end..];
+    }
+    Some(())
+}
+
+/// The same segments (kind, memory, offset) with no bytes in them.
+fn empty_data_section(payload: &[u8]) -> Option<Vec<u8>> {
+    let reader =
+        wasmparser::DataSectionReader::new(wasmparser::BinaryReader::new(payload, 0)).ok()?;
+    let mut out = Vec::new();
+    write_leb(&mut out, reader.count());
+    for segment in reader {
+        let segment = segment.ok()?;
+        let data_at = segment.data.as_ptr() as usize - payload.as_ptr() as usize;
+        let mut len_field = Vec::new();
+        write_leb(&mut len_field, segment.data.len() as u32);
+        let header_end = data_at.checked_sub(len_field.len())?;
+        out.extend_from_slice(payload.get(segment.range.start as usize..header_end)?);
+        out.push(0);
+    }
+    Some(out)
+}
+
+/// As many function bodies, each `unreachable`: valid for any signature.
+fn unreachable_code_section(payload: &[u8]) -> Option<Vec<u8>> {
+    let (count, _) = read_leb(payload)?;
+    let mut out = Vec::with_capacity(count as usize * 4 + 5);
+    write_leb(&mut out, count);
+    for _ in 0..count {
+        // size 3: no locals, `unreachable`, `end`
+        out.extend_from_slice(&[3, 0, 0x00, 0x0b]);
+    }
+    Some(out)
+}
+
+fn read_leb(bytes: &[u8]) -> Option<(u32, usize)> {
+    let mut value: u32 = 0;
+    for (i, &b) in bytes.iter().take(5).enumerate() {
+        value |= u32::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some((value, i + 1));
+        }
+    }
+    None
+}
+
+fn write_leb(out: &mut Vec<u8>, mut value: u32) {
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emptied_data_keeps_the_world_and_validity() {
+        let wat = r#"(component
+            (core module $m
+              (memory (export "memory") 1)
+              (data (i32.const 16) "hello, this is data")
+              (data "passive bytes")
+              (func (export "get") (result i32) i32.const 42))
+            (core instance $i (instantiate $m))
+            (func $get (result u32) (canon lift (core func $i "get")))
+            (component $inner
+              (core module $n (memory 1) (data (i32.const 0) "nested data")))
+            (export "get" (func $get)))"#;
+        let bytes = wat::parse_str(wat).unwrap();
+        let stripped = without_data(&bytes).unwrap();
+        assert!(stripped.len() < bytes.len());
+        validate("stripped", &stripped).unwrap();
+        let world = |b: &[u8]| match decode(b).ok().unwrap() {
+            Decoded::Component(c) => crate::inspect::world_summary(&c.resolve, c.world)
+                .exports
+                .iter()
+                .map(|e| e.name.clone())
+                .collect::<Vec<_>>(),
+            Decoded::WitPackage(..) => panic!("not a component"),
+        };
+        assert_eq!(world(&bytes), world(&stripped));
+        let text = String::from_utf8_lossy(&stripped);
+        assert!(!text.contains("hello, this is data") && !text.contains("nested data"));
     }
 }
