@@ -3,9 +3,9 @@
 //!
 //! Output: `<project>/build/<name>.wasm` (`name` is the part of the package name after
 //! the `:`), or `-o`. The cache stamp `<project>/build/.wcomp-build.json` records a hash
-//! of every source file, the manifest, the toolchain's identity and wcomp's version; a
-//! build whose hash matches the stamp, with its output still in place and unchanged, does
-//! nothing.
+//! of every source file, the manifest, the toolchain's identity and wcomp's version, and
+//! the output's digest, size and modification time; a build whose hash matches the stamp,
+//! with its output still in place and unchanged (same size and mtime), does nothing.
 
 use crate::ops::manifest::{self, Language, Manifest};
 use crate::ops::toolchain::{self, Toolchain};
@@ -110,6 +110,22 @@ struct Stamp {
     key: String,
     output: PathBuf,
     output_sha256: String,
+    /// Size and modification time of the output when it was written: re-hashing a
+    /// 20 MB component on every no-op build would cost more than the rest of the check.
+    output_len: u64,
+    output_mtime_ns: u128,
+}
+
+/// Size and modification time (ns since the epoch) of a file.
+fn file_fingerprint(path: &Path) -> Option<(u64, u128)> {
+    let meta = std::fs::metadata(path).ok()?;
+    let mtime = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_nanos();
+    Some((meta.len(), mtime))
 }
 
 const STAMP: &str = "build/.wcomp-build.json";
@@ -136,11 +152,9 @@ fn build_project(
     let stamp_path = dir.join(STAMP);
     if !force && let Some(stamp) = read_stamp(&stamp_path) {
         let intact = stamp.output == output
-            && fs_err::read(&output)
-                .map(|b| hex::encode(Sha256::digest(&b)) == stamp.output_sha256)
-                .unwrap_or(false);
+            && file_fingerprint(&output) == Some((stamp.output_len, stamp.output_mtime_ns));
         if stamp.key == key && intact {
-            let size = fs_err::metadata(&output)?.len();
+            let size = stamp.output_len;
             return Ok(Built {
                 name,
                 version: pkg.version.clone(),
@@ -162,7 +176,7 @@ fn build_project(
     let bytes = match comp.language {
         Language::Rust => build_rust(dir, &name, r)?,
         Language::Python => build_python(dir, &tc, &comp.wit, &comp.world, &name, r)?,
-        Language::Javascript => build_js(dir, &tc, &comp.wit, &comp.world, &name, r)?,
+        Language::Javascript => build_js(dir, &tc, (&comp.wit, &wit), &comp.world, &name, r)?,
         Language::Go => build_go(dir, &tc, &wit, world, &name, r)?,
     };
 
@@ -193,10 +207,14 @@ fn build_project(
     write_atomically(&output, &bytes)?;
     // The build may have created files (Cargo.lock): key the stamp on the tree as it is now.
     let key = cache_key(dir, &tc, &output)?;
+    let (output_len, output_mtime_ns) = file_fingerprint(&output)
+        .with_context(|| format!("cannot read back `{}`", output.display()))?;
     let stamp = Stamp {
         key,
         output: output.clone(),
         output_sha256: hex::encode(Sha256::digest(&bytes)),
+        output_len,
+        output_mtime_ns,
     };
     write_atomically(&stamp_path, &serde_json::to_vec_pretty(&stamp)?)?;
     Ok(Built {
@@ -344,6 +362,32 @@ fn build_rust(dir: &Path, name: &str, r: &dyn Reporter) -> Result<Vec<u8>> {
     Ok(fs_err::read(wasm)?)
 }
 
+/// Runs a componentize tool on `entry` (which must exist) with the output going to a
+/// temporary file; `args` adds the tool's own arguments, given the output path.
+fn componentize(
+    dir: &Path,
+    entry: &str,
+    tool: &str,
+    program: &Path,
+    name: &str,
+    r: &dyn Reporter,
+    args: impl FnOnce(&mut Command, &Path),
+) -> Result<Vec<u8>> {
+    if !dir.join(entry).is_file() {
+        bail!(
+            "`{}` has no {entry} (the module {tool} builds)",
+            dir.display()
+        );
+    }
+    r.step(name, tool);
+    let out = tempfile::Builder::new().suffix(".wasm").tempfile()?;
+    let mut cmd = Command::new(program);
+    cmd.current_dir(dir);
+    args(&mut cmd, out.path());
+    run(&mut cmd, tool, name, r)?;
+    Ok(fs_err::read(out.path())?)
+}
+
 fn build_python(
     dir: &Path,
     tc: &Toolchain,
@@ -352,67 +396,56 @@ fn build_python(
     name: &str,
     r: &dyn Reporter,
 ) -> Result<Vec<u8>> {
-    if !dir.join("app.py").is_file() {
-        bail!(
-            "`{}` has no app.py (the module componentize-py builds)",
-            dir.display()
-        );
-    }
-    r.step(name, "componentize-py");
-    let out = tempfile::Builder::new().suffix(".wasm").tempfile()?;
-    run(
-        Command::new(&tc.programs[0])
-            .arg("-d")
-            .arg(wit)
-            .args(["-w", world, "componentize", "app", "-o"])
-            .arg(out.path())
-            .current_dir(dir),
+    componentize(
+        dir,
+        "app.py",
         "componentize-py",
+        &tc.programs[0],
         name,
         r,
-    )?;
-    Ok(fs_err::read(out.path())?)
+        |cmd, out| {
+            cmd.arg("-d")
+                .arg(wit)
+                .args(["-w", world, "componentize", "app", "-o"])
+                .arg(out);
+        },
+    )
 }
 
 fn build_js(
     dir: &Path,
     tc: &Toolchain,
-    wit: &Path,
+    wit: (&Path, &wcomp_wasm::wit::WitPackage),
     world: &str,
     name: &str,
     r: &dyn Reporter,
 ) -> Result<Vec<u8>> {
-    if !dir.join("app.js").is_file() {
-        bail!(
-            "`{}` has no app.js (the module componentize-js builds)",
-            dir.display()
-        );
-    }
-    r.step(name, "componentize-js");
-    let out = tempfile::Builder::new().suffix(".wasm").tempfile()?;
-    // Leave out the HTTP and fetch-event features unless the world asks for them, so the
+    // Leave out the HTTP and fetch-event features unless the WIT uses wasi:http, so the
     // component does not import wasi:http for nothing.
-    let uses_http = wcomp_wasm::wit::load(&dir.join(wit))
-        .ok()
-        .map(|p| {
-            p.resolve
-                .packages
-                .iter()
-                .any(|(_, pkg)| pkg.name.namespace == "wasi" && pkg.name.name == "http")
-        })
-        .unwrap_or(false);
-    let mut cmd = Command::new(&tc.programs[0]);
-    cmd.arg("app.js")
-        .arg("--wit")
-        .arg(wit)
-        .args(["--world-name", world, "-o"])
-        .arg(out.path())
-        .current_dir(dir);
-    if !uses_http {
-        cmd.args(["-d", "http", "fetch-event"]);
-    }
-    run(&mut cmd, "componentize-js", name, r)?;
-    Ok(fs_err::read(out.path())?)
+    let uses_http = wit
+        .1
+        .resolve
+        .packages
+        .iter()
+        .any(|(_, pkg)| pkg.name.namespace == "wasi" && pkg.name.name == "http");
+    componentize(
+        dir,
+        "app.js",
+        "componentize-js",
+        &tc.programs[0],
+        name,
+        r,
+        |cmd, out| {
+            cmd.arg("app.js")
+                .arg("--wit")
+                .arg(wit.0)
+                .args(["--world-name", world, "-o"])
+                .arg(out);
+            if !uses_http {
+                cmd.args(["-d", "http", "fetch-event"]);
+            }
+        },
+    )
 }
 
 fn build_go(
