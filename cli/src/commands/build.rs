@@ -106,11 +106,7 @@ impl Opts {
                     eprint!("{text}");
                     return Ok(wcomp_core::exit::FAILURE);
                 }
-                let environment = e.chain().any(|c| {
-                    c.to_string().contains("not found on PATH")
-                        || c.to_string().contains("no `wcomp.toml`")
-                        || c.to_string().contains("is not installed")
-                });
+                let environment = e.chain().any(|c| c.is::<crate::ops::EnvironmentError>());
                 return Err(if environment {
                     CliError::usage(e)
                 } else {

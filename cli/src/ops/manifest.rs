@@ -72,11 +72,12 @@ impl Manifest {
     pub fn load(dir: &Path) -> Result<Manifest> {
         let path = dir.join(FILE_NAME);
         if !path.is_file() {
-            bail!(
+            return Err(crate::ops::EnvironmentError(format!(
                 "no `{FILE_NAME}` in `{}`; run `wcomp new` to start a project, or pass the \
                  project directory",
                 dir.display()
-            );
+            ))
+            .into());
         }
         let text = fs_err::read_to_string(&path)?;
         let m: Manifest =

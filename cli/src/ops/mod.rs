@@ -6,3 +6,10 @@ pub mod manifest;
 pub mod scaffold;
 pub mod templates;
 pub mod toolchain;
+
+/// The machine or the invocation lacks something the operation needs (a toolchain, a
+/// Rust target, a `wcomp.toml`): exit code 2, as opposed to an operation that ran and
+/// failed (exit code 1).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct EnvironmentError(pub String);

@@ -1,6 +1,7 @@
 //! Finding and checking the toolchain each language needs, and saying exactly what to
 //! install when one is missing.
 
+use crate::ops::EnvironmentError;
 use crate::ops::manifest::Language;
 use anyhow::{Result, bail};
 use std::path::{Path, PathBuf};
@@ -84,7 +85,7 @@ pub fn locate(language: Language) -> Result<Toolchain> {
 }
 
 fn missing(what: &str, install: &str) -> anyhow::Error {
-    anyhow::anyhow!("{what} not found on PATH; {install}")
+    EnvironmentError(format!("{what} not found on PATH; {install}")).into()
 }
 
 /// What to run to get a language's toolchain.
@@ -115,15 +116,18 @@ pub fn check(tc: &Toolchain) -> Result<String> {
             let sysroot = run_version(&tc.programs[1], &["--print", "sysroot"])?;
             let target = Path::new(sysroot.trim()).join("lib/rustlib/wasm32-wasip2");
             if !target.is_dir() {
-                bail!(
+                return Err(EnvironmentError(format!(
                     "the Rust target `wasm32-wasip2` is not installed for {}; run `rustup \
                      target add wasm32-wasip2`",
                     version.trim()
-                );
+                ))
+                .into());
             }
             Ok(version.trim().to_string())
         }
-        Language::Go => Ok(crate::ops::build_go::go_toolchain(&tc.programs[0])?.version),
+        Language::Go => crate::ops::build_go::go_toolchain(&tc.programs[0])
+            .map(|go| go.version)
+            .map_err(|e| EnvironmentError(format!("{e:#}")).into()),
         Language::Python => Ok(run_version(&tc.programs[0], &["--version"])?
             .trim()
             .to_string()),
