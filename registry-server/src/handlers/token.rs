@@ -35,13 +35,13 @@ fn scopes(pairs: &[(String, String)]) -> Vec<String> {
 pub async fn issue_get(State(state): State<AppState>, req: Request) -> Response {
     let (parts, _) = req.into_parts();
     let result = async {
-        let host = host_of(&parts.headers);
-        let authz = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let caller = state.auth.identify(authz, &host).await?;
-        answer(&state, caller, scopes(&super::query_all(parts.uri.query()))).await
+        let ctx = super::Ctx::new(state, &parts).await?;
+        answer(
+            &ctx.state,
+            ctx.caller,
+            scopes(&super::query_all(parts.uri.query())),
+        )
+        .await
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
