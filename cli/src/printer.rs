@@ -48,9 +48,15 @@ pub fn report_error(err: &anyhow::Error) {
 
 /// The hint of the first error in the chain that has one.
 pub fn hint_of(err: &anyhow::Error) -> Option<String> {
-    err.chain()
-        .find_map(|e| e.downcast_ref::<wcomp_wasm::Error>())
-        .and_then(|e| e.hint())
+    err.chain().find_map(|e| {
+        if let Some(e) = e.downcast_ref::<wcomp_wasm::Error>() {
+            e.hint()
+        } else if let Some(e) = e.downcast_ref::<wcomp_compose::Error>() {
+            e.hint()
+        } else {
+            None
+        }
+    })
 }
 
 /// `12345` -> `12,345 bytes (12.1 KiB)`.

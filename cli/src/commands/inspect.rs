@@ -110,6 +110,29 @@ fn render(i: &Inspection) -> String {
             }
         }
     }
+    if let Some(c) = &i.composition {
+        let root = c.root.as_deref().unwrap_or("");
+        s.push_str(&format!(
+            "  composed by {} from {} parts:\n",
+            c.tool,
+            c.parts.len()
+        ));
+        for p in &c.parts {
+            let mark = if p.name == root { " (root)" } else { "" };
+            s.push_str(&format!(
+                "    {}{mark}  {}  {}\n",
+                paint(BOLD, &p.name),
+                p.source,
+                paint(DIM, &p.digest)
+            ));
+        }
+        for w in &c.wires {
+            s.push_str(&format!(
+                "    {}: {} <- {}: {}\n",
+                w.importer, w.import, w.exporter, w.export
+            ));
+        }
+    }
     if let Some(core) = &i.core {
         s.push_str(&format!("\n{}\n", paint(BOLD, "core imports:")));
         for item in &core.imports {

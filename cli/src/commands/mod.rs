@@ -3,9 +3,11 @@
 //! that calls into the library crates.
 
 mod build;
+mod compose;
 mod doctor;
 mod inspect;
 mod new;
+mod run;
 mod templates;
 mod validate;
 
@@ -31,9 +33,11 @@ enum Command {
     New(new::Opts),
     Templates(templates::Opts),
     Build(build::Opts),
+    Compose(compose::Opts),
     Doctor(doctor::Opts),
     Inspect(inspect::Opts),
     Validate(validate::Opts),
+    Run(run::Opts),
 }
 
 /// A command's failure, with the exit code it maps to.
@@ -81,9 +85,11 @@ impl Cli {
             Command::New(opts) => opts.run(),
             Command::Templates(opts) => opts.run(),
             Command::Build(opts) => opts.run(),
+            Command::Compose(opts) => opts.run(),
             Command::Doctor(opts) => opts.run(),
             Command::Inspect(opts) => opts.run(),
             Command::Validate(opts) => opts.run(),
+            Command::Run(opts) => opts.run(),
         }
     }
 }

@@ -204,7 +204,7 @@ fn build_project(
         }
         .into());
     }
-    write_atomically(&output, &bytes)?;
+    super::write_atomically(&output, &bytes)?;
     // The build may have created files (Cargo.lock): key the stamp on the tree as it is now.
     let key = cache_key(dir, &tc, &output)?;
     let (output_len, output_mtime_ns) = file_fingerprint(&output)
@@ -216,7 +216,7 @@ fn build_project(
         output_len,
         output_mtime_ns,
     };
-    write_atomically(&stamp_path, &serde_json::to_vec_pretty(&stamp)?)?;
+    super::write_atomically(&stamp_path, &serde_json::to_vec_pretty(&stamp)?)?;
     Ok(Built {
         name,
         version: pkg.version.clone(),
@@ -282,20 +282,6 @@ fn collect_sources(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<()
             out.push(path.strip_prefix(root).unwrap().to_path_buf());
         }
     }
-    Ok(())
-}
-
-/// Writes next to the destination and renames, so readers never see half a file.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let parent = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs_err::create_dir_all(parent)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(parent)?;
-    std::io::Write::write_all(&mut tmp, bytes)?;
-    tmp.persist(path)
-        .with_context(|| format!("failed to write `{}`", path.display()))?;
     Ok(())
 }
 

@@ -3,7 +3,9 @@
 pub mod build;
 pub mod build_go;
 pub mod manifest;
+pub mod run;
 pub mod scaffold;
+pub mod sql;
 pub mod templates;
 pub mod toolchain;
 
@@ -13,3 +15,27 @@ pub mod toolchain;
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct EnvironmentError(pub String);
+
+/// Writes next to the destination and renames, so readers never see half a file. The file
+/// gets the usual 0644 mode (a temporary file starts private).
+pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    fs_err::create_dir_all(parent)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(parent)
+        .with_context(|| format!("cannot write to `{}`", parent.display()))?;
+    std::io::Write::write_all(&mut tmp, bytes)
+        .with_context(|| format!("failed to write `{}`", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
+    tmp.persist(path)
+        .with_context(|| format!("failed to write `{}`", path.display()))?;
+    Ok(())
+}

@@ -134,6 +134,7 @@ pub fn check(component: World<'_>, world: World<'_>, options: Options) -> Report
         options,
         report: Report::default(),
         reported_types: HashMap::new(),
+        labels: None,
     };
     let c_world = &cx.c.worlds[component.id];
     let w_world = &cx.w.worlds[world.id];
@@ -162,6 +163,72 @@ pub fn check(component: World<'_>, world: World<'_>, options: Options) -> Report
         }
     }
     cx.report
+}
+
+/// One wire of a composition: `importer` imports `import`, to be satisfied by
+/// `exporter`'s export `export`.
+pub struct Wire<'a> {
+    pub importer: &'a str,
+    pub importer_world: World<'a>,
+    pub import: &'a str,
+    pub exporter: &'a str,
+    pub exporter_world: World<'a>,
+    pub export: &'a str,
+}
+
+/// Checks that an export of one component can satisfy an import of another: everything
+/// the importer uses from the interface (functions, types) must be in the exporter's,
+/// with equal types. This is the import half of [`check`] with the exporter standing in
+/// for the world, and the problems say "`importer`" and "`exporter`" instead of "the
+/// component" and "the world". Items missing on either side yield no problems (the
+/// caller decides what is wired).
+pub fn check_wire(wire: &Wire<'_>) -> Vec<Problem> {
+    let mut cx = Checker {
+        c: wire.importer_world.resolve,
+        w: wire.exporter_world.resolve,
+        options: Options {
+            strict_versions: false,
+            allow_wasi: false,
+        },
+        report: Report::default(),
+        reported_types: HashMap::new(),
+        labels: Some(WireLabels {
+            exporter: wire.exporter.to_string(),
+            importer: wire.importer.to_string(),
+        }),
+    };
+    let imports = entries(cx.c, &cx.c.worlds[wire.importer_world.id].imports);
+    let exports = entries(cx.w, &cx.w.worlds[wire.exporter_world.id].exports);
+    let (Some(i), Some(e)) = (
+        imports.iter().find(|e| e.name == wire.import),
+        exports.iter().find(|e| e.name == wire.export),
+    ) else {
+        return Vec::new();
+    };
+    let m = match (&i.iface, &e.iface) {
+        (Some(a), Some(b)) => version_match(a.version.as_ref(), b.version.as_ref()),
+        _ => VersionMatch::Exact,
+    };
+    cx.matched(Direction::Import, i, e, m);
+    cx.report.problems
+}
+
+impl WireLabels {
+    /// Rewrites a problem written for "component vs world" into "importer vs exporter".
+    fn relabel(&self, p: &mut Problem) {
+        let importer = format!("`{}`", self.importer);
+        let exporter = format!("`{}`", self.exporter);
+        let fix = |text: &str| {
+            text.replace("the world's", &format!("{exporter}'s"))
+                .replace("the component's", &format!("{importer}'s"))
+                .replace("the world", &exporter)
+                .replace("the component", &importer)
+        };
+        p.message = fix(&p.message);
+        for d in &mut p.details {
+            *d = fix(d);
+        }
+    }
 }
 
 /// A world-level import or export, with its parsed name when it is a package interface.
@@ -268,6 +335,17 @@ struct Checker<'a> {
     /// Named component types already reported as mismatched, to the index of their
     /// problem, so functions that use them point there instead of repeating it.
     reported_types: HashMap<TypeId, usize>,
+    /// Who "the world" and "the component" are when the check compares two components
+    /// (a composition's wire) rather than a component and a world.
+    labels: Option<WireLabels>,
+}
+
+/// The names [`check_wire`] puts in its sentences.
+struct WireLabels {
+    /// The part whose export satisfies the import (the world side).
+    exporter: String,
+    /// The part that imports (the component side).
+    importer: String,
 }
 
 impl<'a> Checker<'a> {
@@ -732,7 +810,10 @@ impl<'a> Checker<'a> {
             .find_map(|t| self.reported_types.get(t).copied())
     }
 
-    fn push(&mut self, p: Problem) -> usize {
+    fn push(&mut self, mut p: Problem) -> usize {
+        if let Some(labels) = &self.labels {
+            labels.relabel(&mut p);
+        }
         self.report.problems.push(p);
         self.report.problems.len() - 1
     }

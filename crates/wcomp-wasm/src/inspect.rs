@@ -40,6 +40,9 @@ pub struct Inspection {
     /// Producers and other metadata (wasm-metadata), when present.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
+    /// What a composed component was made of (`wcomp compose` writes it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub composition: Option<crate::provenance::CompositionRecord>,
 }
 
 #[derive(Debug, Serialize)]
@@ -87,6 +90,7 @@ pub fn inspect_binary(source: &str, bin: &WasmBinary<'_>) -> Result<Inspection, 
         wit: None,
         core: None,
         metadata: metadata(bytes),
+        composition: None,
     };
     match bin.kind {
         BinaryKind::CoreModule => {
@@ -98,6 +102,8 @@ pub fn inspect_binary(source: &str, bin: &WasmBinary<'_>) -> Result<Inspection, 
             let c = component::load_any(source, bytes)?;
             match c {
                 Decoded::Component(c) => {
+                    // An unreadable record is left out rather than failing the inspection.
+                    out.composition = crate::provenance::read(bytes).and_then(Result::ok);
                     out.worlds.push(world_summary(&c.resolve, c.world));
                     out.wit = Some(print_component_wit(&c.resolve, c.world)?);
                 }
@@ -124,6 +130,7 @@ pub fn inspect_wit(source: &str, pkg: &WitPackage) -> Result<Inspection, Error> 
         wit: None,
         core: None,
         metadata: None,
+        composition: None,
     };
     fill_package(&mut out, &pkg.resolve, pkg.package)?;
     Ok(out)
@@ -144,7 +151,7 @@ fn fill_package(out: &mut Inspection, resolve: &Resolve, pkg: PackageId) -> Resu
 }
 
 /// The component's world, followed by every package it refers to as nested packages.
-fn print_component_wit(resolve: &Resolve, world: WorldId) -> Result<String, Error> {
+pub fn print_component_wit(resolve: &Resolve, world: WorldId) -> Result<String, Error> {
     let main = resolve.worlds[world]
         .package
         .expect("a decoded component's world belongs to a package");

@@ -14,6 +14,7 @@
 //!   problems are phrased in WIT terms.
 //! - [`render`]: small WIT renderers for types and functions used in explanations.
 //! - [`names`]: interface names, versions and the semver-compatibility rule.
+//! - [`provenance`]: the record of parts a composed component carries.
 
 pub mod check;
 pub mod component;
@@ -21,6 +22,7 @@ mod error;
 pub mod input;
 pub mod inspect;
 pub mod names;
+pub mod provenance;
 pub mod render;
 pub mod wit;
 

@@ -1,0 +1,370 @@
+//! The host side of `wcomp:sql` (wit-packages/sql): one database per run, SQLite or
+//! PostgreSQL. Statements use `?` placeholders on both (rewritten to `$n` for
+//! PostgreSQL); values map to each database's own types.
+
+use anyhow::{Context, Result, bail};
+use std::path::PathBuf;
+
+wasmtime::component::bindgen!({
+    path: "../wit-packages/sql",
+    world: "wcomp:sql/host",
+});
+
+pub use wcomp::sql::types::{Error as SqlError, Rows, Value};
+
+/// Where the data lives: `sqlite:PATH` or `postgres://...` (`postgresql://` too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbSpec {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl std::str::FromStr for DbSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(path) = s.strip_prefix("sqlite:") {
+            if path.is_empty() {
+                return Err("`sqlite:` needs a file path, e.g. `sqlite:data.db`".to_string());
+            }
+            Ok(DbSpec::Sqlite(PathBuf::from(path)))
+        } else if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Ok(DbSpec::Postgres(s.to_string()))
+        } else {
+            Err(format!(
+                "`{s}` is not a database: use `sqlite:PATH` or `postgres://user@host/db`"
+            ))
+        }
+    }
+}
+
+impl std::fmt::Display for DbSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DbSpec::Sqlite(p) => write!(f, "sqlite:{}", p.display()),
+            // Never print a password.
+            DbSpec::Postgres(url) => write!(f, "{}", redact(url)),
+        }
+    }
+}
+
+/// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((creds, host)) => match creds.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+/// A database behind the interface.
+pub trait Database: Send {
+    fn execute(&mut self, statement: &str, params: &[Value]) -> Result<u64, SqlError>;
+    fn query(&mut self, statement: &str, params: &[Value]) -> Result<Rows, SqlError>;
+}
+
+/// Opens the database a spec names.
+pub fn open(spec: &DbSpec) -> Result<Box<dyn Database>> {
+    match spec {
+        DbSpec::Sqlite(path) => {
+            let conn = rusqlite::Connection::open(path)
+                .with_context(|| format!("cannot open SQLite database `{}`", path.display()))?;
+            // Writers from another process wait instead of failing at once.
+            conn.busy_timeout(std::time::Duration::from_secs(5))?;
+            Ok(Box::new(Sqlite(conn)))
+        }
+        DbSpec::Postgres(url) => {
+            let client = postgres::Client::connect(url, postgres::NoTls)
+                .with_context(|| format!("cannot connect to PostgreSQL at `{}`", redact(url)))?;
+            Ok(Box::new(Postgres(client)))
+        }
+    }
+}
+
+struct Sqlite(rusqlite::Connection);
+
+fn sqlite_value(v: &Value) -> rusqlite::types::Value {
+    use rusqlite::types::Value as V;
+    match v {
+        Value::Null => V::Null,
+        Value::Integer(i) => V::Integer(*i),
+        Value::Real(r) => V::Real(*r),
+        Value::Text(t) => V::Text(t.clone()),
+        Value::Blob(b) => V::Blob(b.clone()),
+    }
+}
+
+fn sqlite_error(e: rusqlite::Error) -> SqlError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            SqlError::Constraint(e.to_string())
+        }
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::CannotOpen
+                    | rusqlite::ErrorCode::DiskFull
+                    | rusqlite::ErrorCode::SystemIoFailure
+                    | rusqlite::ErrorCode::DatabaseBusy
+                    | rusqlite::ErrorCode::DatabaseLocked
+                    | rusqlite::ErrorCode::ReadOnly
+                    | rusqlite::ErrorCode::DatabaseCorrupt
+                    | rusqlite::ErrorCode::NotADatabase
+            ) =>
+        {
+            SqlError::Io(e.to_string())
+        }
+        _ => SqlError::InvalidStatement(e.to_string()),
+    }
+}
+
+impl Database for Sqlite {
+    fn execute(&mut self, statement: &str, params: &[Value]) -> Result<u64, SqlError> {
+        let mut stmt = self.0.prepare(statement).map_err(sqlite_error)?;
+        let n = stmt
+            .execute(rusqlite::params_from_iter(params.iter().map(sqlite_value)))
+            .map_err(sqlite_error)?;
+        Ok(n as u64)
+    }
+
+    fn query(&mut self, statement: &str, params: &[Value]) -> Result<Rows, SqlError> {
+        let mut stmt = self.0.prepare(statement).map_err(sqlite_error)?;
+        let columns: Vec<String> = stmt.column_names().iter().map(|c| c.to_string()).collect();
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(params.iter().map(sqlite_value)))
+            .map_err(sqlite_error)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(sqlite_error)? {
+            let mut values = Vec::with_capacity(columns.len());
+            for i in 0..columns.len() {
+                use rusqlite::types::ValueRef;
+                values.push(match row.get_ref(i).map_err(sqlite_error)? {
+                    ValueRef::Null => Value::Null,
+                    ValueRef::Integer(i) => Value::Integer(i),
+                    ValueRef::Real(r) => Value::Real(r),
+                    ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+                });
+            }
+            out.push(values);
+        }
+        Ok(Rows { columns, rows: out })
+    }
+}
+
+struct Postgres(postgres::Client);
+
+/// A parameter written as whatever type PostgreSQL inferred for its placeholder.
+#[derive(Debug)]
+struct PgParam<'a>(&'a Value);
+
+impl postgres::types::ToSql for PgParam<'_> {
+    fn to_sql(
+        &self,
+        ty: &postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        use postgres::types::Type as T;
+        match self.0 {
+            Value::Null => Ok(postgres::types::IsNull::Yes),
+            Value::Integer(i) => match *ty {
+                T::INT2 => i16::try_from(*i)?.to_sql(ty, out),
+                T::INT4 => i32::try_from(*i)?.to_sql(ty, out),
+                T::INT8 => i.to_sql(ty, out),
+                T::FLOAT4 => (*i as f32).to_sql(ty, out),
+                T::FLOAT8 => (*i as f64).to_sql(ty, out),
+                T::BOOL => (*i != 0).to_sql(ty, out),
+                _ => i.to_string().to_sql(ty, out),
+            },
+            Value::Real(r) => match *ty {
+                T::FLOAT4 => (*r as f32).to_sql(ty, out),
+                T::FLOAT8 => r.to_sql(ty, out),
+                _ => r.to_string().to_sql(ty, out),
+            },
+            Value::Text(t) => t.to_sql(ty, out),
+            Value::Blob(b) => b.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &postgres::types::Type) -> bool {
+        true
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+fn pg_error(e: postgres::Error) -> SqlError {
+    let text = match e.as_db_error() {
+        Some(db) => db.message().to_string(),
+        None => e.to_string(),
+    };
+    match e.code().map(|c| c.code()) {
+        Some(code) if code.starts_with("23") => SqlError::Constraint(text),
+        Some(code) if code.starts_with("42") || code.starts_with("22") => {
+            SqlError::InvalidStatement(text)
+        }
+        Some(_) => SqlError::Io(text),
+        // A parameter that does not convert, or the connection failing.
+        None if e.is_closed() => SqlError::Io(text),
+        None => SqlError::InvalidStatement(text),
+    }
+}
+
+/// `?` placeholders to `$1, $2, ...`, leaving string literals, quoted identifiers and
+/// comments alone.
+pub fn numbered_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' | '"' => {
+                out.push(c);
+                for d in chars.by_ref() {
+                    out.push(d);
+                    if d == c {
+                        break;
+                    }
+                }
+            }
+            '-' if chars.peek() == Some(&'-') => {
+                out.push(c);
+                for d in chars.by_ref() {
+                    out.push(d);
+                    if d == '\n' {
+                        break;
+                    }
+                }
+            }
+            '?' => {
+                n += 1;
+                out.push_str(&format!("${n}"));
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+impl Postgres {
+    fn params<'a>(params: &'a [Value]) -> Vec<PgParam<'a>> {
+        params.iter().map(PgParam).collect()
+    }
+}
+
+impl Database for Postgres {
+    fn execute(&mut self, statement: &str, params: &[Value]) -> Result<u64, SqlError> {
+        let sql = numbered_placeholders(statement);
+        let owned = Self::params(params);
+        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = owned
+            .iter()
+            .map(|p| p as &(dyn postgres::types::ToSql + Sync))
+            .collect();
+        self.0.execute(sql.as_str(), &refs).map_err(pg_error)
+    }
+
+    fn query(&mut self, statement: &str, params: &[Value]) -> Result<Rows, SqlError> {
+        use postgres::types::Type as T;
+        let sql = numbered_placeholders(statement);
+        let stmt = self.0.prepare(&sql).map_err(pg_error)?;
+        let columns: Vec<String> = stmt
+            .columns()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect();
+        let owned = Self::params(params);
+        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = owned
+            .iter()
+            .map(|p| p as &(dyn postgres::types::ToSql + Sync))
+            .collect();
+        let rows = self.0.query(&stmt, &refs).map_err(pg_error)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut values = Vec::with_capacity(columns.len());
+            for (i, col) in row.columns().iter().enumerate() {
+                let v = match *col.type_() {
+                    T::INT2 => row
+                        .try_get::<_, Option<i16>>(i)
+                        .map(|v| v.map(|x| Value::Integer(x.into()))),
+                    T::INT4 => row
+                        .try_get::<_, Option<i32>>(i)
+                        .map(|v| v.map(|x| Value::Integer(x.into()))),
+                    T::INT8 => row
+                        .try_get::<_, Option<i64>>(i)
+                        .map(|v| v.map(Value::Integer)),
+                    T::FLOAT4 => row
+                        .try_get::<_, Option<f32>>(i)
+                        .map(|v| v.map(|x| Value::Real(x.into()))),
+                    T::FLOAT8 => row.try_get::<_, Option<f64>>(i).map(|v| v.map(Value::Real)),
+                    T::BOOL => row
+                        .try_get::<_, Option<bool>>(i)
+                        .map(|v| v.map(|x| Value::Integer(x.into()))),
+                    T::BYTEA => row
+                        .try_get::<_, Option<Vec<u8>>>(i)
+                        .map(|v| v.map(Value::Blob)),
+                    _ => row
+                        .try_get::<_, Option<String>>(i)
+                        .map(|v| v.map(Value::Text)),
+                }
+                .map_err(|e| {
+                    SqlError::InvalidStatement(format!(
+                        "column `{}` has type {}, which wcomp:sql cannot return: {e}",
+                        col.name(),
+                        col.type_()
+                    ))
+                })?;
+                values.push(v.unwrap_or(Value::Null));
+            }
+            out.push(values);
+        }
+        Ok(Rows { columns, rows: out })
+    }
+}
+
+/// What the store holds for the interface: the open database, if the run has one.
+pub struct SqlHost {
+    pub db: Option<Box<dyn Database>>,
+}
+
+fn no_db() -> SqlError {
+    SqlError::Io("no database: run with `--db sqlite:PATH` or `--db postgres://...`".to_string())
+}
+
+impl wcomp::sql::types::Host for SqlHost {}
+
+impl wcomp::sql::query::Host for SqlHost {
+    fn execute(&mut self, statement: String, params: Vec<Value>) -> Result<u64, SqlError> {
+        match &mut self.db {
+            Some(db) => db.execute(&statement, &params),
+            None => Err(no_db()),
+        }
+    }
+
+    fn query(&mut self, statement: String, params: Vec<Value>) -> Result<Rows, SqlError> {
+        match &mut self.db {
+            Some(db) => db.query(&statement, &params),
+            None => Err(no_db()),
+        }
+    }
+}
+
+/// Checks a spec can be opened before any component code runs.
+pub fn check_spec(spec: &DbSpec) -> Result<()> {
+    if let DbSpec::Sqlite(path) = spec
+        && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.is_dir()
+    {
+        bail!(
+            "the directory of the SQLite database `{}` does not exist",
+            path.display()
+        );
+    }
+    Ok(())
+}

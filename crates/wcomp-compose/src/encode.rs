@@ -1,0 +1,148 @@
+//! From a [`Plan`] to a component, with wac-graph, and the record of its parts.
+
+use crate::Error;
+use crate::part::Part;
+use crate::plan::Plan;
+use std::collections::{BTreeSet, HashMap};
+use wac_graph::{CompositionGraph, EncodeOptions, NodeId, PackageId, Processor};
+use wcomp_wasm::provenance::{CompositionRecord, PartRecord, WireRecord};
+
+/// The version wcomp records as the composing tool.
+pub struct Tool<'a> {
+    pub name: &'a str,
+    pub version: &'a str,
+}
+
+/// Encodes the composition `plan` describes, validated, with its record appended.
+pub fn encode(parts: &[Part], plan: &Plan, tool: &Tool<'_>) -> Result<Vec<u8>, Error> {
+    let mut graph = CompositionGraph::new();
+    let mut packages: HashMap<usize, PackageId> = HashMap::new();
+    for &i in &plan.order {
+        let part = &parts[i];
+        let package = wac_types::Package::from_bytes(
+            &format!("compose:{}", part.name),
+            None,
+            part.bytes.clone(),
+            graph.types_mut(),
+        )
+        .map_err(|e| Error::Encode(format!("reading part `{}`: {e:#}", part.name)))?;
+        let id = graph
+            .register_package(package)
+            .map_err(|e| Error::Encode(format!("{e:#}")))?;
+        packages.insert(i, id);
+    }
+    let mut instances: HashMap<usize, NodeId> = HashMap::new();
+    for &i in &plan.order {
+        instances.insert(i, graph.instantiate(packages[&i]));
+    }
+    for w in &plan.wires {
+        let alias = graph
+            .alias_instance_export(instances[&w.exporter], &w.export)
+            .map_err(|e| {
+                Error::Encode(format!(
+                    "`{}`'s export `{}`: {e:#}",
+                    w.exporter_name, w.export
+                ))
+            })?;
+        graph
+            .set_instantiation_argument(instances[&w.importer], &w.import, alias)
+            .map_err(|e| {
+                Error::Encode(format!(
+                    "wiring `{}`'s export `{}` to `{}`'s import `{}`: {}",
+                    w.exporter_name,
+                    w.export,
+                    w.importer_name,
+                    w.import,
+                    chain(&e)
+                ))
+            })?;
+    }
+    // Imports no part satisfies are left implicit: wac-graph merges them by name and
+    // imports semver-compatible versions of one interface once, at the newest, with a
+    // type that is the union of what every part uses (an explicit import at one part's
+    // type would lack functions only the other parts call). `Plan::unified` predicted
+    // which; `unified_in` checks the result.
+    let root = &parts[plan.root];
+    for e in &root.exports {
+        let alias = graph
+            .alias_instance_export(instances[&plan.root], &e.name)
+            .map_err(|err| Error::Encode(format!("{err:#}")))?;
+        graph
+            .export(alias, e.name.clone())
+            .map_err(|err| Error::Encode(format!("{err:#}")))?;
+    }
+    let mut bytes = graph
+        .encode(EncodeOptions {
+            define_components: true,
+            validate: true,
+            processor: Some(Processor {
+                name: tool.name,
+                version: tool.version,
+            }),
+        })
+        .map_err(|e| Error::Encode(chain(&e)))?;
+    let record = CompositionRecord {
+        version: wcomp_wasm::provenance::VERSION,
+        tool: format!("{} {}", tool.name, tool.version),
+        root: Some(root.name.clone()),
+        parts: plan
+            .order
+            .iter()
+            .rev()
+            .map(|&i| part_record(&parts[i]))
+            .collect(),
+        wires: plan
+            .wires
+            .iter()
+            .map(|w| WireRecord {
+                importer: w.importer_name.clone(),
+                import: w.import.clone(),
+                exporter: w.exporter_name.clone(),
+                export: w.export.clone(),
+            })
+            .collect(),
+        wac: None,
+    };
+    wcomp_wasm::provenance::append(&mut bytes, &record);
+    Ok(bytes)
+}
+
+pub fn part_record(p: &Part) -> PartRecord {
+    PartRecord {
+        name: p.name.clone(),
+        source: p.source.clone(),
+        digest: p.digest.to_string(),
+        size: p.bytes.len() as u64,
+        manifest_digest: None,
+        signer: None,
+    }
+}
+
+/// An error and its causes on one line.
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    s
+}
+
+/// The unifications of `plan` that the encoded component actually has: the chosen
+/// version imported and none of the others.
+pub fn unified_in<'p>(
+    plan: &'p Plan,
+    imports: &BTreeSet<String>,
+) -> (
+    Vec<&'p crate::plan::Unification>,
+    Vec<&'p crate::plan::Unification>,
+) {
+    plan.unified.iter().partition(|u| {
+        imports.contains(&u.chosen)
+            && u.from
+                .iter()
+                .all(|(_, name)| name == &u.chosen || !imports.contains(name))
+    })
+}

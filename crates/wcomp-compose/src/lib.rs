@@ -1,0 +1,159 @@
+//! Composition for wcomp: several components become one.
+//!
+//! - [`part`]: a component taking part, with its imports and exports.
+//! - [`plan`]: automatic wiring (any part may feed any other), `--wire` overrides, the
+//!   pre-flight type check of every wire in WIT terms, near misses, cycles, and the
+//!   unification of semver-compatible imports.
+//! - [`encode`]: turns a plan into a component with wac-graph and records what it was made
+//!   of ([`wcomp_wasm::provenance`]).
+//! - [`wac`]: composition from a WAC file, and writing a plan as WAC.
+
+pub mod encode;
+pub mod part;
+pub mod plan;
+pub mod wac;
+
+pub use part::Part;
+pub use plan::{ManualWire, Options, Plan, plan};
+
+use serde::Serialize;
+
+/// Why a composition was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Wasm(#[from] wcomp_wasm::Error),
+    #[error(
+        "`{0}` is not a valid part name: use lowercase words joined by `-` (e.g. `db-adapter`)"
+    )]
+    BadPartName(String),
+    #[error("two parts are named `{0}`")]
+    DuplicatePart(String),
+    /// A `--wire` that names something that does not exist (a usage error).
+    #[error("{0}")]
+    BadWire(String),
+    /// The parts cannot be composed as asked; each problem says why.
+    #[error("{}", summary(.0))]
+    Rejected(Vec<Problem>),
+    /// A WAC file that does not parse.
+    #[error("{path}:{line}:{column}: {message}")]
+    WacSyntax {
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// A WAC file names a package no `--dep` provides.
+    #[error("{path}:{line}:{column}: package `{name}` is not provided")]
+    MissingDep {
+        path: String,
+        line: usize,
+        column: usize,
+        name: String,
+    },
+    /// A WAC file that parses but does not make a composition.
+    #[error("{path}:{line}:{column}: {message}")]
+    WacResolve {
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// The graph did not encode (wac-graph refused it after our checks passed).
+    #[error("failed to encode the composition: {0}")]
+    Encode(String),
+}
+
+impl Error {
+    /// Whether the error is about how wcomp was invoked (exit 2) rather than about the
+    /// components (exit 1).
+    pub fn is_usage(&self) -> bool {
+        match self {
+            Error::Wasm(e) => matches!(
+                e,
+                wcomp_wasm::Error::NotFound(_) | wcomp_wasm::Error::Read { .. }
+            ),
+            Error::BadPartName(_)
+            | Error::DuplicatePart(_)
+            | Error::BadWire(_)
+            | Error::WacSyntax { .. }
+            | Error::MissingDep { .. } => true,
+            Error::Rejected(_) | Error::WacResolve { .. } | Error::Encode(_) => false,
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Wasm(e) => e.hint(),
+            Error::MissingDep { name, .. } => Some(format!(
+                "give the component for it with `--dep {name}=path/to/component.wasm`"
+            )),
+            Error::DuplicatePart(name) => Some(format!(
+                "name parts explicitly: `--plug other-name=path/to/{name}.wasm`"
+            )),
+            Error::Rejected(problems) if problems.len() == 1 => problems[0].hint.clone(),
+            _ => None,
+        }
+    }
+}
+
+fn summary(problems: &[Problem]) -> String {
+    match problems {
+        [one] => one.message.clone(),
+        many => format!("the composition has {} problems", many.len()),
+    }
+}
+
+/// What kind of problem a [`Problem`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProblemKind {
+    /// Several parts could satisfy one import.
+    Ambiguous,
+    /// A plug nothing imports from.
+    UnusedPlug,
+    /// The wiring forms a cycle.
+    Cycle,
+    /// The export's types differ from what the import expects.
+    TypeMismatch,
+    /// Imports left over in a composition that must have none.
+    OpenImport,
+}
+
+/// One reason a composition cannot be made, in WIT terms.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    pub kind: ProblemKind,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
+    /// What the importer expects, as WIT.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
+    /// What the exporter has, as WIT.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub found: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+impl Problem {
+    pub fn new(kind: ProblemKind, message: String) -> Problem {
+        Problem {
+            kind,
+            message,
+            member: None,
+            expected: None,
+            found: None,
+            details: Vec::new(),
+            hint: None,
+        }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Problem {
+        self.hint = Some(hint.into());
+        self
+    }
+}

@@ -1,0 +1,155 @@
+//! A part of a composition: a component read from a file, with its decoded world and the
+//! names it imports and exports.
+
+use crate::Error;
+use wcomp_core::Digest;
+use wcomp_wasm::component::DecodedComponent;
+use wcomp_wasm::input::{BinaryKind, Content};
+use wcomp_wasm::names::InterfaceName;
+use wit_parser::{WorldItem, WorldKey};
+
+/// One component taking part in a composition.
+pub struct Part {
+    /// The name the user and the reports use (kebab-case; a file stem by default).
+    pub name: String,
+    /// Where it came from, as the user gave it.
+    pub source: String,
+    pub bytes: Vec<u8>,
+    pub digest: Digest,
+    pub world: DecodedComponent,
+    pub imports: Vec<Item>,
+    pub exports: Vec<Item>,
+}
+
+/// A world-level import or export of a part.
+#[derive(Debug, Clone)]
+pub struct Item {
+    /// `example:store/records@0.1.0`, or a plain name such as `run`.
+    pub name: String,
+    /// The parsed name when the item is a package interface.
+    pub iface: Option<InterfaceName>,
+    /// `interface`, `function` or `type`.
+    pub kind: &'static str,
+    /// Functions in it (an interface imported only for its types has none).
+    pub functions: usize,
+}
+
+impl Part {
+    /// Reads a part from bytes: refuses anything that is not a component, with the reason.
+    pub fn load(name: &str, source: &str, bytes: Vec<u8>) -> Result<Part, Error> {
+        check_name(name)?;
+        let bytes = match wcomp_wasm::input::classify(source, &bytes)? {
+            Content::Wasm(bin) if bin.kind == BinaryKind::Component => bin.bytes.into_owned(),
+            Content::Wasm(_) => {
+                return Err(wcomp_wasm::Error::CoreModule {
+                    name: source.to_string(),
+                }
+                .into());
+            }
+            Content::WitText(_) => {
+                return Err(wcomp_wasm::Error::NotWasm {
+                    name: source.to_string(),
+                    what: "it is WIT text; compose takes components".to_string(),
+                }
+                .into());
+            }
+        };
+        let world = wcomp_wasm::component::load(source, &bytes)?;
+        let (imports, exports) = {
+            let w = &world.resolve.worlds[world.world];
+            (
+                items(&world, w.imports.iter()),
+                items(&world, w.exports.iter()),
+            )
+        };
+        Ok(Part {
+            name: name.to_string(),
+            source: source.to_string(),
+            digest: Digest::sha256(&bytes),
+            bytes,
+            world,
+            imports,
+            exports,
+        })
+    }
+
+    pub fn import(&self, name: &str) -> Option<&Item> {
+        self.imports.iter().find(|i| i.name == name)
+    }
+
+    pub fn export(&self, name: &str) -> Option<&Item> {
+        self.exports.iter().find(|i| i.name == name)
+    }
+
+    pub fn check_world(&self) -> wcomp_wasm::check::World<'_> {
+        wcomp_wasm::check::World {
+            resolve: &self.world.resolve,
+            id: self.world.world,
+        }
+    }
+}
+
+fn items<'a>(
+    c: &DecodedComponent,
+    entries: impl Iterator<Item = (&'a WorldKey, &'a WorldItem)>,
+) -> Vec<Item> {
+    entries
+        .filter(|(_, item)| !matches!(item, WorldItem::Type { .. }))
+        .map(|(key, item)| Item {
+            name: c.resolve.name_world_key(key),
+            iface: match key {
+                WorldKey::Interface(id) => InterfaceName::of(&c.resolve, *id),
+                WorldKey::Name(_) => None,
+            },
+            kind: match item {
+                WorldItem::Interface { .. } => "interface",
+                WorldItem::Function(_) => "function",
+                WorldItem::Type { .. } => "type",
+            },
+            functions: match item {
+                WorldItem::Interface { id, .. } => c.resolve.interfaces[*id].functions.len(),
+                WorldItem::Function(_) => 1,
+                WorldItem::Type { .. } => 0,
+            },
+        })
+        .collect()
+}
+
+/// Part names appear in `--wire`, WAC files and reports: lowercase kebab-case.
+pub fn check_name(name: &str) -> Result<(), Error> {
+    let ok = name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.split('-').all(|w| {
+            !w.is_empty()
+                && w.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::BadPartName(name.to_string()))
+    }
+}
+
+/// The default name of a part read from `path`: its file stem in kebab-case
+/// (`build/db_adapter.wasm` -> `db-adapter`).
+pub fn name_from_path(path: &str) -> String {
+    let stem = std::path::Path::new(path)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("part");
+    let mut out = String::new();
+    for c in stem.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    let out = out.trim_end_matches('-').to_string();
+    match out.chars().next() {
+        None => "part".to_string(),
+        Some(c) if c.is_ascii_digit() => format!("p{out}"),
+        Some(_) => out,
+    }
+}
