@@ -3,7 +3,9 @@
 pub mod build;
 pub mod build_go;
 pub mod manifest;
+pub mod new_world;
 pub mod scaffold;
+pub mod stubs;
 pub mod templates;
 pub mod toolchain;
 
