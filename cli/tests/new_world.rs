@@ -1,0 +1,394 @@
+//! `wcomp new <template> <dir> --world <wit>[:world]`: for every built-in language, a
+//! project for the rich fixture world (records, variants, enums, flags, lists, options,
+//! results, tuples, aliases, a resource, a dependency package and an import) is created,
+//! built with the real toolchain, validated, and its stubs called through wasmtime; then
+//! some stubs are replaced by real code to prove the generated signatures are usable.
+//! Then the refusals, which write nothing.
+//!
+//! The build tests need the language toolchains (scripts/install-toolchains.sh). Without
+//! one, the test says so and passes, except under CI (`CI` set), where it fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use wasmtime::component::{Component, Linker, ResourceTable, Val};
+use wasmtime::{Config, Engine, Store};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+const SHAPES: &str = "example:rich/shapes@0.1.0";
+const WORLD: &str = "example:rich/rich@0.1.0";
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rich-world")
+}
+
+fn wcomp(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wcomp"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Whether `language`'s toolchain is ready, by `wcomp doctor --json`.
+fn toolchain_ready(language: &str) -> bool {
+    let o = wcomp(Path::new("."), &["doctor", "--json"]);
+    let all: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ready = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["language"] == language && s["ready"] == true);
+    if !ready {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the {language} toolchain is missing under CI; scripts/install-toolchains.sh should have installed it"
+        );
+        eprintln!(
+            "skipping: the {language} toolchain is not installed (scripts/install-toolchains.sh)"
+        );
+    }
+    ready
+}
+
+struct Host {
+    ctx: WasiCtx,
+    table: ResourceTable,
+}
+
+impl WasiView for Host {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.ctx,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// One component, compiled once; every call gets a fresh instance (a trap poisons the
+/// instance it happened in).
+struct Runner {
+    engine: Engine,
+    component: Component,
+}
+
+/// What a call did: its results, or the trap with what the guest wrote to stderr.
+type Called = Result<Vec<Val>, (String, String)>;
+
+impl Runner {
+    fn new(wasm: &Path) -> Runner {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        let engine = Engine::new(&config).unwrap();
+        let component = Component::from_file(&engine, wasm).unwrap();
+        Runner { engine, component }
+    }
+
+    /// Calls `func` of the exported interface `iface` (`None`: of the world).
+    fn call(&self, iface: Option<&str>, func: &str, params: &[Val]) -> Called {
+        let mut linker = Linker::<Host>::new(&self.engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).unwrap();
+        // The world's import: `example:rich/log.log`, which the stubs never call.
+        linker
+            .instance("example:rich/log@0.1.0")
+            .unwrap()
+            .func_new("log", |_, _, _, _| Ok(()))
+            .unwrap();
+        let stderr = MemoryOutputPipe::new(1 << 20);
+        let mut store = Store::new(
+            &self.engine,
+            Host {
+                ctx: WasiCtxBuilder::new().stderr(stderr.clone()).build(),
+                table: ResourceTable::new(),
+            },
+        );
+        let instance = linker.instantiate(&mut store, &self.component).unwrap();
+        let parent = iface.map(|i| {
+            instance
+                .get_export_index(&mut store, None, i)
+                .unwrap_or_else(|| panic!("no export `{i}`"))
+        });
+        let idx = instance
+            .get_export_index(&mut store, parent.as_ref(), func)
+            .unwrap_or_else(|| panic!("no function `{func}` in {iface:?}"));
+        let f = instance.get_func(&mut store, idx).unwrap();
+        let mut results = vec![Val::Bool(false); f.ty(&store).results().len()];
+        match f.call(&mut store, params, &mut results) {
+            Ok(()) => Ok(results),
+            Err(e) => Err((
+                format!("{e:?}"),
+                String::from_utf8_lossy(&stderr.contents()).into_owned(),
+            )),
+        }
+    }
+}
+
+fn point(x: i32, y: i32) -> Val {
+    Val::Record(vec![("x".into(), Val::S32(x)), ("y".into(), Val::S32(y))])
+}
+
+fn string_err(msg: &str) -> Vec<Val> {
+    vec![Val::Result(Err(Some(Box::new(Val::String(msg.into())))))]
+}
+
+/// Asserts the call trapped because of the stub named `name`; `stderr_says` when the
+/// language's runtime reliably prints the panic/exception message to stderr.
+fn assert_trapped(called: Called, name: &str, stderr_says: bool) {
+    let msg = format!("not implemented: {name}");
+    match called {
+        Ok(v) => panic!("`{name}` returned {v:?} instead of trapping"),
+        Err((error, stderr)) => {
+            if stderr_says {
+                assert!(
+                    stderr.contains(&msg),
+                    "stderr lacks `{msg}`:\n{stderr}\n--- error\n{error}"
+                );
+            } else {
+                assert!(
+                    error.contains("wasm trap") || error.contains("unreachable"),
+                    "{error}"
+                );
+            }
+        }
+    }
+}
+
+/// The code that replaces three stubs, per language: the line each goes in place of
+/// is found by the stub's message.
+struct RealCode {
+    /// The file with the world's own functions, and the one with the interface's.
+    world_file: &'static str,
+    shapes_file: &'static str,
+    add: &'static str,
+    parse_color: &'static str,
+    bounds: &'static str,
+}
+
+fn implement(proj: &Path, code: &RealCode) {
+    let edits = [
+        (code.world_file, format!("{WORLD}#add\""), code.add),
+        (
+            code.shapes_file,
+            format!("{SHAPES}#parse-color\""),
+            code.parse_color,
+        ),
+        (code.shapes_file, format!("{SHAPES}#bounds\""), code.bounds),
+    ];
+    for (file, needle, body) in edits {
+        let path = proj.join(file);
+        let src = std::fs::read_to_string(&path).unwrap();
+        let mut out = String::new();
+        let mut replaced = 0;
+        for line in src.lines() {
+            if line.contains(needle.as_str()) {
+                let indent: String = line.chars().take_while(|c| c.is_whitespace()).collect();
+                out.push_str(&format!("{indent}{body}\n"));
+                replaced += 1;
+            } else {
+                out.push_str(&format!("{line}\n"));
+            }
+        }
+        assert_eq!(replaced, 1, "no stub line for {needle} in {file}:\n{src}");
+        std::fs::write(&path, out).unwrap();
+    }
+}
+
+/// new --world -> build -> validate -> call the stubs -> implement three -> call them.
+///
+/// `traps_say_why`: the language's runtime prints the panic or exception to stderr.
+/// `throws_in_results_trap`: false for componentize-js, which turns anything a function
+/// returning a `result` throws into that result's `err` (so such a stub cannot trap).
+fn stubs_round_trip(
+    template: &str,
+    language: &str,
+    traps_say_why: bool,
+    throws_in_results_trap: bool,
+    code: RealCode,
+) {
+    if !toolchain_ready(language) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = fixture();
+    let o = wcomp(
+        tmp.path(),
+        &[
+            "new",
+            template,
+            "proj",
+            "--world",
+            fixture.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let proj = tmp.path().join("proj");
+    let manifest = std::fs::read_to_string(proj.join("wcomp.toml")).unwrap();
+    assert!(manifest.contains("name = \"example:rich\""), "{manifest}");
+    assert!(manifest.contains("world = \"rich\""), "{manifest}");
+    assert!(proj.join("wit/deps/example-types/geometry.wit").is_file());
+    assert!(!proj.join("wit/greeter.wit").exists());
+
+    // One cargo target directory for both Rust builds, outside the project.
+    let target = tmp.path().join("cargo-target");
+    let build = |proj: &Path| {
+        let o = Command::new(env!("CARGO_BIN_EXE_wcomp"))
+            .args(["build"])
+            .current_dir(proj)
+            .env("NO_COLOR", "1")
+            .env("CARGO_TARGET_DIR", &target)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("built example:rich@0.1.0"),
+            "{}",
+            text(&o)
+        );
+    };
+    build(&proj);
+    let o = wcomp(&proj, &["validate", "build/rich.wasm", "--allow-wasi"]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    let run = Runner::new(&proj.join("build/rich.wasm"));
+    // result<_, string>: the error value names the function.
+    assert_eq!(
+        run.call(Some(SHAPES), "parse-color", &[Val::String("red".into())])
+            .unwrap(),
+        string_err(&format!("not implemented: {SHAPES}#parse-color"))
+    );
+    assert_eq!(
+        run.call(Some(SHAPES), "check", &[Val::List(vec![Val::U8(1)])])
+            .unwrap(),
+        string_err(&format!("not implemented: {SHAPES}#check"))
+    );
+    // Anything else traps: a variant parameter, a result whose error is not a string, a
+    // resource's static function, and a function the world exports directly.
+    assert_trapped(
+        run.call(
+            Some(SHAPES),
+            "describe",
+            &[Val::Variant("circle".into(), Some(Box::new(Val::U32(3))))],
+        ),
+        &format!("{SHAPES}#describe"),
+        traps_say_why,
+    );
+    let classify = run.call(Some(SHAPES), "classify", &[Val::Float64(1.5)]);
+    if throws_in_results_trap {
+        assert_trapped(classify, &format!("{SHAPES}#classify"), traps_say_why);
+    } else {
+        assert_eq!(classify.unwrap(), vec![Val::Result(Err(None))]);
+    }
+    assert_trapped(
+        run.call(Some(SHAPES), "[static]canvas.blank", &[]),
+        &format!("{SHAPES}#[static]canvas.blank"),
+        traps_say_why,
+    );
+    assert_trapped(
+        run.call(None, "add", &[Val::S32(2), Val::S32(3)]),
+        &format!("{WORLD}#add"),
+        traps_say_why,
+    );
+
+    // Real code in place of three stubs: the signatures are the bindings'.
+    implement(&proj, &code);
+    build(&proj);
+    let run = Runner::new(&proj.join("build/rich.wasm"));
+    assert_eq!(
+        run.call(None, "add", &[Val::S32(2), Val::S32(3)]).unwrap(),
+        vec![Val::S32(5)]
+    );
+    assert_eq!(
+        run.call(Some(SHAPES), "parse-color", &[Val::String("green".into())])
+            .unwrap(),
+        vec![Val::Result(Ok(Some(Box::new(Val::Enum("green".into())))))]
+    );
+    let pts = Val::List(vec![point(1, 2), point(3, 4), point(5, 6)]);
+    assert_eq!(
+        run.call(Some(SHAPES), "bounds", &[pts]).unwrap(),
+        vec![Val::Tuple(vec![point(1, 2), point(5, 6)])]
+    );
+    // The other stubs still say they are not implemented.
+    assert_eq!(
+        run.call(Some(SHAPES), "check", &[Val::List(vec![])])
+            .unwrap(),
+        string_err(&format!("not implemented: {SHAPES}#check"))
+    );
+}
+
+#[test]
+fn rust_stubs_build_and_run() {
+    stubs_round_trip(
+        "rust",
+        "rust",
+        true,
+        true,
+        RealCode {
+            world_file: "src/lib.rs",
+            shapes_file: "src/lib.rs",
+            add: "a + b",
+            parse_color: "Ok(Color::Green)",
+            bounds: "(pts[0], pts[pts.len() - 1])",
+        },
+    );
+}
+
+#[test]
+fn go_stubs_build_and_run() {
+    stubs_round_trip(
+        "go",
+        "go",
+        true,
+        true,
+        RealCode {
+            world_file: "export_wit_world/wit_world.go",
+            shapes_file: "export_example_rich_shapes/shapes.go",
+            add: "return a + b",
+            parse_color: "return witTypes.Ok[example_rich_shapes.Color, string](example_rich_shapes.Color_Green)",
+            bounds: "return pts[0], pts[len(pts)-1]",
+        },
+    );
+}
+
+#[test]
+fn python_stubs_build_and_run() {
+    stubs_round_trip(
+        "python",
+        "python",
+        true,
+        true,
+        RealCode {
+            world_file: "app.py",
+            shapes_file: "app.py",
+            add: "return a + b",
+            parse_color: "return shapes.Color.GREEN",
+            bounds: "return (pts[0], pts[-1])",
+        },
+    );
+}
+
+#[test]
+fn js_stubs_build_and_run() {
+    stubs_round_trip(
+        "js",
+        "javascript",
+        true,
+        false,
+        RealCode {
+            world_file: "app.js",
+            shapes_file: "app.js",
+            add: "return a + b;",
+            parse_color: "return \"green\";",
+            bounds: "return [pts[0], pts[pts.length - 1]];",
+        },
+    );
+}
