@@ -392,3 +392,188 @@ fn js_stubs_build_and_run() {
         },
     );
 }
+
+// --- Inputs other than a directory, and refusals (no toolchain needed) ---
+
+/// Every file under `dir`, relative, sorted.
+fn files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                out.push(p.strip_prefix(root).unwrap().display().to_string());
+            }
+        }
+    }
+    if dir.exists() {
+        walk(dir, dir, &mut out);
+    }
+    out.sort();
+    out
+}
+
+/// Runs `wcomp new` expecting a refusal (exit 2) that writes nothing; returns stderr.
+fn refused(tmp: &Path, args: &[&str]) -> String {
+    let before = files(tmp);
+    let o = wcomp(tmp, args);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+    assert_eq!(files(tmp), before, "{args:?} wrote files");
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn a_single_wit_file_with_a_world_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("api.wit"),
+        "package acme:api@1.0.0;\n\ninterface store {\n  get: func(key: string) -> \
+         result<list<u8>, string>;\n}\n\nworld client {\n  import store;\n}\n\nworld \
+         server {\n  export store;\n}\n",
+    )
+    .unwrap();
+    for (template, source) in [
+        ("rust", "src/lib.rs"),
+        ("go", "export_acme_api_store/store.go"),
+        ("python", "app.py"),
+        ("js", "app.js"),
+    ] {
+        let dir = format!("p-{template}");
+        let o = wcomp(
+            tmp.path(),
+            &["new", template, &dir, "--world", "api.wit:server"],
+        );
+        assert!(o.status.success(), "{template}: {}", text(&o));
+        let proj = tmp.path().join(&dir);
+        let manifest = std::fs::read_to_string(proj.join("wcomp.toml")).unwrap();
+        assert!(manifest.contains("name = \"acme:api\""), "{manifest}");
+        assert!(manifest.contains("world = \"server\""), "{manifest}");
+        // The WIT is copied as it is, and the template's own example is left out.
+        assert_eq!(
+            std::fs::read(proj.join("wit/api.wit")).unwrap(),
+            std::fs::read(tmp.path().join("api.wit")).unwrap()
+        );
+        assert!(!proj.join("wit/world.wit").exists(), "{template}");
+        let all = files(&proj);
+        assert!(
+            !all.iter().any(|f| f.contains("greeter")),
+            "{template}: {all:?}"
+        );
+        let src = std::fs::read_to_string(proj.join(source)).unwrap();
+        assert!(
+            src.contains("not implemented: acme:api/store@1.0.0#get"),
+            "{template}: {src}"
+        );
+        let readme = std::fs::read_to_string(proj.join("README.md")).unwrap();
+        assert!(readme.contains("`server`"), "{template}: {readme}");
+        assert!(!readme.contains("greeter"), "{template}: {readme}");
+    }
+}
+
+#[test]
+fn an_encoded_wit_package_is_printed_into_the_project() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut resolve = wit_parser::Resolve::new();
+    let (pkg, _) = resolve.push_dir(fixture()).unwrap();
+    let wasm = wit_component::encode(&resolve, pkg, false).unwrap();
+    std::fs::write(tmp.path().join("rich.wasm"), wasm).unwrap();
+    let o = wcomp(
+        tmp.path(),
+        &[
+            "new",
+            "rust",
+            "p",
+            "--world",
+            "rich.wasm",
+            "--name",
+            "acme:mine",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let proj = tmp.path().join("p");
+    let manifest = std::fs::read_to_string(proj.join("wcomp.toml")).unwrap();
+    assert!(manifest.contains("name = \"acme:mine\""), "{manifest}");
+    assert!(manifest.contains("world = \"rich\""), "{manifest}");
+    let wit = std::fs::read_to_string(proj.join("wit/world.wit")).unwrap();
+    assert!(wit.contains("package example:rich@0.1.0;"), "{wit}");
+    assert!(wit.contains("package example:types@0.1.0 {"), "{wit}");
+    let lib = std::fs::read_to_string(proj.join("src/lib.rs")).unwrap();
+    assert!(lib.contains("type Canvas = MyCanvas;"), "{lib}");
+    assert!(
+        lib.contains("fn merge(&self, other: CanvasBorrow<'_>) -> Canvas"),
+        "{lib}"
+    );
+}
+
+#[test]
+fn a_missing_world_path_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let err = refused(tmp.path(), &["new", "rust", "p", "--world", "nope/wit"]);
+    assert!(err.contains("`nope/wit` does not exist"), "{err}");
+}
+
+#[test]
+fn bad_wit_is_refused_with_its_location() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("wit")).unwrap();
+    std::fs::write(
+        tmp.path().join("wit/world.wit"),
+        "package a:b;\n\nworld w {\n  export f: func() -> nope;\n}\n",
+    )
+    .unwrap();
+    let err = refused(tmp.path(), &["new", "go", "p", "--world", "wit"]);
+    assert!(err.contains("world.wit:4:"), "{err}");
+    assert!(err.contains("nope"), "{err}");
+    // Like `wcomp validate --wit` with the same WIT.
+    let o = wcomp(tmp.path(), &["validate", "x.wasm", "--wit", "wit"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
+
+#[test]
+fn world_choice_is_checked() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("two.wit"),
+        "package a:b;\n\nworld first {\n  export f: func();\n}\n\nworld second {\n  export \
+         g: func();\n}\n",
+    )
+    .unwrap();
+    let err = refused(tmp.path(), &["new", "python", "p", "--world", "two.wit"]);
+    assert!(err.contains("has 2 worlds"), "{err}");
+    assert!(err.contains("first, second"), "{err}");
+    let err = refused(tmp.path(), &["new", "js", "p", "--world", "two.wit:third"]);
+    assert!(err.contains("no world named `third`"), "{err}");
+    assert!(err.contains("first, second"), "{err}");
+    // Choosing one works.
+    let o = wcomp(tmp.path(), &["new", "js", "p", "--world", "two.wit:second"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let app = std::fs::read_to_string(tmp.path().join("p/app.js")).unwrap();
+    assert!(app.contains("export function g()"), "{app}");
+    assert!(!app.contains("function f()"), "{app}");
+}
+
+#[test]
+fn async_worlds_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("async.wit"),
+        "package a:b;\n\ninterface jobs {\n  run: async func(n: u32) -> u32;\n  \
+         feed: func(items: stream<u8>);\n}\n\nworld w {\n  export jobs;\n}\n",
+    )
+    .unwrap();
+    let err = refused(tmp.path(), &["new", "go", "p", "--world", "async.wit"]);
+    assert!(
+        err.contains("world `w` is async, which Go components cannot be built for yet"),
+        "{err}"
+    );
+    assert!(
+        err.contains("function `run` in `a:b/jobs` is async"),
+        "{err}"
+    );
+    // The other languages' stubs do not cover async either, and say so.
+    let err = refused(tmp.path(), &["new", "rust", "p", "--world", "async.wit"]);
+    assert!(err.contains("cannot generate export stubs"), "{err}");
+    assert!(err.contains("uses a stream"), "{err}");
+}

@@ -36,13 +36,14 @@ pub fn generate(
     resolve: &Resolve,
     world: WorldId,
 ) -> Result<BTreeMap<String, String>> {
+    if language == Language::Go {
+        // Refused as `wcomp build` would refuse it, before anything stub-specific.
+        crate::ops::build_go::ensure_sync(resolve, world)?;
+    }
     let exports = Exports::collect(resolve, world)?;
     Ok(match language {
         Language::Rust => rust::generate(&exports),
-        Language::Go => {
-            crate::ops::build_go::ensure_sync(resolve, world)?;
-            go::generate(&exports)
-        }
+        Language::Go => go::generate(&exports),
         Language::Python => python::generate(&exports),
         Language::Javascript => js::generate(&exports),
     })
