@@ -30,30 +30,39 @@ pub(super) fn generate(ex: &Exports<'_>) -> BTreeMap<String, String> {
     );
     for f in &ex.functions {
         src.push('\n');
+        let name = f.item_name().to_lower_camel_case();
+        let ident = js_ident(&name);
         let _ = writeln!(
             src,
-            "export function {}({}) {{\n  {}\n}}",
-            js_ident(&f.item_name().to_lower_camel_case()),
+            "{}function {ident}({}) {{\n  {}\n}}",
+            if ident == name { "export " } else { "" },
             args(f),
             body(ex, f, &ex.world_name)
         );
+        // A reserved word can name an export, not a function.
+        if ident != name {
+            let _ = writeln!(src, "export {{ {ident} as {name} }};");
+        }
     }
     for iface in &ex.interfaces {
         let name = match iface.key {
             WorldKey::Name(name) => name.clone(),
             WorldKey::Interface(id) => ex.resolve.interfaces[*id].name.clone().unwrap_or_default(),
         };
+        let camel = name.to_lower_camel_case();
+        let ident = js_ident(&camel);
         let _ = writeln!(
             src,
-            "\n/** The exported interface `{}`. */\nexport const {} = {{",
+            "\n/** The exported interface `{}`. */\n{}const {ident} = {{",
             iface.name,
-            js_ident(&name.to_lower_camel_case())
+            if ident == camel { "export " } else { "" },
         );
         for f in &iface.functions {
+            // Property and method names may be reserved words.
             let _ = writeln!(
                 src,
                 "  {}({}) {{\n    {}\n  }},",
-                js_ident(&f.item_name().to_lower_camel_case()),
+                f.item_name().to_lower_camel_case(),
                 args(f),
                 body(ex, f, &iface.name)
             );
@@ -71,9 +80,9 @@ pub(super) fn generate(ex: &Exports<'_>) -> BTreeMap<String, String> {
                 let name = match f.kind {
                     FunctionKind::Constructor(_) => "constructor".to_string(),
                     FunctionKind::Static(_) => {
-                        format!("static {}", js_ident(&f.item_name().to_lower_camel_case()))
+                        format!("static {}", f.item_name().to_lower_camel_case())
                     }
-                    _ => js_ident(&f.item_name().to_lower_camel_case()),
+                    _ => f.item_name().to_lower_camel_case(),
                 };
                 let _ = writeln!(
                     src,
@@ -85,6 +94,9 @@ pub(super) fn generate(ex: &Exports<'_>) -> BTreeMap<String, String> {
             src.push_str("  },\n");
         }
         src.push_str("};\n");
+        if ident != camel {
+            let _ = writeln!(src, "export {{ {ident} as {camel} }};");
+        }
     }
     BTreeMap::from([("app.js".to_string(), src)])
 }
@@ -106,7 +118,8 @@ fn body(ex: &Exports<'_>, f: &Function, owner: &str) -> String {
     }
 }
 
-/// Names JavaScript reserves get a trailing `_`.
+/// Names JavaScript reserves get a trailing `_` where they would be bindings
+/// (parameters, functions).
 fn js_ident(name: &str) -> String {
     const RESERVED: &[&str] = &[
         "await",
