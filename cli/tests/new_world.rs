@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use wasmtime::component::{Component, Linker, ResourceTable, Val};
+use wasmtime::component::{Component, Linker, ResourceTable, ResourceType, Val};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -98,12 +98,21 @@ impl Runner {
     fn call(&self, iface: Option<&str>, func: &str, params: &[Val]) -> Called {
         let mut linker = Linker::<Host>::new(&self.engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).unwrap();
-        // The world's import: `example:rich/log.log`, which the stubs never call.
+        // The worlds' own imports, which the stubs never call.
         linker
             .instance("example:rich/log@0.1.0")
             .unwrap()
             .func_new("log", |_, _, _, _| Ok(()))
             .unwrap();
+        let mut things = linker.instance("example:edge/host-things@0.2.0").unwrap();
+        things
+            .resource("blob", ResourceType::host::<()>(), |_, _| Ok(()))
+            .unwrap();
+        for f in ["[constructor]blob", "[method]blob.read"] {
+            things
+                .func_new(f, |_, _, _, _| Err(wasmtime::Error::msg("not called")))
+                .unwrap();
+        }
         let stderr = MemoryOutputPipe::new(1 << 20);
         let mut store = Store::new(
             &self.engine,
@@ -203,6 +212,25 @@ fn implement(proj: &Path, code: &RealCode) {
     }
 }
 
+/// `wcomp build` in `proj`, which must build `package`; Rust projects share one cargo
+/// target directory (kept between runs), so wit-bindgen compiles once.
+fn build(proj: &Path, package: &str) {
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("new-world-cargo-target");
+    let o = Command::new(env!("CARGO_BIN_EXE_wcomp"))
+        .args(["build"])
+        .current_dir(proj)
+        .env("NO_COLOR", "1")
+        .env("CARGO_TARGET_DIR", &target)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains(&format!("built {package}")),
+        "{}",
+        text(&o)
+    );
+}
+
 /// new --world -> build -> validate -> call the stubs -> implement three -> call them.
 ///
 /// `traps_say_why`: the language's runtime prints the panic or exception to stderr.
@@ -238,23 +266,7 @@ fn stubs_round_trip(
     assert!(proj.join("wit/deps/example-types/geometry.wit").is_file());
     assert!(!proj.join("wit/greeter.wit").exists());
 
-    // One cargo target directory for both Rust builds, outside the project.
-    let target = tmp.path().join("cargo-target");
-    let build = |proj: &Path| {
-        let o = Command::new(env!("CARGO_BIN_EXE_wcomp"))
-            .args(["build"])
-            .current_dir(proj)
-            .env("NO_COLOR", "1")
-            .env("CARGO_TARGET_DIR", &target)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", text(&o));
-        assert!(
-            String::from_utf8_lossy(&o.stdout).contains("built example:rich@0.1.0"),
-            "{}",
-            text(&o)
-        );
-    };
+    let build = |proj: &Path| build(proj, "example:rich@0.1.0");
     build(&proj);
     let o = wcomp(&proj, &["validate", "build/rich.wasm", "--allow-wasi"]);
     assert!(o.status.success(), "{}", text(&o));
@@ -391,6 +403,89 @@ fn js_stubs_build_and_run() {
             bounds: "return [pts[0], pts[pts.length - 1]];",
         },
     );
+}
+
+/// The edge-case world (keywords, aliases, imported resources, an inline interface,
+/// world-level types): the stubs build, conform, and answer as stubs do.
+fn edge_stubs_build(template: &str, language: &str) {
+    if !toolchain_ready(language) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/edge-world");
+    let o = wcomp(
+        tmp.path(),
+        &[
+            "new",
+            template,
+            "proj",
+            "--world",
+            fixture.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let proj = tmp.path().join("proj");
+    build(&proj, "example:edge@0.1.0");
+    let o = wcomp(&proj, &["validate", "build/edge.wasm", "--allow-wasi"]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    let run = Runner::new(&proj.join("build/edge.wasm"));
+    let keywords = "example:edge/keywords@0.2.0";
+    // `type` returns `outcome`, an alias of result<u16, string>.
+    assert_eq!(
+        run.call(
+            Some(keywords),
+            "type",
+            &[
+                Val::Tuple(vec![Val::S64(1), Val::Float32(2.0)]),
+                Val::Option(None)
+            ]
+        )
+        .unwrap(),
+        string_err(&format!("not implemented: {keywords}#type"))
+    );
+    // A world-level function taking a world-level record.
+    let stats = Val::Record(vec![
+        ("count".into(), Val::U32(1)),
+        (
+            "last".into(),
+            Val::Option(Some(Box::new(Val::Variant("end".into(), None)))),
+        ),
+    ]);
+    assert_eq!(
+        run.call(None, "summarize", &[stats]).unwrap(),
+        string_err("not implemented: example:edge/edge@0.2.0#summarize")
+    );
+    assert_trapped(
+        run.call(Some(keywords), "nothing", &[]),
+        &format!("{keywords}#nothing"),
+        true,
+    );
+    assert_trapped(
+        run.call(Some("inline"), "[static]cursor.static", &[Val::U32(1)]),
+        "inline#[static]cursor.static",
+        true,
+    );
+}
+
+#[test]
+fn rust_edge_stubs_build() {
+    edge_stubs_build("rust", "rust");
+}
+
+#[test]
+fn go_edge_stubs_build() {
+    edge_stubs_build("go", "go");
+}
+
+#[test]
+fn python_edge_stubs_build() {
+    edge_stubs_build("python", "python");
+}
+
+#[test]
+fn js_edge_stubs_build() {
+    edge_stubs_build("js", "javascript");
 }
 
 // --- Inputs other than a directory, and refusals (no toolchain needed) ---

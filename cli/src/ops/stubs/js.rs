@@ -3,11 +3,13 @@
 //! `app.js` exports one object per exported interface, named after the interface in
 //! lowerCamelCase, with one method per function (lowerCamelCase) and one class per
 //! resource (UpperCamelCase, with its constructor, methods and static functions); the
-//! world's own exports are exported functions. Throwing an object with a `payload`
-//! property from a function returning a `result` returns that payload as the error;
-//! throwing an `Error` traps.
+//! world's own exports are exported functions. From a function whose result is an
+//! anonymous `result`, throwing an object with a `payload` property returns that payload
+//! as the error (componentize-js turns anything thrown there into the `err` case); a
+//! named result type (`type outcome = result<...>`) is returned as a value,
+//! `{ tag: "err", val }`. Anything else thrown traps.
 
-use super::{Exports, message, params, returns_string_error};
+use super::{Exports, message, params, result_is_named, returns_string_error};
 use heck::{ToLowerCamelCase as _, ToUpperCamelCase as _};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -111,7 +113,10 @@ fn args(f: &Function) -> String {
 
 fn body(ex: &Exports<'_>, f: &Function, owner: &str) -> String {
     let msg = message(owner, f);
-    if returns_string_error(ex.resolve, f) {
+    if returns_string_error(ex.resolve, f) && result_is_named(ex.resolve, f) {
+        // componentize-js maps only an anonymous `result` to exceptions.
+        format!("return {{ tag: \"err\", val: \"{msg}\" }};")
+    } else if returns_string_error(ex.resolve, f) {
         format!("throw new ComponentError(\"{msg}\");")
     } else {
         format!("throw new Error(\"{msg}\");")

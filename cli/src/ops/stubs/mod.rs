@@ -239,6 +239,13 @@ pub(crate) fn returns_string_error(resolve: &Resolve, f: &Function) -> bool {
     }
 }
 
+/// Whether the function's result is a named type (`type outcome = result<...>`, or an
+/// alias of one) rather than written out: componentize-py and componentize-js map only
+/// an anonymous `result` to exceptions, and a named one to a value.
+pub(crate) fn result_is_named(resolve: &Resolve, f: &Function) -> bool {
+    matches!(f.result, Some(Type::Id(id)) if resolve.types[id].name.is_some())
+}
+
 /// Follows `type a = b` aliases to the type they name.
 pub(crate) fn dealias(resolve: &Resolve, mut id: TypeId) -> TypeId {
     while let TypeDefKind::Type(Type::Id(next)) = resolve.types[id].kind {

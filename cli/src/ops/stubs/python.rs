@@ -4,13 +4,15 @@
 //! exports directly and `class <Iface>(exports.<Iface>)` per exported interface. The
 //! classes of an interface's resources must live in a module named after the interface
 //! (`<iface>.py`, next to `app.py`), subclassing the protocols in
-//! `wit_world.exports.<iface>`. A `result`'s error is returned by raising
-//! `componentize_py_types.Err(value)`; any other exception traps.
+//! `wit_world.exports.<iface>`. The error of a function whose result is an anonymous
+//! `result<T, E>` is returned by raising `componentize_py_types.Err(value)` (the function
+//! returns T); a named result type (`type outcome = result<...>`) is returned as a value,
+//! `Ok(...)` or `Err(...)`. Any other exception traps.
 //!
 //! Annotations are written as componentize-py's bindings spell them and never evaluated
 //! (`from __future__ import annotations`).
 
-use super::{Exports, doc_lines, message, params, returns_string_error};
+use super::{Exports, doc_lines, message, params, result_is_named, returns_string_error};
 use heck::{ToSnakeCase as _, ToUpperCamelCase as _};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -166,9 +168,11 @@ impl Gen<'_, '_> {
                 self.ty(&p.ty, false)
             ));
         }
+        let named_result = result_is_named(resolve, f);
         let ret = match (&f.kind, &f.result) {
             (FunctionKind::Constructor(_), _) | (_, None) => "None".to_string(),
-            (_, Some(t)) => self.ty(t, true),
+            // Only an anonymous `result` is raised; a named one is returned.
+            (_, Some(t)) => self.ty(t, !named_result),
         };
         let _ = writeln!(out, "    def {name}({}) -> {ret}:", args.join(", "));
         let docs = doc_lines(&f.docs, "        ");
@@ -176,7 +180,9 @@ impl Gen<'_, '_> {
             let _ = writeln!(out, "        \"\"\"\n{docs}        \"\"\"");
         }
         let msg = message(owner, f);
-        if returns_string_error(resolve, f) {
+        if returns_string_error(resolve, f) && named_result {
+            let _ = writeln!(out, "        return Err(\"{msg}\")");
+        } else if returns_string_error(resolve, f) {
             let _ = writeln!(out, "        raise Err(\"{msg}\")");
         } else {
             let _ = writeln!(out, "        raise NotImplementedError(\"{msg}\")");
@@ -227,7 +233,7 @@ impl Gen<'_, '_> {
                     TypeDefKind::List(Type::U8) => "bytes".into(),
                     TypeDefKind::List(t) => format!("List[{}]", self.ty(t, false)),
                     TypeDefKind::Option(t) => format!("Optional[{}]", self.ty(t, false)),
-                    TypeDefKind::Result(r) if top_result => {
+                    TypeDefKind::Result(r) if top_result && td.name.is_none() => {
                         r.ok.as_ref().map_or("None".into(), |t| self.ty(t, false))
                     }
                     TypeDefKind::Result(r) => format!(
@@ -240,7 +246,7 @@ impl Gen<'_, '_> {
                             t.types.iter().map(|t| self.ty(t, false)).collect();
                         format!("Tuple[{}]", parts.join(", "))
                     }
-                    TypeDefKind::Type(t) => self.ty(t, top_result),
+                    TypeDefKind::Type(t) => self.ty(t, top_result && td.name.is_none()),
                     _ => "object".into(),
                 }
             }
