@@ -672,3 +672,49 @@ fn async_worlds_are_refused() {
     assert!(err.contains("cannot generate export stubs"), "{err}");
     assert!(err.contains("uses a stream"), "{err}");
 }
+
+#[test]
+fn user_templates_see_the_world_and_its_stubs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path().join("tmpl");
+    std::fs::create_dir_all(t.join("content/wit")).unwrap();
+    std::fs::write(
+        t.join("template.toml"),
+        "name = \"mine\"\nlanguage = \"rust\"\ndescription = \"test\"\n\n[[parameter]]\n\
+         name = \"name\"\ndescription = \"pkg\"\ndefault = \"a:b\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        t.join("content/NOTES.md"),
+        "{% if from_world %}world {{ world }}:{% for path in stubs %} {{ path }}{% endfor %}\
+         {% else %}no world{% endif %}\n",
+    )
+    .unwrap();
+    std::fs::write(t.join("content/wit/own.wit"), "package a:b;\n").unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_wcomp"))
+            .args(args)
+            .current_dir(tmp.path())
+            .env("WCOMP_CONFIG_DIR", tmp.path().join("config"))
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    let o = run(&["templates", "add", "tmpl"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let fixture = fixture();
+    let o = run(&["new", "mine", "p", "--world", fixture.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let notes = std::fs::read_to_string(tmp.path().join("p/NOTES.md")).unwrap();
+    assert_eq!(notes, "world rich: src/lib.rs\n");
+    assert!(tmp.path().join("p/src/lib.rs").is_file());
+    // The template's own WIT gives way to the world's.
+    assert!(!tmp.path().join("p/wit/own.wit").exists());
+    assert!(tmp.path().join("p/wit/world.wit").is_file());
+
+    let o = run(&["new", "mine", "q"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let notes = std::fs::read_to_string(tmp.path().join("q/NOTES.md")).unwrap();
+    assert_eq!(notes, "no world\n");
+    assert!(tmp.path().join("q/wit/own.wit").is_file());
+}
