@@ -718,3 +718,28 @@ fn user_templates_see_the_world_and_its_stubs() {
     assert_eq!(notes, "no world\n");
     assert!(tmp.path().join("q/wit/own.wit").is_file());
 }
+
+/// A world that exports nothing: there is nothing to stub, and the project still builds
+/// (Rust defines no `export!` then, Python has no `wit_world.exports`).
+#[test]
+fn a_world_that_only_imports_builds() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("client.wit"),
+        "package acme:client;\n\ninterface store {\n  get: func(key: string) -> \
+         option<string>;\n}\n\nworld client {\n  import store;\n}\n",
+    )
+    .unwrap();
+    for (template, language) in [("rust", "rust"), ("python", "python")] {
+        if !toolchain_ready(language) {
+            continue;
+        }
+        let dir = format!("p-{template}");
+        let o = wcomp(
+            tmp.path(),
+            &["new", template, &dir, "--world", "client.wit"],
+        );
+        assert!(o.status.success(), "{}", text(&o));
+        build(&tmp.path().join(&dir), "acme:client@0.1.0");
+    }
+}

@@ -139,7 +139,11 @@ impl Gen<'_, '_> {
         out.push_str("\nfrom __future__ import annotations\n\n");
         out.push_str("from typing import List, Optional, Tuple\n\n");
         out.push_str("from componentize_py_types import Err, Result\n");
-        out.push_str("import wit_world\nfrom wit_world import exports\n");
+        out.push_str("import wit_world\n");
+        // Only there when the world exports an interface.
+        if !self.ex.interfaces.is_empty() {
+            out.push_str("from wit_world import exports\n");
+        }
         for (side, module) in &self.modules {
             let _ = writeln!(out, "from wit_world.{side} import {module}");
         }

@@ -33,8 +33,18 @@ pub(super) fn generate(ex: &Exports<'_>) -> BTreeMap<String, String> {
          wit_bindgen::generate!({{ path: \"wit\", world: \"{}\", generate_all }});\n",
         world.name
     );
-    src.push_str("/// The component: the generated `Guest` traits are implemented for it.\n");
-    src.push_str("struct Component;\n\nexport!(Component);\n");
+    let anything = !ex.functions.is_empty()
+        || ex
+            .interfaces
+            .iter()
+            .any(|i| !i.functions.is_empty() || !i.resources.is_empty());
+    if anything {
+        src.push_str("/// The component: the generated `Guest` traits are implemented for it.\n");
+        src.push_str("struct Component;\n\nexport!(Component);\n");
+    } else {
+        // wit-bindgen defines no `export!` for a world with nothing to implement.
+        src.push_str("// The world exports no functions: there is nothing to implement.\n");
+    }
 
     if !ex.functions.is_empty() {
         let _ = writeln!(src, "\n/// Functions the world exports directly.");
@@ -51,6 +61,15 @@ pub(super) fn generate(ex: &Exports<'_>) -> BTreeMap<String, String> {
     let mut modules = BTreeSet::new();
     let mut struct_names = BTreeSet::new();
     for iface in &ex.interfaces {
+        if iface.functions.is_empty() && iface.resources.is_empty() {
+            // Only types: wit-bindgen generates no `Guest` trait to implement.
+            let _ = writeln!(
+                src,
+                "\n// The exported interface `{}` has only types: nothing to implement.",
+                iface.name
+            );
+            continue;
+        }
         let snake = match iface.key {
             WorldKey::Name(name) => name.to_snake_case(),
             WorldKey::Interface(id) => resolve.interfaces[*id]
@@ -129,11 +148,13 @@ fn module_path(ex: &Exports<'_>, key: &WorldKey) -> String {
         WorldKey::Name(name) => format!("exports::{}", rust_ident(&name.to_snake_case())),
         WorldKey::Interface(id) => {
             let iface = &ex.resolve.interfaces[*id];
-            let pkg = &ex.resolve.packages[iface.package.expect("interface in a package")].name;
+            let pkg_id = iface.package.expect("interface in a package");
+            let pkg = &ex.resolve.packages[pkg_id].name;
             format!(
                 "exports::{}::{}::{}",
                 rust_ident(&pkg.namespace.to_snake_case()),
-                rust_ident(&pkg.name.to_snake_case()),
+                // With a version suffix when several versions of the package are present.
+                wit_bindgen_core::name_package_module(ex.resolve, pkg_id),
                 rust_ident(&iface.name.as_deref().unwrap_or_default().to_snake_case())
             )
         }
@@ -209,7 +230,7 @@ fn ty(ex: &Exports<'_>, t: &Type) -> String {
         Type::Id(id) => {
             let td = &ex.resolve.types[*id];
             if let (Some(name), false) = (&td.name, matches!(td.kind, TypeDefKind::Handle(_))) {
-                return name.to_upper_camel_case();
+                return type_camel(name);
             }
             match &td.kind {
                 TypeDefKind::Handle(Handle::Own(r)) => ty(ex, &Type::Id(*r)),
@@ -249,6 +270,14 @@ fn ty(ex: &Exports<'_>, t: &Type) -> String {
     }
 }
 
+/// A WIT type's Rust name; `guest` is renamed because `Guest` names the traits.
+fn type_camel(name: &str) -> String {
+    match name {
+        "guest" => "Guest_".to_string(),
+        other => other.to_upper_camel_case(),
+    }
+}
+
 /// wit-bindgen's escaping of Rust keywords: a trailing `_`.
 fn rust_ident(name: &str) -> String {
     const KEYWORDS: &[&str] = &[
@@ -256,7 +285,7 @@ fn rust_ident(name: &str) -> String {
         "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref",
         "return", "self", "static", "struct", "super", "trait", "true", "type", "unsafe", "use",
         "where", "while", "async", "await", "dyn", "abstract", "become", "box", "do", "final",
-        "macro", "override", "priv", "typeof", "unsized", "virtual", "yield", "try", "gen",
+        "macro", "override", "priv", "typeof", "unsized", "virtual", "yield", "try",
     ];
     if KEYWORDS.contains(&name) {
         format!("{name}_")
