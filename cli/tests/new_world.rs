@@ -231,6 +231,28 @@ fn build(proj: &Path, package: &str) {
     );
 }
 
+/// The Go stubs are as gofmt writes them (checked before the build adds bindings).
+fn assert_gofmt(proj: &Path) {
+    let dirs: Vec<String> = std::fs::read_dir(proj)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("export_"))
+        .collect();
+    assert!(!dirs.is_empty());
+    let o = Command::new("gofmt")
+        .arg("-l")
+        .args(&dirs)
+        .current_dir(proj)
+        .output()
+        .expect("gofmt comes with go");
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "",
+        "not gofmt-formatted"
+    );
+}
+
 /// new --world -> build -> validate -> call the stubs -> implement three -> call them.
 ///
 /// `traps_say_why`: the language's runtime prints the panic or exception to stderr.
@@ -265,6 +287,9 @@ fn stubs_round_trip(
     assert!(manifest.contains("world = \"rich\""), "{manifest}");
     assert!(proj.join("wit/deps/example-types/geometry.wit").is_file());
     assert!(!proj.join("wit/greeter.wit").exists());
+    if template == "go" {
+        assert_gofmt(&proj);
+    }
 
     let build = |proj: &Path| build(proj, "example:rich@0.1.0");
     build(&proj);
@@ -425,6 +450,9 @@ fn edge_stubs_build(template: &str, language: &str) {
     );
     assert!(o.status.success(), "{}", text(&o));
     let proj = tmp.path().join("proj");
+    if template == "go" {
+        assert_gofmt(&proj);
+    }
     build(&proj, "example:edge@0.1.0");
     let o = wcomp(&proj, &["validate", "build/edge.wasm", "--allow-wasi"]);
     assert!(o.status.success(), "{}", text(&o));

@@ -123,7 +123,10 @@ impl<'a, 'b> Gen<'a, 'b> {
         let _ = writeln!(out, "package {package}");
         if !self.imports.is_empty() {
             out.push_str("\nimport (\n");
-            for i in &self.imports {
+            // In gofmt's order: by path, whatever the alias.
+            let mut imports: Vec<&String> = self.imports.iter().collect();
+            imports.sort_by_key(|i| i.split_once('"').map(|(_, path)| path.to_string()));
+            for i in imports {
                 let _ = writeln!(out, "\t{i}");
             }
             out.push_str(")\n");
