@@ -253,6 +253,16 @@ fn assert_gofmt(proj: &Path) {
     );
 }
 
+/// The Rust stubs are as rustfmt writes them.
+fn assert_rustfmt(proj: &Path) {
+    let o = Command::new("rustfmt")
+        .args(["--edition", "2024", "--check", "src/lib.rs"])
+        .current_dir(proj)
+        .output()
+        .expect("rustfmt comes with the Rust toolchain");
+    assert!(o.status.success(), "not rustfmt-formatted: {}", text(&o));
+}
+
 /// new --world -> build -> validate -> call the stubs -> implement three -> call them.
 ///
 /// `traps_say_why`: the language's runtime prints the panic or exception to stderr.
@@ -287,8 +297,10 @@ fn stubs_round_trip(
     assert!(manifest.contains("world = \"rich\""), "{manifest}");
     assert!(proj.join("wit/deps/example-types/geometry.wit").is_file());
     assert!(!proj.join("wit/greeter.wit").exists());
-    if template == "go" {
-        assert_gofmt(&proj);
+    match template {
+        "go" => assert_gofmt(&proj),
+        "rust" => assert_rustfmt(&proj),
+        _ => {}
     }
 
     let build = |proj: &Path| build(proj, "example:rich@0.1.0");
@@ -450,8 +462,10 @@ fn edge_stubs_build(template: &str, language: &str) {
     );
     assert!(o.status.success(), "{}", text(&o));
     let proj = tmp.path().join("proj");
-    if template == "go" {
-        assert_gofmt(&proj);
+    match template {
+        "go" => assert_gofmt(&proj),
+        "rust" => assert_rustfmt(&proj),
+        _ => {}
     }
     build(&proj, "example:edge@0.1.0");
     let o = wcomp(&proj, &["validate", "build/edge.wasm", "--allow-wasi"]);
