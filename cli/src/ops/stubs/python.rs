@@ -94,6 +94,12 @@ pub(super) fn generate(ex: &Exports<'_>) -> BTreeMap<String, String> {
                 res_gen.function(&mut res, f, &iface.name, true);
             }
         }
+        if snake == "app" {
+            // The module componentize-py looks in is the main one.
+            g.modules.extend(res_gen.modules);
+            body.push_str(&res);
+            continue;
+        }
         let header = format!(
             "\"\"\"The resources of the exported interface `{}`.\n\ncomponentize-py looks up \
              the class for each resource in a module named after the\ninterface: this one.\n{}\"\"\"\n",
