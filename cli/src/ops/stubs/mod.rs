@@ -12,7 +12,11 @@
 //! throws) with that message. `<owner>` is the exported interface's name as the
 //! component exports it (`example:rich/shapes@0.1.0`), or the world's for functions the
 //! world exports directly; `<function>` is the function's WIT name (`[method]canvas.draw`
-//! for a resource's method, as in the component's export names).
+//! for a resource's method, as in the component's export names). Where the toolchain
+//! decides otherwise, the stubs follow it: componentize-py and componentize-js return a
+//! named result type (`type outcome = result<...>`) as a value, so those stubs return the
+//! error instead of raising it; componentize-js turns anything thrown from a function
+//! with an anonymous `result` into its `err`, so such a JavaScript stub cannot trap.
 //!
 //! The map of files returned is relative to the project directory; `wcomp new` adds them
 //! to the template's files (replacing the template's own at the same paths).
