@@ -1,4 +1,5 @@
 use super::CliError;
+use crate::ops::new_world::{self, WorldArg};
 use crate::ops::scaffold::{self, NewOptions};
 use crate::ops::templates;
 use crate::printer::{self, BOLD, OK, paint};
@@ -9,15 +10,24 @@ use std::path::PathBuf;
 ///
 /// Renders the template into a new directory: `wcomp.toml`, `wit/`, source and a
 /// README. `wcomp build` in that directory then produces a component.
+///
+/// With `--world`, the project implements an existing world instead of the template's
+/// example: its WIT is copied into `wit/`, `wcomp.toml` names the world, and the source
+/// has a stub for every export, in the template's language, that fails with
+/// "not implemented" until you write it.
 #[derive(clap::Args)]
 #[command(after_help = "Examples:
   wcomp new rust hello                          a Rust component in ./hello
   wcomp new python greeter --name acme:greeter  with a chosen WIT package name
   wcomp new js hi --set greeting=Hi             set a template parameter
   wcomp new go svc --values-file values.toml    parameters from a TOML file
+  wcomp new rust svc --world ../api/wit         stubs for the only world in ../api/wit
+  wcomp new python svc --world api.wit:server   stubs for world `server` of a .wit file
+  wcomp new js svc --world api.wasm             a WIT package encoded as wasm
   wcomp templates list                          the templates and their parameters
 
-Exit codes: 0 created, 2 refused (unknown template, bad value, non-empty directory);
+Exit codes: 0 created, 2 refused (unknown template, bad value, non-empty directory,
+a --world that is missing, invalid or ambiguous, or that the language cannot build);
 nothing is written when `new` refuses.")]
 pub struct Opts {
     /// The template: `rust`, `go`, `python`, `js`, or one added with `wcomp templates add`.
@@ -41,6 +51,12 @@ pub struct Opts {
     /// Write into an existing, non-empty directory (files the template has are replaced).
     #[arg(long)]
     force: bool,
+
+    /// Implement an existing world: a WIT directory (with `deps/`), a `.wit` file or a
+    /// WIT package encoded as wasm, optionally followed by `:<world>` (needed when the
+    /// package has several worlds). The project's name defaults to the WIT package's.
+    #[arg(long, value_name = "WIT[:WORLD]")]
+    world: Option<String>,
 }
 
 fn parse_set(s: &str) -> Result<(String, String), String> {
@@ -51,10 +67,41 @@ fn parse_set(s: &str) -> Result<(String, String), String> {
 
 impl Opts {
     pub fn run(self) -> Result<u8, CliError> {
-        let template = templates::find(&self.template).map_err(CliError::usage)?;
+        let mut template = templates::find(&self.template).map_err(CliError::usage)?;
         let mut sets = self.sets;
         if let Some(name) = self.name {
             sets.push(("name".to_string(), name));
+        }
+        let mut extra_files = BTreeMap::new();
+        let mut extra_values = BTreeMap::new();
+        let mut skip_template_dirs = Vec::new();
+        if let Some(arg) = &self.world {
+            let language = new_world::template_language(&template.manifest.language)
+                .map_err(CliError::usage)?;
+            let from =
+                new_world::prepare(&WorldArg::parse(arg), language).map_err(CliError::usage)?;
+            // The project is named after the WIT package unless told otherwise.
+            if let Some(p) = template
+                .manifest
+                .parameters
+                .iter_mut()
+                .find(|p| p.name == "name")
+            {
+                p.default = Some(toml::Value::String(from.package_name.clone()));
+            }
+            extra_values.insert("world".to_string(), from.world.clone().into());
+            extra_values.insert("from_world".to_string(), true.into());
+            extra_values.insert(
+                "stubs".to_string(),
+                minijinja::Value::from_serialize(&from.stubs),
+            );
+            for (path, bytes) in from.wit_files {
+                extra_files.insert(path, bytes);
+            }
+            for (path, text) in from.stubs {
+                extra_files.insert(path, text.into_bytes());
+            }
+            skip_template_dirs.push("wit".to_string());
         }
         let created = scaffold::create(NewOptions {
             template,
@@ -62,8 +109,9 @@ impl Opts {
             sets,
             values_file: self.values_file,
             force: self.force,
-            extra_files: BTreeMap::new(),
-            extra_values: BTreeMap::new(),
+            extra_files,
+            extra_values,
+            skip_template_dirs,
         })
         .map_err(CliError::usage)?;
         let mut text = format!(

@@ -3,9 +3,11 @@
 pub mod build;
 pub mod build_go;
 pub mod manifest;
+pub mod new_world;
 pub mod run;
 pub mod scaffold;
 pub mod sql;
+pub mod stubs;
 pub mod templates;
 pub mod toolchain;
 

@@ -21,7 +21,9 @@ pub struct NewOptions {
     /// template's, with their paths relative to the project.
     pub extra_files: BTreeMap<String, Vec<u8>>,
     /// Values computed by the caller (e.g. the world name from `--world`).
-    pub extra_values: BTreeMap<String, String>,
+    pub extra_values: BTreeMap<String, minijinja::Value>,
+    /// Template files under these directories (e.g. `wit/` with `--world`) are left out.
+    pub skip_template_dirs: Vec<String>,
 }
 
 /// What was written.
@@ -192,8 +194,12 @@ pub fn create(opts: NewOptions) -> Result<Created> {
     for (k, v) in derived {
         values.entry(k.to_string()).or_insert_with(|| v.into());
     }
+    // Templates can test `from_world` whether or not `--world` was given.
+    values
+        .entry("from_world".to_string())
+        .or_insert_with(|| false.into());
     for (k, v) in &opts.extra_values {
-        values.insert(k.clone(), v.clone().into());
+        values.insert(k.clone(), v.clone());
     }
 
     let mut env = minijinja::Environment::new();
@@ -211,6 +217,13 @@ pub fn create(opts: NewOptions) -> Result<Created> {
             continue;
         }
         let out_path = safe_relative(&out_path, path)?;
+        if opts
+            .skip_template_dirs
+            .iter()
+            .any(|d| out_path.starts_with(d))
+        {
+            continue;
+        }
         let content = match std::str::from_utf8(bytes) {
             Ok(text) => env
                 .render_str(text, &ctx)
