@@ -15,6 +15,10 @@ if [ -n "${CI:-}" ]; then
   export WCOMP_REQUIRE_INTEROP=1
 fi
 
+echo "== PostgreSQL for the pipeline test (Debian's package, a throwaway server)"
+WCOMP_TEST_POSTGRES=$(scripts/postgres.sh)
+export WCOMP_TEST_POSTGRES
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

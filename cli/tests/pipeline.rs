@@ -1,0 +1,353 @@
+//! The example pipeline end to end, as a user runs it (examples/pipeline/README.md):
+//! build the JavaScript normaliser, the Rust validator and the Go adapter with
+//! `wcomp build`, compose them with `wcomp compose`, check the result against the
+//! `pipeline` world, and run it with `wcomp run` against SQLite and PostgreSQL: valid
+//! records become rows, invalid ones come back with their errors and store nothing, and a
+//! second run sees the rows of the first.
+//!
+//! Needs the Rust, Go and JavaScript toolchains (scripts/install-toolchains.sh) and, for
+//! the PostgreSQL half, a server whose URL is in `WCOMP_TEST_POSTGRES`
+//! (scripts/postgres.sh starts one). Under CI a missing piece is a failure.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+fn wcomp(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wcomp"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        // Compiled code is cached between the runs of one test process.
+        .env("WCOMP_CACHE_DIR", cache_dir())
+        .env(
+            "CARGO_TARGET_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("pipeline-target"),
+        )
+        .output()
+        .expect("wcomp runs")
+}
+
+fn cache_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("pipeline-cache")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn ok(o: Output) -> String {
+    assert!(o.status.success(), "{}", text(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn toolchains_ready() -> bool {
+    let o = wcomp(Path::new("."), &["doctor", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("doctor --json");
+    let missing: Vec<&str> = ["rust", "go", "javascript"]
+        .into_iter()
+        .filter(|lang| {
+            !v.as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["language"] == *lang && s["ready"] == true)
+        })
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "toolchains missing under CI: {missing:?}; scripts/install-toolchains.sh should install them"
+    );
+    eprintln!("skipping: toolchains missing: {missing:?}");
+    false
+}
+
+/// Builds and composes the pipeline once per test process; returns the project copy and
+/// the composed component.
+fn composed() -> Option<&'static (tempfile::TempDir, PathBuf)> {
+    static ONCE: OnceLock<Option<(tempfile::TempDir, PathBuf)>> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        if !toolchains_ready() {
+            return None;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/pipeline");
+        copy_dir(&src, tmp.path());
+        let root = tmp.path();
+        for part in ["normaliser", "validator", "adapter"] {
+            let out = ok(wcomp(&root.join(part), &["build"]));
+            assert!(out.contains("conforms to its world"), "{out}");
+        }
+        let out = ok(wcomp(
+            root,
+            &[
+                "compose",
+                "adapter/build/adapter.wasm",
+                "--plug",
+                "validator/build/validator.wasm",
+                "--plug",
+                "normaliser/build/normaliser.wasm",
+                "-o",
+                "pipeline.wasm",
+                "--emit-wac",
+                "pipeline.wac",
+            ],
+        ));
+        // Plugs feed each other: the normaliser feeds the validator, which feeds the root.
+        assert!(
+            out.contains("adapter: example:pipeline/validate@0.1.0 <- validator"),
+            "{out}"
+        );
+        assert!(
+            out.contains("validator: example:pipeline/normalise@0.1.0 <- normaliser"),
+            "{out}"
+        );
+        // The parts import different WASI patch versions; the composition imports one.
+        assert!(out.contains("unified: wasi:io/poll@0.2.12"), "{out}");
+        let out = root.join("pipeline.wasm");
+        Some((tmp, out))
+    })
+    .as_ref()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if ["build", "target"].contains(&name.to_str().unwrap_or("")) {
+            continue;
+        }
+        let dest = to.join(&name);
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+            copy_dir(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), dest).unwrap();
+        }
+    }
+}
+
+const BATCH: &str = r#"ingest([
+    {email: " Ada@Example.COM ", name: "Ada  Lovelace", age: 36, country: "gb"},
+    {email: "grace@navy.mil", name: "Grace Hopper", age: 85, country: "US"},
+    {email: "not-an-address", name: "", age: 7, country: "XX"}
+])"#;
+
+const ONLY_INVALID: &str = r#"ingest([{email: "x@y", name: "X", age: 200, country: "ZZ"}])"#;
+
+/// The ingest/query script both databases go through.
+fn exercise(dir: &Path, component: &Path, db: &str, count_rows: &dyn Fn() -> i64) {
+    let component = component.to_str().unwrap();
+    let out = ok(wcomp(
+        dir,
+        &["run", component, "--db", db, "--invoke", BATCH],
+    ));
+    assert!(
+        out.starts_with("ok({stored: 2, rejected: [{index: 2, errors: ["),
+        "{out}"
+    );
+    for field in ["email", "name", "age", "country"] {
+        assert!(
+            out.contains(&format!("field: \"{field}\"")),
+            "{field}: {out}"
+        );
+    }
+    assert_eq!(count_rows(), 2);
+
+    // Nothing valid: nothing stored, every error reported.
+    let out = ok(wcomp(
+        dir,
+        &["run", component, "--db", db, "--invoke", ONLY_INVALID],
+    ));
+    assert!(
+        out.starts_with("ok({stored: 0, rejected: [{index: 0,"),
+        "{out}"
+    );
+    assert!(out.contains("is not a valid domain name"), "{out}");
+    assert_eq!(count_rows(), 2);
+
+    // A new run (a new process) sees the rows of the first, normalised.
+    let out = ok(wcomp(
+        dir,
+        &["run", component, "--db", db, "--invoke", "query(none)"],
+    ));
+    assert_eq!(
+        out.trim(),
+        r#"ok([{email: "ada@example.com", name: "Ada Lovelace", age: 36, country: "GB"}, {email: "grace@navy.mil", name: "Grace Hopper", age: 85, country: "US"}])"#
+    );
+    let out = ok(wcomp(
+        dir,
+        &[
+            "run",
+            component,
+            "--db",
+            db,
+            "--invoke",
+            r#"api#query(some("us"))"#,
+        ],
+    ));
+    assert_eq!(
+        out.trim(),
+        r#"ok([{email: "grace@navy.mil", name: "Grace Hopper", age: 85, country: "US"}])"#
+    );
+}
+
+#[test]
+fn pipeline_stores_valid_records_in_sqlite() {
+    let Some((tmp, component)) = composed() else {
+        return;
+    };
+    let db = tmp.path().join("signups.db");
+    let count = || {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.query_row("SELECT count(*) FROM signups", [], |r| r.get::<_, i64>(0))
+            .unwrap()
+    };
+    exercise(
+        tmp.path(),
+        component,
+        &format!("sqlite:{}", db.display()),
+        &count,
+    );
+}
+
+#[test]
+fn pipeline_stores_valid_records_in_postgres() {
+    let Some((tmp, component)) = composed() else {
+        return;
+    };
+    let Ok(url) = std::env::var("WCOMP_TEST_POSTGRES") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "WCOMP_TEST_POSTGRES is not set under CI; scripts/test.sh starts a server"
+        );
+        eprintln!("skipping: WCOMP_TEST_POSTGRES is not set (scripts/postgres.sh prints one)");
+        return;
+    };
+    // A database of its own, so reruns start empty.
+    let name = format!("wcomp_pipeline_{}", std::process::id());
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+        .unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    let db_url = match url.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{name}"),
+        None => panic!("WCOMP_TEST_POSTGRES must end in /<database>: {url}"),
+    };
+    let count = || {
+        let mut c = postgres::Client::connect(&db_url, postgres::NoTls).unwrap();
+        c.query_one("SELECT count(*) FROM signups", &[])
+            .unwrap()
+            .get::<_, i64>(0)
+    };
+    exercise(tmp.path(), component, &db_url, &count);
+    drop(admin);
+}
+
+#[test]
+fn pipeline_conforms_to_its_world_and_records_its_parts() {
+    let Some((tmp, component)) = composed() else {
+        return;
+    };
+    let c = component.to_str().unwrap();
+    let out = ok(wcomp(
+        tmp.path(),
+        &[
+            "validate",
+            c,
+            "--wit",
+            "wit",
+            "--world",
+            "pipeline",
+            "--allow-wasi",
+        ],
+    ));
+    assert!(out.contains("conforms"), "{out}");
+    let out = ok(wcomp(tmp.path(), &["inspect", c, "--json"]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let parts: Vec<&str> = v["composition"]["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(parts, ["adapter", "validator", "normaliser"]);
+    for p in v["composition"]["parts"].as_array().unwrap() {
+        let source = tmp.path().join(p["source"].as_str().unwrap());
+        let bytes = std::fs::read(&source).unwrap();
+        assert_eq!(
+            p["digest"].as_str().unwrap(),
+            wcomp_core_digest(&bytes),
+            "{source:?}"
+        );
+    }
+    // The emitted WAC composes the same component world.
+    let out = ok(wcomp(
+        tmp.path(),
+        &[
+            "compose",
+            "pipeline.wac",
+            "--dep",
+            "compose:adapter=adapter/build/adapter.wasm",
+            "--dep",
+            "compose:validator=validator/build/validator.wasm",
+            "--dep",
+            "compose:normaliser=normaliser/build/normaliser.wasm",
+            "-o",
+            "from-wac.wasm",
+            "--json",
+        ],
+    ));
+    let from_wac: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let auto: serde_json::Value =
+        serde_json::from_str(&ok(wcomp(tmp.path(), &["inspect", c, "--json"]))).unwrap();
+    let mut a: Vec<String> = auto["worlds"][0]["imports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap().to_string())
+        .collect();
+    let mut b: Vec<String> = from_wac["imports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i.as_str().unwrap().to_string())
+        .collect();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn running_the_pipeline_without_a_database_says_how_to_give_one() {
+    let Some((tmp, component)) = composed() else {
+        return;
+    };
+    let o = wcomp(
+        tmp.path(),
+        &[
+            "run",
+            component.to_str().unwrap(),
+            "--invoke",
+            "query(none)",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--db sqlite:PATH"), "{err}");
+}
+
+fn wcomp_core_digest(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
+}
