@@ -351,3 +351,34 @@ fn wcomp_core_digest(bytes: &[u8]) -> String {
     use sha2::Digest;
     format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
 }
+
+#[test]
+fn workspace_build_composes_the_members_and_caches_the_composition() {
+    let Some((tmp, component)) = composed() else {
+        return;
+    };
+    // examples/pipeline/wcomp.toml is a workspace with a [composition].
+    let out = ok(wcomp(tmp.path(), &["build"]));
+    assert!(
+        out.contains("composed adapter + validator + normaliser -> ./build/pipeline.wasm"),
+        "{out}"
+    );
+    // The members were built already (from their own directories): nothing rebuilt.
+    for part in ["normaliser", "validator", "adapter"] {
+        assert!(
+            out.contains(&format!("up to date example:{part}@0.1.0")),
+            "{out}"
+        );
+    }
+    let by_build = std::fs::read(tmp.path().join("build/pipeline.wasm")).unwrap();
+    // Same parts, same wiring, same sources: the same bytes as `wcomp compose`.
+    assert!(
+        by_build == std::fs::read(component).unwrap(),
+        "`wcomp build` composed different bytes than `wcomp compose`"
+    );
+    let out = ok(wcomp(tmp.path(), &["build"]));
+    assert!(
+        out.contains("up to date adapter + validator + normaliser"),
+        "{out}"
+    );
+}

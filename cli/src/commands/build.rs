@@ -86,7 +86,7 @@ impl Opts {
             &spinner,
         );
         spinner.bar.finish_and_clear();
-        let built = match result {
+        let (built, composed) = match result {
             Ok(b) => b,
             Err(e) => {
                 if let Some(nc) = e.downcast_ref::<DoesNotConform>() {
@@ -106,7 +106,21 @@ impl Opts {
                     eprint!("{text}");
                     return Ok(wcomp_core::exit::FAILURE);
                 }
-                let environment = e.chain().any(|c| c.is::<crate::ops::EnvironmentError>());
+                if let Some(wcomp_compose::Error::Rejected(problems)) = e
+                    .chain()
+                    .find_map(|c| c.downcast_ref::<wcomp_compose::Error>())
+                {
+                    let mut text = String::new();
+                    for p in problems {
+                        super::compose::render_problem(&mut text, p);
+                    }
+                    anstream::eprint!("{text}");
+                }
+                let environment = e.chain().any(|c| {
+                    c.is::<crate::ops::EnvironmentError>()
+                        || c.downcast_ref::<wcomp_compose::Error>()
+                            .is_some_and(|e| e.is_usage())
+                });
                 return Err(if environment {
                     CliError::usage(e)
                 } else {
@@ -115,7 +129,17 @@ impl Opts {
             }
         };
         if self.json {
-            let mut text = serde_json::to_string_pretty(&built).map_err(anyhow::Error::from)?;
+            #[derive(serde::Serialize)]
+            struct Out<'a> {
+                members: &'a [crate::ops::build::Built],
+                #[serde(skip_serializing_if = "Option::is_none")]
+                composition: Option<&'a crate::ops::compose_ws::Composed>,
+            }
+            let mut text = serde_json::to_string_pretty(&Out {
+                members: &built,
+                composition: composed.as_ref(),
+            })
+            .map_err(anyhow::Error::from)?;
             text.push('\n');
             printer::out(&text);
         } else {
@@ -144,6 +168,28 @@ impl Opts {
                                 "conforms to its world; {} WASI 0.2 imports provided by the host",
                                 r.host_provided.len()
                             )
+                        )
+                    ));
+                }
+            }
+            if let Some(c) = &composed {
+                let state = if c.rebuilt {
+                    paint(OK, "composed")
+                } else {
+                    paint(DIM, "up to date")
+                };
+                s.push_str(&format!(
+                    "{state} {} -> {} [{}]\n",
+                    paint(BOLD, c.parts.join(" + ")),
+                    c.output.display(),
+                    human_size(c.size)
+                ));
+                if !c.unified.is_empty() {
+                    s.push_str(&format!(
+                        "  {}\n",
+                        paint(
+                            DIM,
+                            format!("{} WASI imports unified to one version", c.unified.len())
                         )
                     ));
                 }

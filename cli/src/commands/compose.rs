@@ -438,7 +438,7 @@ fn render_plan(s: &mut String, plan: &Plan, unified: &[&Unification], kept: &[&U
     }
 }
 
-fn render_problem(s: &mut String, p: &Problem) {
+pub(crate) fn render_problem(s: &mut String, p: &Problem) {
     s.push_str(&format!(
         "{} {}\n",
         paint(ERROR, "-"),

@@ -61,8 +61,12 @@ pub struct DoesNotConform {
     pub report: Report,
 }
 
-/// Builds the project (or every member of the workspace) in `opts.dir`.
-pub fn build(opts: &BuildOptions, reporter: &dyn Reporter) -> Result<Vec<Built>> {
+/// Builds the project (or every member of the workspace) in `opts.dir`, then the
+/// workspace's composition if it has one.
+pub fn build(
+    opts: &BuildOptions,
+    reporter: &dyn Reporter,
+) -> Result<(Vec<Built>, Option<super::compose_ws::Composed>)> {
     let m = Manifest::load(&opts.dir)?;
     let mut projects = Vec::new();
     if let Some(ws) = &m.workspace {
@@ -95,14 +99,30 @@ pub fn build(opts: &BuildOptions, reporter: &dyn Reporter) -> Result<Vec<Built>>
             Err(e) => errors.push(e.context(format!("failed to build `{}`", dir.display()))),
         }
     }
-    match errors.len() {
-        0 => Ok(built),
-        1 => Err(errors.remove(0)),
+    let built = match errors.len() {
+        0 => built,
+        1 => return Err(errors.remove(0)),
         n => {
             let all: Vec<String> = errors.iter().map(|e| format!("{e:#}")).collect();
             bail!("{n} members failed to build:\n{}", all.join("\n"))
         }
-    }
+    };
+    let composed = match &m.composition {
+        Some(c) => {
+            reporter.step("composition", "composing");
+            let outputs: Vec<(PathBuf, PathBuf)> = projects
+                .iter()
+                .cloned()
+                .zip(built.iter().map(|b| b.output.clone()))
+                .collect();
+            Some(
+                super::compose_ws::compose(&opts.dir, &m, c, &outputs, opts.force)
+                    .context("failed to compose the workspace's [composition]")?,
+            )
+        }
+        None => None,
+    };
+    Ok((built, composed))
 }
 
 #[derive(Serialize, Deserialize)]
@@ -148,10 +168,12 @@ fn build_project(
             .join(format!("{}.wasm", manifest::output_stem(pkg))),
     };
     let tc = toolchain::locate(comp.language)?;
-    let key = cache_key(dir, &tc, &output)?;
+    let key = cache_key(dir, &tc, &output, &comp.wit)?;
     let stamp_path = dir.join(STAMP);
     if !force && let Some(stamp) = read_stamp(&stamp_path) {
-        let intact = stamp.output == output
+        // The stamp names the output relative to the project, so building from the
+        // project or from its workspace (`./x/build/x.wasm`) is the same build.
+        let intact = stamp.output == relative_to(dir, &output)
             && file_fingerprint(&output) == Some((stamp.output_len, stamp.output_mtime_ns));
         if stamp.key == key && intact {
             let size = stamp.output_len;
@@ -206,12 +228,12 @@ fn build_project(
     }
     super::write_atomically(&output, &bytes)?;
     // The build may have created files (Cargo.lock): key the stamp on the tree as it is now.
-    let key = cache_key(dir, &tc, &output)?;
+    let key = cache_key(dir, &tc, &output, &comp.wit)?;
     let (output_len, output_mtime_ns) = file_fingerprint(&output)
         .with_context(|| format!("cannot read back `{}`", output.display()))?;
     let stamp = Stamp {
         key,
-        output: output.clone(),
+        output: relative_to(dir, &output),
         output_sha256: hex::encode(Sha256::digest(&bytes)),
         output_len,
         output_mtime_ns,
@@ -245,7 +267,7 @@ const SKIP_DIRS: &[&str] = &[
 
 /// Hash of every source file (path and contents), the toolchain identity, wcomp's version
 /// and the output path.
-fn cache_key(dir: &Path, tc: &Toolchain, output: &Path) -> Result<String> {
+fn cache_key(dir: &Path, tc: &Toolchain, output: &Path, wit: &Path) -> Result<String> {
     let mut files = Vec::new();
     collect_sources(dir, dir, &mut files)?;
     files.sort();
@@ -254,14 +276,52 @@ fn cache_key(dir: &Path, tc: &Toolchain, output: &Path) -> Result<String> {
     h.update([0]);
     h.update(tc.identity.as_bytes());
     h.update([0]);
-    h.update(output.to_string_lossy().as_bytes());
+    h.update(relative_to(dir, output).to_string_lossy().as_bytes());
     for rel in files {
         h.update([0]);
         h.update(rel.to_string_lossy().as_bytes());
         h.update([0]);
         h.update(fs_err::read(dir.join(&rel))?);
     }
+    // A WIT directory outside the project (`wit = "../wit"`, shared by a workspace's
+    // members) is a source too.
+    let wit_dir = dir.join(wit);
+    let inside = match (dir.canonicalize(), wit_dir.canonicalize()) {
+        (Ok(d), Ok(w)) => w.starts_with(d),
+        _ => true,
+    };
+    if !inside && wit_dir.exists() {
+        if wit_dir.is_dir() {
+            let mut wit_files = Vec::new();
+            collect_sources(&wit_dir, &wit_dir, &mut wit_files)?;
+            wit_files.sort();
+            for rel in wit_files {
+                h.update([1]);
+                h.update(rel.to_string_lossy().as_bytes());
+                h.update([0]);
+                h.update(fs_err::read(wit_dir.join(&rel))?);
+            }
+        } else {
+            h.update([1]);
+            h.update(fs_err::read(&wit_dir)?);
+        }
+    }
     Ok(hex::encode(h.finalize()))
+}
+
+/// `path` relative to `dir` when it is inside it (as written, or once both are
+/// canonical), else `path` itself.
+fn relative_to(dir: &Path, path: &Path) -> PathBuf {
+    if let Ok(rel) = path.strip_prefix(dir) {
+        return rel.to_path_buf();
+    }
+    if let (Ok(d), Some(parent), Some(name)) = (dir.canonicalize(), path.parent(), path.file_name())
+        && let Ok(p) = parent.canonicalize()
+        && let Ok(rel) = p.strip_prefix(&d)
+    {
+        return rel.join(name);
+    }
+    path.to_path_buf()
 }
 
 fn collect_sources(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {

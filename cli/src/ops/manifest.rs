@@ -15,6 +15,7 @@ pub struct Manifest {
     pub package: Option<Package>,
     pub component: Option<Component>,
     pub workspace: Option<Workspace>,
+    pub composition: Option<Composition>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -44,6 +45,27 @@ fn default_wit() -> PathBuf {
 #[serde(deny_unknown_fields)]
 pub struct Workspace {
     pub members: Vec<PathBuf>,
+}
+
+/// A workspace's composition: after the members are built, `wcomp build` composes their
+/// outputs (docs/manifest.md, docs/compose.md).
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Composition {
+    /// The member whose exports the composition exports.
+    pub root: String,
+    /// Members plugged in; any may satisfy any other's imports.
+    #[serde(default)]
+    pub plugs: Vec<String>,
+    /// `importer:import=exporter[:export]`, as `wcomp compose --wire`.
+    #[serde(default)]
+    pub wires: Vec<String>,
+    /// Where the composed component goes, relative to the manifest. Default:
+    /// `build/<workspace directory name>.wasm`.
+    pub output: Option<PathBuf>,
+    /// Refuse a composition that still has imports.
+    #[serde(default)]
+    pub no_imports: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -84,6 +106,13 @@ impl Manifest {
             toml::from_str(&text).with_context(|| format!("invalid `{}`", path.display()))?;
         if m.component.is_some() && m.package.is_none() {
             bail!("`{}` has a [component] but no [package]", path.display());
+        }
+        if m.composition.is_some() && m.workspace.is_none() {
+            bail!(
+                "`{}` has a [composition] but no [workspace]: a composition is made of \
+                 workspace members",
+                path.display()
+            );
         }
         if m.component.is_none() && m.workspace.is_none() {
             bail!(

@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod build_go;
+pub mod compose_ws;
 pub mod manifest;
 pub mod new_world;
 pub mod run;
