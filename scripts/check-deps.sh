@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0
-for pkg in wcomp-core wcomp-wasm $(cargo metadata --no-deps --format-version 1 | grep -o '"name":"wcomp-registry"' | head -1 | cut -d'"' -f4); do
+for pkg in wcomp-core wcomp-wasm wcomp-compose $(cargo metadata --no-deps --format-version 1 | grep -o '"name":"wcomp-registry"' | head -1 | cut -d'"' -f4); do
   tree=$(cargo tree -p "$pkg" -e normal --prefix none --locked)
   for banned in wasmtime cranelift-codegen wit-bindgen; do
     if grep -q "^$banned " <<<"$tree"; then
