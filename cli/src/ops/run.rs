@@ -360,12 +360,34 @@ fn type_name(t: &wasmtime::component::Type) -> String {
         T::String => "string".into(),
         T::List(l) => format!("list<{}>", type_name(&l.ty())),
         T::Option(o) => format!("option<{}>", type_name(&o.ty())),
-        T::Record(_) => "record".into(),
-        T::Tuple(_) => "tuple".into(),
-        T::Variant(_) => "variant".into(),
-        T::Enum(_) => "enum".into(),
-        T::Flags(_) => "flags".into(),
-        T::Result(_) => "result".into(),
+        T::Record(r) => {
+            let fields: Vec<String> = r
+                .fields()
+                .map(|f| format!("{}: {}", f.name, type_name(&f.ty)))
+                .collect();
+            format!("{{{}}}", fields.join(", "))
+        }
+        T::Tuple(t) => {
+            let types: Vec<String> = t.types().map(|t| type_name(&t)).collect();
+            format!("tuple<{}>", types.join(", "))
+        }
+        T::Variant(v) => {
+            let cases: Vec<String> = v
+                .cases()
+                .map(|c| match c.ty {
+                    Some(t) => format!("{}({})", c.name, type_name(&t)),
+                    None => c.name.to_string(),
+                })
+                .collect();
+            format!("variant {{{}}}", cases.join(", "))
+        }
+        T::Enum(e) => format!("enum {{{}}}", e.names().collect::<Vec<_>>().join(", ")),
+        T::Flags(f) => format!("flags {{{}}}", f.names().collect::<Vec<_>>().join(", ")),
+        T::Result(r) => {
+            let side =
+                |t: Option<wasmtime::component::Type>| t.map_or("_".to_string(), |t| type_name(&t));
+            format!("result<{}, {}>", side(r.ok()), side(r.err()))
+        }
         _ => "value".into(),
     }
 }
