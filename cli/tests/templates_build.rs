@@ -287,3 +287,49 @@ fn toolchain_failure_shows_its_output_in_full() {
     );
     assert!(!tmp.path().join("p/build/p.wasm").exists());
 }
+
+/// A project whose code implements another world than `wcomp.toml` declares builds, but
+/// `wcomp build` refuses the result and explains the difference in WIT (exit 1), and
+/// writes no output.
+#[test]
+fn a_component_that_does_not_conform_to_the_declared_world_is_refused() {
+    if !toolchain_ready("rust") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let o = wcomp(
+        tmp.path(),
+        &["new", "rust", "proj", "--name", "acme:mismatch"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let proj = tmp.path().join("proj");
+    // A second world in the package, and code generated for it instead.
+    let wit = proj.join("wit/world.wit");
+    let mut text_wit = std::fs::read_to_string(&wit).unwrap();
+    text_wit.push_str(
+        "\ninterface farewell {\n  bye: func(name: string) -> string;\n}\n\nworld other {\n  export farewell;\n}\n",
+    );
+    std::fs::write(&wit, text_wit).unwrap();
+    std::fs::write(
+        proj.join("src/lib.rs"),
+        "wit_bindgen::generate!({ path: \"wit\", world: \"other\" });\n\
+         struct C;\n\
+         impl exports::acme::mismatch::farewell::Guest for C {\n\
+         \x20   fn bye(name: String) -> String { format!(\"Bye, {name}\") }\n\
+         }\n\
+         export!(C);\n",
+    )
+    .unwrap();
+    let o = wcomp(&proj, &["build"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("does not conform to its world"), "{err}");
+    assert!(
+        err.contains("acme:mismatch/greeter@0.1.0"),
+        "the missing export is named: {err}"
+    );
+    assert!(
+        !proj.join("build/mismatch.wasm").exists(),
+        "no output is written for a component that does not conform"
+    );
+}
