@@ -121,13 +121,13 @@ impl Opts {
             .output
             .clone()
             .unwrap_or_else(|| PathBuf::from(format!("{root_name}.composed.wasm")));
-        // The composition must decode as a component whose world we can print.
-        let decoded =
-            wcomp_wasm::component::load(&out.display().to_string(), &bytes).map_err(|e| {
-                CliError::failure(
-                    anyhow::Error::new(e).context("the composed component does not check"),
-                )
-            })?;
+        // wac-graph validated the encoding; decode its world for the summary.
+        let decoded = wcomp_wasm::component::decode_validated(&out.display().to_string(), &bytes)
+            .map_err(|e| {
+            CliError::failure(
+                anyhow::Error::new(e).context("the composed component does not check"),
+            )
+        })?;
         let summary = wcomp_wasm::inspect::world_summary(&decoded.resolve, decoded.world);
         let wit = if self.print_wit || self.json {
             Some(world_wit(&decoded)?)

@@ -89,6 +89,22 @@ pub fn load(name: &str, bytes: &[u8]) -> Result<DecodedComponent, Error> {
     }
 }
 
+/// Decodes the world of a component that has already been validated (for example by the
+/// encoder that just produced it), without validating it again. Large binaries are decoded
+/// from their data-free skeleton, as in [`load_any`].
+pub fn decode_validated(name: &str, bytes: &[u8]) -> Result<DecodedComponent, Error> {
+    let decoded = match without_data(bytes) {
+        Some(skeleton) if bytes.len() > 1 << 20 => decode(&skeleton),
+        _ => decode(bytes),
+    }?;
+    match decoded {
+        Decoded::Component(c) => Ok(c),
+        Decoded::WitPackage(..) => Err(Error::WitPackageNotComponent {
+            name: name.to_string(),
+        }),
+    }
+}
+
 /// A copy of a component with every core module's data segments emptied and function
 /// bodies reduced to `unreachable` (nested components included). Types, and so the decoded
 /// world, are unchanged (the decoder never looks inside function bodies), but there are far
