@@ -120,6 +120,14 @@ pub fn run(spec: &RunSpec) -> Result<Outcome> {
         ))
         .into());
     }
+    // WASI interfaces wasmtime does not implement (or at a version it does not support)
+    // are missing too: find out now rather than as a failure at instantiation.
+    linker.instantiate_pre(&component).map_err(|e| {
+        EnvironmentError(format!(
+            "`{name}` cannot be linked: {} (`wcomp run` provides WASI 0.2 and wcomp:sql)",
+            link_error(&e)
+        ))
+    })?;
 
     let db = match (&spec.db, uses_sql) {
         (Some(db), _) => {
@@ -367,6 +375,19 @@ fn type_name(t: &wasmtime::component::Type) -> String {
         T::Flags(_) => "flags".into(),
         T::Result(_) => "result".into(),
         _ => "value".into(),
+    }
+}
+
+/// wasmtime's link error without its own wording about linkers: "imports instance `x`,
+/// which wcomp run does not provide".
+fn link_error(e: &wasmtime::Error) -> String {
+    let text = format!("{e:#}");
+    match text
+        .strip_prefix("component imports ")
+        .and_then(|rest| rest.split_once(", but a matching implementation was not found"))
+    {
+        Some((what, _)) => format!("it imports {what}, which `wcomp run` does not provide"),
+        None => text,
     }
 }
 

@@ -425,7 +425,7 @@ fn ambiguous(parts: &[Part], p: usize, import: &str, list: &[(usize, String)]) -
     let mut problem = Problem::new(
         ProblemKind::Ambiguous,
         format!(
-            "`{}` imports `{import}`, and {} parts export it",
+            "`{}`'s import `{import}` is ambiguous: {} parts export it",
             parts[p].name,
             list.len()
         ),

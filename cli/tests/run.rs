@@ -1,0 +1,244 @@
+//! `wcomp run`: the error paths docs/run.md documents, on dummy components (whose
+//! functions trap), and `--invoke` on a small component written in WAT that really runs.
+//! The example pipeline (real toolchains, SQLite, PostgreSQL) is tested end to end
+//! elsewhere.
+
+mod common;
+
+use common::{Dir, build_with, world};
+use wit_parser::Resolve;
+
+const API: &str = "package example:app@0.1.0 { interface api { run: func() -> u32; } }";
+const LOG: &str = "package example:host@0.1.0 { interface log { log: func(msg: string); } }";
+
+/// A component that computes: `add-one(x: u32) -> u32`, `boom()` traps, and a
+/// `wasi:cli/run` whose `run` fails (so the command exits 1).
+const CALC: &str = r#"
+(component
+  (core module $m
+    (func (export "add-one") (param i32) (result i32)
+      local.get 0
+      i32.const 1
+      i32.add)
+    (func (export "run") (result i32) i32.const 1)
+    (func (export "boom") unreachable))
+  (core instance $i (instantiate $m))
+  (func $add (param "x" u32) (result u32) (canon lift (core func $i "add-one")))
+  (func $boom (canon lift (core func $i "boom")))
+  (func $run (result (result)) (canon lift (core func $i "run")))
+  (instance $cli (export "run" (func $run)))
+  (export "add-one" (func $add))
+  (export "boom" (func $boom))
+  (export "wasi:cli/run@0.2.0" (instance $cli))
+)
+"#;
+
+fn calc(d: &Dir) {
+    d.write("calc.wasm", wat::parse_str(CALC).unwrap());
+}
+
+/// A dummy component exporting `example:app/api` (its functions trap) and importing
+/// `imports`.
+fn dummy(d: &Dir, name: &str, imports: &str, packages: &[&str]) {
+    let mut all = vec![API];
+    all.extend_from_slice(packages);
+    d.component(
+        name,
+        &world(
+            name,
+            &format!("{imports} export example:app/api@0.1.0;"),
+            &all,
+        ),
+    );
+}
+
+#[test]
+fn invoke_prints_results_in_wave() {
+    let d = Dir::new();
+    calc(&d);
+    let run = d.wcomp(&["run", "calc.wasm", "--invoke", "add-one(41)"]);
+    assert_eq!(run.expect(0).stdout, "42\n");
+    let json = d
+        .wcomp(&["run", "calc.wasm", "--invoke", "add-one(1)", "--json"])
+        .expect(0)
+        .json();
+    assert_eq!(json, serde_json::json!(["2"]));
+}
+
+#[test]
+fn invoke_arguments_that_do_not_fit_show_the_signature() {
+    let d = Dir::new();
+    calc(&d);
+    d.wcomp(&["run", "calc.wasm", "--invoke", "add-one(\"x\")"])
+        .expect(2)
+        .has("add-one(x: u32)");
+    d.wcomp(&["run", "calc.wasm", "--invoke", "add-one()"])
+        .expect(2)
+        .has("add-one(x: u32)");
+    d.wcomp(&["run", "calc.wasm", "--invoke", "add-one(41"])
+        .expect(2)
+        .has("is not a WAVE function call");
+}
+
+#[test]
+fn invoke_of_an_unknown_function_lists_the_exports() {
+    let d = Dir::new();
+    calc(&d);
+    d.wcomp(&["run", "calc.wasm", "--invoke", "add-two(1)"])
+        .expect(2)
+        .has("no function `add-two`")
+        .has("`add-one`")
+        .has("`boom`")
+        .has("`wasi:cli/run@0.2.0#run`");
+}
+
+#[test]
+fn a_trap_is_a_failure() {
+    let d = Dir::new();
+    calc(&d);
+    d.wcomp(&["run", "calc.wasm", "--invoke", "boom()"])
+        .expect(1)
+        .has("the component failed");
+    // A dummy component's functions trap too; an interface function found by name.
+    dummy(&d, "app", "", &[]);
+    d.wcomp(&["run", "app.wasm", "--invoke", "run()"])
+        .expect(1)
+        .has("the component failed");
+    d.wcomp(&["run", "app.wasm", "--invoke", "api#run()"])
+        .expect(1)
+        .has("the component failed");
+}
+
+#[test]
+fn a_command_exits_with_its_own_code() {
+    let d = Dir::new();
+    calc(&d);
+    // `run` returns `err`: exit 1, and no wcomp error on top.
+    let run = d.wcomp(&["run", "calc.wasm"]);
+    run.expect(1);
+    assert!(!run.stderr.contains("error:"), "{}", run.stderr);
+}
+
+#[test]
+fn a_component_without_wasi_cli_run_needs_invoke() {
+    let d = Dir::new();
+    dummy(&d, "app", "", &[]);
+    d.wcomp(&["run", "app.wasm"])
+        .expect(2)
+        .has("does not export `wasi:cli/run`")
+        .has("`example:app/api@0.1.0`")
+        .has("--invoke");
+}
+
+#[test]
+fn imports_the_host_lacks_are_reported_before_running() {
+    let d = Dir::new();
+    dummy(&d, "app", "import example:host/log@0.1.0;", &[LOG]);
+    d.wcomp(&["run", "app.wasm", "--invoke", "run()"])
+        .expect(2)
+        .has("`example:host/log@0.1.0`")
+        .has("does not provide");
+    // A WASI interface wasmtime does not implement is missing just the same.
+    dummy(
+        &d,
+        "wasi-app",
+        "import wasi:nope/thing@0.2.0;",
+        &["package wasi:nope@0.2.0 { interface thing { f: func(); } }"],
+    );
+    d.wcomp(&["run", "wasi-app.wasm", "--invoke", "run()"])
+        .expect(2)
+        .has("`wasi:nope/thing@0.2.0`")
+        .has("does not provide");
+    // Interfaces imported only for their types need nothing.
+    dummy(
+        &d,
+        "types-only",
+        "import example:types/t@0.1.0;",
+        &["package example:types@0.1.0 { interface t { type id = u32; } }"],
+    );
+    d.wcomp(&["run", "types-only.wasm", "--invoke", "run()"])
+        .expect(1)
+        .has("the component failed");
+}
+
+/// A dummy component importing `wcomp:sql/query` (from wit-packages/sql).
+fn sql_app(d: &Dir) {
+    let mut resolve = Resolve::new();
+    resolve
+        .push_path(concat!(env!("CARGO_MANIFEST_DIR"), "/../wit-packages/sql"))
+        .unwrap();
+    let wit = world(
+        "sqlapp",
+        "import wcomp:sql/query@0.1.0; export example:app/api@0.1.0;",
+        &[API],
+    );
+    d.write("sqlapp.wasm", build_with(resolve, &wit, "sqlapp"));
+}
+
+#[test]
+fn the_database_must_be_given_and_well_formed() {
+    let d = Dir::new();
+    sql_app(&d);
+    d.wcomp(&["run", "sqlapp.wasm", "--invoke", "run()"])
+        .expect(2)
+        .has("--db sqlite:PATH");
+    d.wcomp(&[
+        "run",
+        "sqlapp.wasm",
+        "--db",
+        "mysql://x",
+        "--invoke",
+        "run()",
+    ])
+    .expect(2)
+    .has("`mysql://x` is not a database");
+    d.wcomp(&["run", "sqlapp.wasm", "--db", "sqlite:", "--invoke", "run()"])
+        .expect(2)
+        .has("needs a file path");
+    d.wcomp(&[
+        "run",
+        "sqlapp.wasm",
+        "--db",
+        "sqlite:no/such/dir/x.db",
+        "--invoke",
+        "run()",
+    ])
+    .expect(2)
+    .has("does not exist");
+    // With a database the component runs (and the dummy traps).
+    d.wcomp(&[
+        "run",
+        "sqlapp.wasm",
+        "--db",
+        "sqlite:x.db",
+        "--invoke",
+        "run()",
+    ])
+    .expect(1)
+    .has("the component failed");
+}
+
+#[test]
+fn capabilities_must_exist() {
+    let d = Dir::new();
+    calc(&d);
+    let unset = "WCOMP_TEST_SURELY_UNSET_VARIABLE";
+    d.wcomp(&["run", "calc.wasm", "--env", unset, "--invoke", "add-one(1)"])
+        .expect(2)
+        .has(&format!("`{unset}` is not set"));
+    d.wcomp(&[
+        "run",
+        "calc.wasm",
+        "--dir",
+        "no-such-dir",
+        "--invoke",
+        "add-one(1)",
+    ])
+    .expect(2)
+    .has("not a directory");
+    d.wcomp(&["run", "absent.wasm"])
+        .expect(2)
+        .has("absent.wasm");
+    d.write("module.wasm", b"\0asm\x01\0\0\0");
+    d.wcomp(&["run", "module.wasm"]).expect(1).has("core");
+}
