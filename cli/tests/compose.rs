@@ -706,3 +706,146 @@ fn parts_that_are_not_components_are_refused() {
         d.nothing_written(&inputs);
     }
 }
+
+#[test]
+fn output_names_and_part_names() {
+    let d = Dir::new();
+    chain(&d);
+    // Default output: `<root>.composed.wasm` in the current directory; NAME=PATH names
+    // a part (the root too).
+    d.wcomp(&[
+        "compose",
+        "app=a.wasm",
+        "--plug",
+        "b.wasm",
+        "--plug",
+        "c.wasm",
+    ])
+    .expect(0)
+    .has("composed app.composed.wasm")
+    .has("app (root)  a.wasm");
+    assert!(d.path("app.composed.wasm").is_file());
+    std::fs::remove_file(d.path("app.composed.wasm")).unwrap();
+    let inputs = ["a.wasm", "b.wasm", "c.wasm"];
+
+    // Two parts with one name.
+    d.wcomp(&[
+        "compose", "a.wasm", "--plug", "b.wasm", "--plug", "b=c.wasm",
+    ])
+    .expect(2)
+    .has("two parts are named `b`");
+    d.nothing_written(&inputs);
+    // A name that is not kebab-case.
+    d.wcomp(&[
+        "compose",
+        "a.wasm",
+        "--plug",
+        "Bee=b.wasm",
+        "--plug",
+        "c.wasm",
+    ])
+    .expect(2)
+    .has("`Bee` is not a valid part name");
+    d.nothing_written(&inputs);
+
+    // An output that cannot be written: nothing else is written either (not the WAC).
+    let run = d.wcomp(&[
+        "compose",
+        "a.wasm",
+        "--plug",
+        "b.wasm",
+        "--plug",
+        "c.wasm",
+        "-o",
+        "a.wasm/out.wasm",
+        "--emit-wac",
+        "out.wac",
+    ]);
+    run.expect(2).has("cannot write `a.wasm/out.wasm`");
+    d.nothing_written(&inputs);
+}
+
+#[test]
+fn a_near_miss_is_noted_when_the_composition_works() {
+    let d = Dir::new();
+    d.component(
+        "a",
+        &world(
+            "a",
+            "import example:store/records@0.1.0; import example:y/y@0.1.0; \
+             export example:app/api@0.1.0;",
+            &[&records("0.1.0"), Y, API],
+        ),
+    );
+    d.component(
+        "b",
+        &world(
+            "b",
+            "export example:store/records@0.2.0; export example:y/y@0.1.0;",
+            &[&records("0.2.0"), Y],
+        ),
+    );
+    let run = d.wcomp(&["compose", "a.wasm", "--plug", "b.wasm", "-o", "o.wasm"]);
+    run.expect(0)
+        .has("note: `b` exports `example:store/records@0.2.0` but `a` imports `example:store/records@0.1.0`")
+        .has("    example:store/records@0.1.0");
+}
+
+#[test]
+fn emitted_wac_handles_function_exports_and_keyword_names() {
+    let d = Dir::new();
+    d.component(
+        "root",
+        &world(
+            "root",
+            "import example:x/x@0.1.0; export hello: func() -> u32; export example:app/api@0.1.0;",
+            &[X, API],
+        ),
+    );
+    d.component("b", &world("b", "export example:x/x@0.1.0;", &[X]));
+    d.wcomp(&[
+        "compose",
+        "root.wasm",
+        "--plug",
+        "type=b.wasm",
+        "-o",
+        "auto.wasm",
+        "--emit-wac",
+        "w.wac",
+    ])
+    .expect(0);
+    let wac = std::fs::read_to_string(d.path("w.wac")).unwrap();
+    d.wcomp(&[
+        "compose",
+        "w.wac",
+        "--dep",
+        "compose:root=root.wasm",
+        "--dep",
+        "compose:type=b.wasm",
+        "-o",
+        "wac.wasm",
+    ])
+    .expect(0);
+    assert_eq!(world_of(&d, "auto.wasm"), world_of(&d, "wac.wasm"), "{wac}");
+}
+
+#[test]
+fn a_wac_file_that_cannot_be_written_leaves_no_component() {
+    let d = Dir::new();
+    chain(&d);
+    d.wcomp(&[
+        "compose",
+        "a.wasm",
+        "--plug",
+        "b.wasm",
+        "--plug",
+        "c.wasm",
+        "-o",
+        "out.wasm",
+        "--emit-wac",
+        "b.wasm/chain.wac",
+    ])
+    .expect(2)
+    .has("cannot write `b.wasm/chain.wac`");
+    d.nothing_written(&["a.wasm", "b.wasm", "c.wasm"]);
+}

@@ -134,15 +134,24 @@ impl Opts {
         } else {
             None
         };
-        if let (Some(path), Some(plan)) = (&self.emit_wac, &plan) {
-            let text = wcomp_compose::wac::emit(&parts, plan);
-            write_atomic(path, text.as_bytes())?;
-        } else if self.emit_wac.is_some() {
-            return Err(CliError::usage(anyhow::anyhow!(
-                "`--emit-wac` writes the wiring automatic mode chose; the input is already a WAC file"
-            )));
-        }
+        let wac = match (&self.emit_wac, &plan) {
+            (Some(path), Some(plan)) => Some((path, wcomp_compose::wac::emit(&parts, plan))),
+            (Some(_), None) => {
+                return Err(CliError::usage(anyhow::anyhow!(
+                    "`--emit-wac` writes the wiring automatic mode chose; the input is already a WAC file"
+                )));
+            }
+            (None, _) => None,
+        };
+        // Nothing is written when anything fails: the WAC file goes second, and the
+        // component is taken back if it cannot be written.
         write_atomic(&out, &bytes)?;
+        if let Some((path, text)) = wac
+            && let Err(e) = write_atomic(path, text.as_bytes())
+        {
+            let _ = std::fs::remove_file(&out);
+            return Err(e);
+        }
         let digest = wcomp_core::Digest::sha256(&bytes);
         let imports: Vec<String> = summary.imports.iter().map(|i| i.name.clone()).collect();
         let exports: Vec<String> = summary.exports.iter().map(|i| i.name.clone()).collect();
@@ -459,5 +468,6 @@ fn render_problem(s: &mut String, p: &Problem) {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
-    crate::ops::write_atomically(path, bytes).map_err(CliError::usage)
+    crate::ops::write_atomically(path, bytes)
+        .map_err(|e| CliError::usage(e.context(format!("cannot write `{}`", path.display()))))
 }
