@@ -849,3 +849,128 @@ fn a_wac_file_that_cannot_be_written_leaves_no_component() {
     .has("cannot write `b.wasm/chain.wac`");
     d.nothing_written(&["a.wasm", "b.wasm", "c.wasm"]);
 }
+
+#[test]
+fn shared_types_and_resources_cross_a_wire() {
+    let d = Dir::new();
+    // `query` uses types from `types` (the wcomp:sql shape): both parts import `types`,
+    // the plug exports `query`; and a resource crosses the wire in `conn`.
+    let db = "package example:db@0.1.0 { \
+        interface types { variant value { null, integer(s64), text(string) } } \
+        interface query { use types.{value}; q: func(v: list<value>) -> list<value>; } \
+        interface conn { resource connection { constructor(url: string); \
+            run: func(sql: string) -> u64; } open: func() -> connection; } }";
+    d.component(
+        "app",
+        &world(
+            "app",
+            "import example:db/query@0.1.0; import example:db/conn@0.1.0; \
+             export example:app/api@0.1.0;",
+            &[db, API],
+        ),
+    );
+    d.component(
+        "store",
+        &world(
+            "store",
+            "export example:db/query@0.1.0; export example:db/conn@0.1.0;",
+            &[db],
+        ),
+    );
+    let json = d
+        .wcomp(&[
+            "compose",
+            "app.wasm",
+            "--plug",
+            "store.wasm",
+            "-o",
+            "o.wasm",
+            "--json",
+        ])
+        .expect(0)
+        .json();
+    assert_eq!(
+        names(&json["imports"]),
+        ["example:db/types@0.1.0"],
+        "{json:#}"
+    );
+    assert_eq!(
+        json["plan"]["wires"].as_array().unwrap().len(),
+        2,
+        "{json:#}"
+    );
+
+    // A resource with a method the importer calls and the exporter lacks is a mismatch.
+    let db2 = db.replace("run: func(sql: string) -> u64;", "");
+    d.component(
+        "store2",
+        &world(
+            "store2",
+            "export example:db/query@0.1.0; export example:db/conn@0.1.0;",
+            &[&db2],
+        ),
+    );
+    d.wcomp(&[
+        "compose",
+        "app.wasm",
+        "--plug",
+        "store2.wasm",
+        "-o",
+        "o2.wasm",
+    ])
+    .expect(1)
+    .has("`store2`'s export `example:db/conn@0.1.0` cannot satisfy `app`'s import")
+    .has("run");
+    assert!(!d.path("o2.wasm").exists());
+}
+
+#[test]
+fn only_compatible_wasi_versions_are_unified() {
+    let d = Dir::new();
+    let env = |v: &str| {
+        format!(
+            "package wasi:cli@{v} {{ interface environment {{ \
+               get-environment: func() -> list<tuple<string, string>>; }} }}"
+        )
+    };
+    d.component(
+        "a",
+        &world(
+            "a",
+            "import wasi:cli/environment@0.2.3; import example:x/x@0.1.0; \
+             export example:app/api@0.1.0;",
+            &[&env("0.2.3"), X, API],
+        ),
+    );
+    d.component(
+        "b",
+        &world(
+            "b",
+            "import wasi:cli/environment@0.2.6; import example:y/y@0.1.0; \
+             export example:x/x@0.1.0;",
+            &[&env("0.2.6"), X, Y],
+        ),
+    );
+    d.component(
+        "c",
+        &world(
+            "c",
+            "import wasi:cli/environment@0.3.0; export example:y/y@0.1.0;",
+            &[&env("0.3.0"), Y],
+        ),
+    );
+    let args = [
+        "compose", "a.wasm", "--plug", "b.wasm", "--plug", "c.wasm", "-o", "o.wasm",
+    ];
+    d.wcomp(&args).expect(0).has(
+        "unified: wasi:cli/environment@0.2.6 imported once (parts import @0.2.3 (a), @0.2.6 (b))",
+    );
+    let json = d.wcomp(&[&args[..], &["--json"]].concat()).expect(0).json();
+    let mut imports = names(&json["imports"]);
+    imports.sort();
+    assert_eq!(
+        imports,
+        ["wasi:cli/environment@0.2.6", "wasi:cli/environment@0.3.0"]
+    );
+    assert_eq!(json["unified"].as_array().unwrap().len(), 1, "{json:#}");
+}

@@ -637,44 +637,48 @@ fn topological(n: usize, root: usize, wires: &[Wire]) -> Vec<usize> {
 }
 
 /// Groups open imports of one interface at semver-compatible versions and binds them to
-/// the newest version.
+/// the newest version of each group (`@0.2.3` and `@0.2.6` become `@0.2.6`; an `@0.3.0`
+/// beside them is a group of its own).
 fn unify(parts: &[Part], open: &mut [OpenImport]) -> Vec<Unification> {
-    let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let version = |o: &OpenImport| {
+        parts[o.part]
+            .import(&o.name)
+            .and_then(|it| it.iface.as_ref())
+            .and_then(|n| n.version.clone())
+    };
+    // interface without version -> tracks of semver-compatible members
+    let mut groups: BTreeMap<String, Vec<Vec<usize>>> = BTreeMap::new();
     for (i, o) in open.iter().enumerate() {
-        if let Some(item) = parts[o.part].import(&o.name)
-            && let Some(n) = &item.iface
-        {
-            groups.entry(n.unversioned()).or_default().push(i);
+        let Some(n) = parts[o.part]
+            .import(&o.name)
+            .and_then(|it| it.iface.as_ref())
+        else {
+            continue;
+        };
+        let tracks = groups.entry(n.unversioned()).or_default();
+        let v = version(o);
+        match tracks.iter_mut().find(|t| {
+            version_match(version(&open[t[0]]).as_ref(), v.as_ref()) != VersionMatch::Incompatible
+        }) {
+            Some(track) => track.push(i),
+            None => tracks.push(vec![i]),
         }
     }
     let mut out = Vec::new();
-    for members in groups.values() {
-        let version = |i: usize| {
-            parts[open[i].part]
-                .import(&open[i].name)
-                .and_then(|it| it.iface.as_ref())
-                .and_then(|n| n.version.clone())
-        };
-        let Some(newest) = members.iter().map(|&i| version(i)).max().flatten() else {
+    for members in groups.values().flatten() {
+        let Some(newest) = members.iter().map(|&i| version(&open[i])).max().flatten() else {
             continue;
         };
         let chosen = members
             .iter()
-            .find(|&&i| version(i).as_ref() == Some(&newest))
+            .find(|&&i| version(&open[i]).as_ref() == Some(&newest))
             .map(|&i| open[i].name.clone())
             .expect("the newest version comes from a member");
-        let compatible: Vec<usize> = members
-            .iter()
-            .copied()
-            .filter(|&i| {
-                version_match(version(i).as_ref(), Some(&newest)) != VersionMatch::Incompatible
-            })
-            .collect();
-        if compatible.iter().all(|&i| open[i].name == chosen) {
+        if members.iter().all(|&i| open[i].name == chosen) {
             continue;
         }
         let mut from = Vec::new();
-        for &i in &compatible {
+        for &i in members {
             open[i].bound_to = chosen.clone();
             from.push((open[i].part_name.clone(), open[i].name.clone()));
         }
