@@ -227,6 +227,8 @@ fn an_exact_match_beats_a_compatible_one() {
         "compose", "app.wasm", "--plug", "sc.wasm", "--plug", "sa.wasm", "-o", "o.wasm", "--json",
     ]);
     let json = run.expect(0).json();
+    assert_eq!(json["output"], "o.wasm");
+    assert_eq!(json["sha256"], sha256(&d.path("o.wasm")).as_str());
     let w = wire(&json, "example:store/records@0.1.5");
     assert_eq!(w["exporter"], "sa", "{json:#}");
     assert_eq!(w["how"], "exact");
@@ -669,6 +671,20 @@ fn wac_errors_point_at_the_file() {
         "wrong.wac",
     ]);
 
+    // A `--dep` file that does not exist, a version that is not one: usage errors.
+    d.wcomp(&["compose", "missing.wac", "--dep", "compose:a=nowhere.wasm"])
+        .expect(2)
+        .has("nowhere.wasm");
+    d.wcomp(&[
+        "compose",
+        "missing.wac",
+        "--dep",
+        "compose:a@one=a.wasm",
+        "--dep",
+        "compose:b=b.wasm",
+    ])
+    .expect(2)
+    .has("`one` is not a version");
     // `--dep` itself malformed: a usage error.
     d.wcomp(&["compose", "missing.wac", "--dep", "compose-a.wasm"])
         .expect(2)

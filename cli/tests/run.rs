@@ -8,7 +8,8 @@ mod common;
 use common::{Dir, build_with, world};
 use wit_parser::Resolve;
 
-const API: &str = "package example:app@0.1.0 { interface api { run: func() -> u32; } }";
+const API: &str = "package example:app@0.1.0 { interface api { run: func() -> u32; } \
+    interface admin { run: func() -> u32; } }";
 const LOG: &str = "package example:host@0.1.0 { interface log { log: func(msg: string); } }";
 
 /// A component that computes: `add-one(x: u32) -> u32`, `boom()` traps, and a
@@ -35,6 +36,13 @@ const CALC: &str = r#"
 
 fn calc(d: &Dir) {
     d.write("calc.wasm", wat::parse_str(CALC).unwrap());
+}
+
+/// [`CALC`] whose `wasi:cli/run` succeeds.
+fn calc_ok(d: &Dir) {
+    let ok = CALC.replace("(result i32) i32.const 1)", "(result i32) i32.const 0)");
+    assert_ne!(ok, CALC);
+    d.write("calc-ok.wasm", wat::parse_str(ok).unwrap());
 }
 
 /// A dummy component exporting `example:app/api` (its functions trap) and importing
@@ -117,6 +125,27 @@ fn a_command_exits_with_its_own_code() {
     let run = d.wcomp(&["run", "calc.wasm"]);
     run.expect(1);
     assert!(!run.stderr.contains("error:"), "{}", run.stderr);
+    calc_ok(&d);
+    d.wcomp(&["run", "calc-ok.wasm", "--", "some", "args"])
+        .expect(0);
+}
+
+#[test]
+fn a_name_several_interfaces_export_needs_a_prefix() {
+    let d = Dir::new();
+    dummy(&d, "app", "export example:app/admin@0.1.0;", &[]);
+    d.wcomp(&["run", "app.wasm", "--invoke", "run()"])
+        .expect(2)
+        .has("several exports are named `run`")
+        .has("example:app/api@0.1.0#run")
+        .has("example:app/admin@0.1.0#run");
+    // The prefix picks one (and the dummy traps).
+    d.wcomp(&["run", "app.wasm", "--invoke", "admin#run()"])
+        .expect(1)
+        .has("the component failed");
+    d.wcomp(&["run", "app.wasm", "--invoke", "nope#run()"])
+        .expect(2)
+        .has("no function `nope#run`");
 }
 
 #[test]
