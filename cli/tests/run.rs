@@ -271,3 +271,76 @@ fn capabilities_must_exist() {
     d.write("module.wasm", b"\0asm\x01\0\0\0");
     d.wcomp(&["run", "module.wasm"]).expect(1).has("core");
 }
+
+/// Imports `x` and exports `api`, whose `run` returns `x.f(41)`.
+const CALLER: &str = r#"
+(component
+  (type $xt (instance (export "f" (func (param "a" u32) (result u32)))))
+  (import "example:x/x@0.1.0" (instance $x (type $xt)))
+  (core func $f (canon lower (func $x "f")))
+  (core module $m
+    (import "x" "f" (func $f (param i32) (result i32)))
+    (func (export "run") (result i32)
+      i32.const 41
+      call $f))
+  (core instance $xi (export "f" (func $f)))
+  (core instance $i (instantiate $m (with "x" (instance $xi))))
+  (func $run (result u32) (canon lift (core func $i "run")))
+  (instance $api (export "run" (func $run)))
+  (export "example:app/api@0.1.0" (instance $api))
+)
+"#;
+
+/// Exports `x`, whose `f` adds one.
+const ADDER: &str = r#"
+(component
+  (core module $m
+    (func (export "f") (param i32) (result i32)
+      local.get 0
+      i32.const 1
+      i32.add))
+  (core instance $i (instantiate $m))
+  (func $f (param "a" u32) (result u32) (canon lift (core func $i "f")))
+  (instance $x (export "f" (func $f)))
+  (export "example:x/x@0.1.0" (instance $x))
+)
+"#;
+
+#[test]
+fn a_composition_runs_with_its_wiring() {
+    let d = Dir::new();
+    d.write("caller.wasm", wat::parse_str(CALLER).unwrap());
+    d.write("adder.wasm", wat::parse_str(ADDER).unwrap());
+    // Alone, the caller lacks its import.
+    d.wcomp(&["run", "caller.wasm", "--invoke", "run()"])
+        .expect(2)
+        .has("`example:x/x@0.1.0`");
+    d.wcomp(&[
+        "compose",
+        "caller.wasm",
+        "--plug",
+        "adder.wasm",
+        "-o",
+        "both.wasm",
+        "--no-imports",
+    ])
+    .expect(0);
+    let run = d.wcomp(&["run", "both.wasm", "--invoke", "run()"]);
+    assert_eq!(run.expect(0).stdout, "42\n");
+
+    // Wired across semver-compatible versions, it runs the same.
+    let newer = ADDER.replace("example:x/x@0.1.0", "example:x/x@0.1.3");
+    d.write("newer.wasm", wat::parse_str(newer).unwrap());
+    d.wcomp(&[
+        "compose",
+        "caller.wasm",
+        "--plug",
+        "newer.wasm",
+        "-o",
+        "compat.wasm",
+    ])
+    .expect(0)
+    .has("semver-compatible: example:x/x@0.1.3");
+    let run = d.wcomp(&["run", "compat.wasm", "--invoke", "run()"]);
+    assert_eq!(run.expect(0).stdout, "42\n");
+}
