@@ -990,3 +990,29 @@ fn only_compatible_wasi_versions_are_unified() {
     );
     assert_eq!(json["unified"].as_array().unwrap().len(), 1, "{json:#}");
 }
+
+#[test]
+fn an_unused_plug_with_a_similar_name_says_so() {
+    let d = Dir::new();
+    let store = "package example:store@0.1.0 { \
+        interface records { get: func(id: u32) -> string; } \
+        interface recs { get: func(id: u32) -> string; } }";
+    d.component(
+        "a",
+        &world(
+            "a",
+            "import example:store/recs@0.1.0; export example:app/api@0.1.0;",
+            &[store, API],
+        ),
+    );
+    d.component(
+        "b",
+        &world("b", "export example:store/records@0.1.0;", &[store]),
+    );
+    d.wcomp(&["compose", "a.wasm", "--plug", "b.wasm", "-o", "o.wasm"])
+        .expect(1)
+        .has("plug `b` is not used")
+        .has("did you mean `b`'s export `example:store/records@0.1.0`?")
+        .has("--wire a:example:store/recs@0.1.0=b:example:store/records@0.1.0");
+    d.nothing_written(&["a.wasm", "b.wasm"]);
+}

@@ -146,6 +146,9 @@ pub fn plan(
     let mut wires: Vec<Wire> = Vec::new();
     let mut open: Vec<OpenImport> = Vec::new();
     let mut notes = Vec::new();
+    // Similar-name near misses, by the part that exports the similar name: they explain
+    // an unused plug.
+    let mut similar: Vec<(usize, String)> = Vec::new();
     let mut problems = Vec::new();
     let mut reached = vec![false; parts.len()];
     reached[root] = true;
@@ -181,7 +184,10 @@ pub fn plan(
                 }
                 None => {
                     for miss in near_misses(parts, p, import) {
-                        notes.push(miss);
+                        if miss.similar_name {
+                            similar.push((miss.exporter, miss.text.clone()));
+                        }
+                        notes.push(miss.text);
                     }
                     open.push(OpenImport {
                         part: p,
@@ -199,7 +205,14 @@ pub fn plan(
 
     for (i, part) in parts.iter().enumerate() {
         if !reached[i] {
-            problems.push(unused_plug(parts, &reached, i, part));
+            let mut problem = unused_plug(parts, &reached, i, part);
+            problem.details.extend(
+                similar
+                    .iter()
+                    .filter(|(q, _)| *q == i)
+                    .map(|(_, text)| text.clone()),
+            );
+            problems.push(problem);
         }
     }
     if problems.is_empty()
@@ -441,8 +454,16 @@ fn ambiguous(parts: &[Part], p: usize, import: &str, list: &[(usize, String)]) -
     ))
 }
 
+/// An export of another part that almost satisfies an import.
+struct NearMiss {
+    exporter: usize,
+    /// A similar name rather than the same interface at an incompatible version.
+    similar_name: bool,
+    text: String,
+}
+
 /// Exports of other parts that almost satisfy `import`.
-fn near_misses(parts: &[Part], p: usize, import: &crate::part::Item) -> Vec<String> {
+fn near_misses(parts: &[Part], p: usize, import: &crate::part::Item) -> Vec<NearMiss> {
     let mut out = Vec::new();
     for (q, part) in parts.iter().enumerate() {
         if q == p {
@@ -451,16 +472,20 @@ fn near_misses(parts: &[Part], p: usize, import: &crate::part::Item) -> Vec<Stri
         for e in &part.exports {
             match (&import.iface, &e.iface) {
                 (Some(want), Some(have)) if want.same_unversioned(have) => {
-                    out.push(format!(
-                        "`{}` exports `{}` but `{}` imports `{}`: versions {} and {} are not \
+                    out.push(NearMiss {
+                        exporter: q,
+                        similar_name: false,
+                        text: format!(
+                            "`{}` exports `{}` but `{}` imports `{}`: versions {} and {} are not \
                          semver-compatible, so it stays an import",
-                        part.name,
-                        e.name,
-                        parts[p].name,
-                        import.name,
-                        version_of(have),
-                        version_of(want)
-                    ));
+                            part.name,
+                            e.name,
+                            parts[p].name,
+                            import.name,
+                            version_of(have),
+                            version_of(want)
+                        ),
+                    });
                 }
                 _ => {}
             }
@@ -485,11 +510,15 @@ fn near_misses(parts: &[Part], p: usize, import: &crate::part::Item) -> Vec<Stri
             })
             .map(|e| e.name.as_str());
         for close in wcomp_wasm::check::similar(&import.name, names) {
-            out.push(format!(
-                "`{}` imports `{}`; did you mean `{}`'s export `{close}`? (names must match; \
-                 `--wire {}:{}={}:{close}` wires it anyway if the types agree)",
-                parts[p].name, import.name, part.name, parts[p].name, import.name, part.name
-            ));
+            out.push(NearMiss {
+                exporter: q,
+                similar_name: true,
+                text: format!(
+                    "`{}` imports `{}`; did you mean `{}`'s export `{close}`? (names must \
+                     match; `--wire {}:{}={}:{close}` wires it anyway if the types agree)",
+                    parts[p].name, import.name, part.name, parts[p].name, import.name, part.name
+                ),
+            });
         }
     }
     out
