@@ -685,6 +685,37 @@ fn wac_errors_point_at_the_file() {
     ])
     .expect(2)
     .has("`one` is not a version");
+    // Packages of one name in two namespaces are two parts.
+    d.write(
+        "two.wac",
+        "package example:two;\n\nlet c = new other:c { ... };\nlet b = new example:c {\n  \"example:y/y@0.1.0\": c[\"example:y/y@0.1.0\"], ...\n};\nlet a = new example:a {\n  \"example:x/x@0.1.0\": b[\"example:x/x@0.1.0\"], ...\n};\nexport a[\"example:app/api@0.1.0\"];\n",
+    );
+    let json = d
+        .wcomp(&[
+            "compose",
+            "two.wac",
+            "--dep",
+            "example:a=a.wasm",
+            "--dep",
+            "example:c=b.wasm",
+            "--dep",
+            "other:c=c.wasm",
+            "-o",
+            "two.wasm",
+            "--json",
+        ])
+        .expect(0)
+        .json();
+    let parts: Vec<&str> = json["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(parts, ["a", "example-c", "other-c"]);
+    std::fs::remove_file(d.path("two.wasm")).unwrap();
+    std::fs::remove_file(d.path("two.wac")).unwrap();
+
     // `--dep` itself malformed: a usage error.
     d.wcomp(&["compose", "missing.wac", "--dep", "compose-a.wasm"])
         .expect(2)

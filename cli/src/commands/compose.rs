@@ -291,6 +291,15 @@ impl Opts {
             specs.push((Some(name_from_path(name)), file.to_string()));
             packages.push(pkg.to_string());
         }
+        // Parts are named after their package's name; packages of one name in two
+        // namespaces (`a:db`, `b:db`) are told apart by the namespace (`a-db`, `b-db`).
+        let short: Vec<Option<String>> = specs.iter().map(|(n, _)| n.clone()).collect();
+        for (i, (name, _)) in specs.iter_mut().enumerate() {
+            if short.iter().filter(|n| **n == short[i]).count() > 1 {
+                let bare = packages[i].split('@').next().unwrap_or(&packages[i]);
+                *name = Some(name_from_path(&bare.replace(':', "-")));
+            }
+        }
         let parts = load_parts(&specs)?;
         let deps: Vec<Dep> = parts
             .into_iter()
