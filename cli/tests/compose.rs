@@ -344,12 +344,15 @@ fn wire_errors_are_usage_errors() {
             "app:example:store/recods@0.1.5=sa",
             &[
                 "`app` does not import `example:store/recods@0.1.5`",
-                "did you mean",
+                "did you mean `example:store/records@0.1.5`?",
             ],
         ),
         (
             "app:example:store/records@0.1.5=sa:example:store/record@0.1.5",
-            &["`sa` does not export `example:store/record@0.1.5`"],
+            &[
+                "`sa` does not export `example:store/record@0.1.5`",
+                "did you mean `example:store/records@0.1.5`?",
+            ],
         ),
         (
             "app:example:other/two@0.1.0=sa",
@@ -1046,4 +1049,44 @@ fn an_unused_plug_with_a_similar_name_says_so() {
         .has("did you mean `b`'s export `example:store/records@0.1.0`?")
         .has("--wire a:example:store/recs@0.1.0=b:example:store/records@0.1.0");
     d.nothing_written(&["a.wasm", "b.wasm"]);
+}
+
+#[test]
+fn bare_functions_are_wired_and_checked_too() {
+    let d = Dir::new();
+    d.component(
+        "app",
+        &world(
+            "app",
+            "import greet: func(name: string) -> string; export example:app/api@0.1.0;",
+            &[API],
+        ),
+    );
+    d.component(
+        "good",
+        &world("good", "export greet: func(name: string) -> string;", &[]),
+    );
+    d.component(
+        "bad",
+        &world("bad", "export greet: func(name: string) -> u32;", &[]),
+    );
+    let json = d
+        .wcomp(&[
+            "compose",
+            "app.wasm",
+            "--plug",
+            "good.wasm",
+            "-o",
+            "o.wasm",
+            "--json",
+        ])
+        .expect(0)
+        .json();
+    assert_eq!(wire(&json, "greet")["exporter"], "good", "{json:#}");
+    assert_eq!(names(&json["imports"]), Vec::<String>::new());
+    d.wcomp(&["compose", "app.wasm", "--plug", "bad.wasm", "-o", "o2.wasm"])
+        .expect(1)
+        .has("`bad`'s export `greet` cannot satisfy `app`'s import `greet`")
+        .has("u32");
+    assert!(!d.path("o2.wasm").exists());
 }

@@ -725,10 +725,11 @@ fn list<'a>(names: impl Iterator<Item = &'a str>) -> String {
     }
 }
 
+/// The closest name only: names of one package share a long prefix, so the runners-up
+/// are rarely what was meant.
 fn did_you_mean(close: &[String]) -> String {
-    if close.is_empty() {
-        String::new()
-    } else {
-        format!("; did you mean `{}`?", close.join("`, `"))
+    match close.first() {
+        None => String::new(),
+        Some(best) => format!("; did you mean `{best}`?"),
     }
 }
