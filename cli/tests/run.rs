@@ -149,6 +149,24 @@ fn a_name_several_interfaces_export_needs_a_prefix() {
 }
 
 #[test]
+fn a_trap_while_starting_is_a_failure() {
+    let d = Dir::new();
+    // CALC whose core module traps in its start function.
+    let starts = CALC.replace(
+        "(func (export \"boom\") unreachable))",
+        "(func (export \"boom\") unreachable)\n    (start 2))",
+    );
+    assert_ne!(starts, CALC);
+    d.write("starts.wasm", wat::parse_str(starts).unwrap());
+    d.wcomp(&["run", "starts.wasm"])
+        .expect(1)
+        .has("the component failed");
+    d.wcomp(&["run", "starts.wasm", "--invoke", "add-one(1)"])
+        .expect(1)
+        .has("the component failed");
+}
+
+#[test]
 fn a_component_without_wasi_cli_run_needs_invoke() {
     let d = Dir::new();
     dummy(&d, "app", "", &[]);

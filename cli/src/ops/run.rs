@@ -215,8 +215,10 @@ fn run_command(
         ))
         .into());
     }
+    // Imports were checked before: what fails here is the guest's own start code.
     let command =
-        wasmtime_wasi::p2::bindings::sync::Command::instantiate(&mut *store, component, linker)?;
+        wasmtime_wasi::p2::bindings::sync::Command::instantiate(&mut *store, component, linker)
+            .map_err(trap)?;
     match command.wasi_cli_run().call_run(&mut *store) {
         Ok(Ok(())) => Ok(Outcome::Exited(0)),
         Ok(Err(())) => Ok(Outcome::Exited(1)),
