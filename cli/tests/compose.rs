@@ -233,6 +233,50 @@ fn an_exact_match_beats_a_compatible_one() {
     assert_eq!(w["exporter"], "sa", "{json:#}");
     assert_eq!(w["how"], "exact");
     assert_eq!(w["export"], "example:store/records@0.1.5");
+
+    // A `--wire` beats the exact match, and finds the exporter's compatible version.
+    let json = d
+        .wcomp(&[
+            "compose",
+            "app.wasm",
+            "--plug",
+            "sc.wasm",
+            "--plug",
+            "sa.wasm",
+            "-o",
+            "o.wasm",
+            "--json",
+            "--wire",
+            "app:example:store/records@0.1.5=sc",
+        ])
+        .expect(0)
+        .json();
+    let w = wire(&json, "example:store/records@0.1.5");
+    assert_eq!(w["exporter"], "sc", "{json:#}");
+    assert_eq!(w["export"], "example:store/records@0.1.7");
+    assert_eq!(w["how"], "manual");
+}
+
+#[test]
+fn two_newest_compatible_versions_are_ambiguous() {
+    let d = Dir::new();
+    stores(&d);
+    store_root(&d, "app", "0.1.0");
+    d.component(
+        "se",
+        &world(
+            "se",
+            "export example:store/records@0.1.7; export example:other/one@0.1.0;",
+            &[&records("0.1.7"), OTHER],
+        ),
+    );
+    d.wcomp(&[
+        "compose", "app.wasm", "--plug", "sc.wasm", "--plug", "se.wasm", "-o", "o.wasm",
+    ])
+    .expect(1)
+    .has("`app`'s import `example:store/records@0.1.0` is ambiguous")
+    .has("--wire app:example:store/records@0.1.0=sc:example:store/records@0.1.7");
+    assert!(!d.path("o.wasm").exists());
 }
 
 #[test]
