@@ -1134,3 +1134,49 @@ fn bare_functions_are_wired_and_checked_too() {
         .has("u32");
     assert!(!d.path("o2.wasm").exists());
 }
+
+#[test]
+fn mismatched_kinds_of_types_are_explained_without_internals() {
+    let d = Dir::new();
+    let shapes = |body: &str| {
+        format!(
+            "package example:shapes@0.1.0 {{ interface s {{ {body} use-it: func(x: t) -> t; }} }}"
+        )
+    };
+    d.component(
+        "app",
+        &world(
+            "app",
+            "import example:shapes/s@0.1.0; export example:app/api@0.1.0;",
+            &[&shapes("resource t { get: func() -> u32; } variant v { a, b(u32) } enum e { x, y } take: func(v: v, e: e);"), API],
+        ),
+    );
+    d.component(
+        "lib",
+        &world(
+            "lib",
+            "export example:shapes/s@0.1.0;",
+            &[&shapes("record t { get: u32 } variant v { a, b(string) } enum e { x, z } take: func(v: v, e: e);")],
+        ),
+    );
+    let run = d.wcomp(&["compose", "app.wasm", "--plug", "lib.wasm", "-o", "o.wasm"]);
+    run.expect(1)
+        .has("`lib`'s export `example:shapes/s@0.1.0` cannot satisfy `app`'s import")
+        .has("`lib` has a record, `app` has a resource")
+        .has("case `b`: `lib` has `string`, `app` has `u32`")
+        .has("case `z` is named `y` in `app`")
+        // `take` differs only by types already reported: said there, not again.
+        .has("used by function `take`");
+    assert!(!run.all().contains("function `take` in"), "{}", run.all());
+    for internal in [
+        "ResourceId",
+        "TypeId",
+        "Id {",
+        "idx",
+        "TypeDefKind",
+        "Handle(",
+    ] {
+        assert!(!run.all().contains(internal), "{internal}: {}", run.all());
+    }
+    assert!(!d.path("o.wasm").exists());
+}
