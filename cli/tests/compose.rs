@@ -1180,3 +1180,42 @@ fn mismatched_kinds_of_types_are_explained_without_internals() {
     }
     assert!(!d.path("o.wasm").exists());
 }
+
+#[test]
+fn compatible_imports_that_disagree_are_explained() {
+    let d = Dir::new();
+    // Semver says compatible, the types say otherwise: they cannot be imported once.
+    let log = |v: &str, ty: &str| {
+        format!("package example:host@{v} {{ interface log {{ log: func(msg: {ty}); }} }}")
+    };
+    d.component(
+        "a",
+        &world(
+            "a",
+            "import example:host/log@0.1.0; import example:x/x@0.1.0; \
+             export example:app/api@0.1.0;",
+            &[&log("0.1.0", "string"), X, API],
+        ),
+    );
+    d.component(
+        "b",
+        &world(
+            "b",
+            "import example:host/log@0.1.1; export example:x/x@0.1.0;",
+            &[&log("0.1.1", "list<u8>"), X],
+        ),
+    );
+    let run = d.wcomp(&["compose", "a.wasm", "--plug", "b.wasm", "-o", "o.wasm"]);
+    run.expect(1)
+        .has("the parts import `example:host/log` with types that disagree")
+        .has("`a` imports `example:host/log@0.1.0`")
+        .has("`b` imports `example:host/log@0.1.1`")
+        .has("msg")
+        .has("nothing was written");
+    assert!(!d.path("o.wasm").exists());
+    let json = d
+        .wcomp(&["compose", "a.wasm", "--plug", "b.wasm", "--json"])
+        .expect(1)
+        .json();
+    assert_eq!(json["problems"][0]["kind"], "type-mismatch", "{json:#}");
+}
