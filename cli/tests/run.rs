@@ -71,6 +71,10 @@ fn invoke_prints_results_in_wave() {
         .expect(0)
         .json();
     assert_eq!(json, serde_json::json!(["2"]));
+    // WAT text runs too, as `wcomp validate` and `inspect` take it.
+    d.write("calc.wat", CALC);
+    let run = d.wcomp(&["run", "calc.wat", "--invoke", "add-one(1)"]);
+    assert_eq!(run.expect(0).stdout, "2\n");
 }
 
 #[test]

@@ -55,9 +55,13 @@ impl WasiView for State {
 pub fn run(spec: &RunSpec) -> Result<Outcome> {
     let bytes = wcomp_wasm::input::read_file(&spec.component)?;
     let name = spec.component.display().to_string();
-    match wcomp_wasm::input::classify(&name, &bytes)? {
+    // WAT text is compiled here, as `wcomp validate` and `inspect` do.
+    let bytes = match wcomp_wasm::input::classify(&name, &bytes)? {
         wcomp_wasm::input::Content::Wasm(b)
-            if b.kind == wcomp_wasm::input::BinaryKind::Component => {}
+            if b.kind == wcomp_wasm::input::BinaryKind::Component =>
+        {
+            b.bytes.into_owned()
+        }
         wcomp_wasm::input::Content::Wasm(_) => {
             return Err(wcomp_wasm::Error::CoreModule { name }.into());
         }
@@ -68,7 +72,7 @@ pub fn run(spec: &RunSpec) -> Result<Outcome> {
             }
             .into());
         }
-    }
+    };
     let mut config = Config::new();
     config.wasm_component_model(true);
     // Compiled code is cached, so a second run of a large component starts at once.
