@@ -256,6 +256,20 @@ fn the_database_must_be_given_and_well_formed() {
     ])
     .expect(2)
     .has("does not exist");
+    // A bad `--dir` is found before the database file is made.
+    d.wcomp(&[
+        "run",
+        "sqlapp.wasm",
+        "--db",
+        "sqlite:made.db",
+        "--dir",
+        "no-such-dir",
+        "--invoke",
+        "run()",
+    ])
+    .expect(2)
+    .has("not a directory");
+    assert!(!d.path("made.db").exists());
     // With a database the component runs (and the dummy traps).
     d.wcomp(&[
         "run",

@@ -133,6 +133,12 @@ pub fn run(spec: &RunSpec) -> Result<Outcome> {
         ))
     })?;
 
+    // Every capability is checked before the database is opened (and a SQLite file made).
+    if let Some((host, _)) = spec.dirs.iter().find(|(host, _)| !host.is_dir()) {
+        return Err(
+            EnvironmentError(format!("`--dir {}`: not a directory", host.display())).into(),
+        );
+    }
     let db = match (&spec.db, uses_sql) {
         (Some(db), _) => {
             sql::check_spec(db)?;
@@ -162,11 +168,6 @@ pub fn run(spec: &RunSpec) -> Result<Outcome> {
         wasi.env(k, v);
     }
     for (host, guest) in &spec.dirs {
-        if !host.is_dir() {
-            return Err(
-                EnvironmentError(format!("`--dir {}`: not a directory", host.display())).into(),
-            );
-        }
         wasi.preopened_dir(host, guest, FsPerms::ReadWrite)
             .map_err(|e| anyhow!("cannot open `{}` for the guest: {e}", host.display()))?;
     }
