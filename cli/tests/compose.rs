@@ -1182,6 +1182,57 @@ fn mismatched_kinds_of_types_are_explained_without_internals() {
 }
 
 #[test]
+fn a_versionless_wire_must_name_one_version() {
+    let d = Dir::new();
+    let log = |v: &str| {
+        format!("package example:host@{v} {{ interface log {{ log: func(msg: string); }} }}")
+    };
+    d.component(
+        "a",
+        &world(
+            "a",
+            "import example:host/log@0.1.0; import example:host/log@1.0.0; \
+             export example:app/api@0.1.0;",
+            &[&log("0.1.0"), &log("1.0.0"), API],
+        ),
+    );
+    d.component(
+        "b",
+        &world("b", "export example:host/log@1.0.0;", &[&log("1.0.0")]),
+    );
+    d.wcomp(&[
+        "compose",
+        "a.wasm",
+        "--plug",
+        "b.wasm",
+        "-o",
+        "o.wasm",
+        "--wire",
+        "a:example:host/log=b",
+    ])
+    .expect(2)
+    .has("`a` imports several versions of `example:host/log`")
+    .has("`example:host/log@0.1.0`, `example:host/log@1.0.0`");
+    d.nothing_written(&["a.wasm", "b.wasm"]);
+    // With the version, it composes; the other version stays an import.
+    let json = d
+        .wcomp(&[
+            "compose",
+            "a.wasm",
+            "--plug",
+            "b.wasm",
+            "-o",
+            "o.wasm",
+            "--json",
+            "--wire",
+            "a:example:host/log@1.0.0=b",
+        ])
+        .expect(0)
+        .json();
+    assert_eq!(names(&json["imports"]), ["example:host/log@0.1.0"]);
+}
+
+#[test]
 fn compatible_imports_that_disagree_are_explained() {
     let d = Dir::new();
     // Semver says compatible, the types say otherwise: they cannot be imported once.

@@ -311,6 +311,24 @@ fn resolve_manual(
                 if same.next().is_some() { None } else { first }
             })
             .ok_or_else(|| {
+                let versions: Vec<&str> = parts[importer]
+                    .imports
+                    .iter()
+                    .filter(|i| {
+                        i.iface
+                            .as_ref()
+                            .is_some_and(|n| n.unversioned() == w.import)
+                    })
+                    .map(|i| i.name.as_str())
+                    .collect();
+                if versions.len() > 1 {
+                    return Error::BadWire(format!(
+                        "`{}` imports several versions of `{}` ({}): name one with its version",
+                        w.importer,
+                        w.import,
+                        list(versions.into_iter())
+                    ));
+                }
                 Error::BadWire(format!(
                     "`{}` does not import `{}` (its imports: {}){}",
                     w.importer,
