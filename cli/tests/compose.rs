@@ -613,6 +613,12 @@ fn wasi_versions_are_unified() {
     let json = d.wcomp(&[&args[..], &["--json"]].concat()).expect(0).json();
     assert_eq!(names(&json["imports"]), ["wasi:cli/environment@0.2.6"]);
     assert_eq!(json["unified"][0]["chosen"], "wasi:cli/environment@0.2.6");
+    // Each part's open import is bound to the one import of the composition.
+    let open = json["plan"]["open_imports"].as_array().unwrap();
+    assert_eq!(open.len(), 2, "{json:#}");
+    for o in open {
+        assert_eq!(o["bound_to"], "wasi:cli/environment@0.2.6", "{json:#}");
+    }
     let inspect = d.wcomp(&["inspect", "o.wasm", "--json"]).expect(0).json();
     let imports: Vec<&Value> = inspect["worlds"][0]["imports"]
         .as_array()
