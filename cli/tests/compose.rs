@@ -298,6 +298,35 @@ fn among_compatible_versions_the_newest_wins() {
     ])
     .expect(0)
     .has("semver-compatible: example:store/records@0.1.7");
+
+    // The WAC written for a compatible wire composes the same.
+    d.wcomp(&[
+        "compose",
+        "app.wasm",
+        "--plug",
+        "sd.wasm",
+        "--plug",
+        "sc.wasm",
+        "-o",
+        "auto.wasm",
+        "--emit-wac",
+        "w.wac",
+    ])
+    .expect(0);
+    d.wcomp(&[
+        "compose",
+        "w.wac",
+        "--dep",
+        "compose:app=app.wasm",
+        "--dep",
+        "compose:sd=sd.wasm",
+        "--dep",
+        "compose:sc=sc.wasm",
+        "-o",
+        "wac.wasm",
+    ])
+    .expect(0);
+    assert_eq!(world_of(&d, "auto.wasm"), world_of(&d, "wac.wasm"));
 }
 
 #[test]
