@@ -134,15 +134,24 @@ impl Opts {
         } else {
             None
         };
-        if let (Some(path), Some(plan)) = (&self.emit_wac, &plan) {
-            let text = wcomp_compose::wac::emit(&parts, plan);
-            write_atomic(path, text.as_bytes())?;
-        } else if self.emit_wac.is_some() {
-            return Err(CliError::usage(anyhow::anyhow!(
-                "`--emit-wac` writes the wiring automatic mode chose; the input is already a WAC file"
-            )));
-        }
+        let wac = match (&self.emit_wac, &plan) {
+            (Some(path), Some(plan)) => Some((path, wcomp_compose::wac::emit(&parts, plan))),
+            (Some(_), None) => {
+                return Err(CliError::usage(anyhow::anyhow!(
+                    "`--emit-wac` writes the wiring automatic mode chose; the input is already a WAC file"
+                )));
+            }
+            (None, _) => None,
+        };
+        // Nothing is written when anything fails: the WAC file goes second, and the
+        // component is taken back if it cannot be written.
         write_atomic(&out, &bytes)?;
+        if let Some((path, text)) = wac
+            && let Err(e) = write_atomic(path, text.as_bytes())
+        {
+            let _ = std::fs::remove_file(&out);
+            return Err(e);
+        }
         let digest = wcomp_core::Digest::sha256(&bytes);
         let imports: Vec<String> = summary.imports.iter().map(|i| i.name.clone()).collect();
         let exports: Vec<String> = summary.exports.iter().map(|i| i.name.clone()).collect();
@@ -281,6 +290,15 @@ impl Opts {
             };
             specs.push((Some(name_from_path(name)), file.to_string()));
             packages.push(pkg.to_string());
+        }
+        // Parts are named after their package's name; packages of one name in two
+        // namespaces (`a:db`, `b:db`) are told apart by the namespace (`a-db`, `b-db`).
+        let short: Vec<Option<String>> = specs.iter().map(|(n, _)| n.clone()).collect();
+        for (i, (name, _)) in specs.iter_mut().enumerate() {
+            if short.iter().filter(|n| **n == short[i]).count() > 1 {
+                let bare = packages[i].split('@').next().unwrap_or(&packages[i]);
+                *name = Some(name_from_path(&bare.replace(':', "-")));
+            }
         }
         let parts = load_parts(&specs)?;
         let deps: Vec<Dep> = parts
@@ -459,5 +477,6 @@ pub(crate) fn render_problem(s: &mut String, p: &Problem) {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
-    crate::ops::write_atomically(path, bytes).map_err(CliError::usage)
+    crate::ops::write_atomically(path, bytes)
+        .map_err(|e| CliError::usage(e.context(format!("cannot write `{}`", path.display()))))
 }

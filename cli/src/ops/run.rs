@@ -55,9 +55,13 @@ impl WasiView for State {
 pub fn run(spec: &RunSpec) -> Result<Outcome> {
     let bytes = wcomp_wasm::input::read_file(&spec.component)?;
     let name = spec.component.display().to_string();
-    match wcomp_wasm::input::classify(&name, &bytes)? {
+    // WAT text is compiled here, as `wcomp validate` and `inspect` do.
+    let bytes = match wcomp_wasm::input::classify(&name, &bytes)? {
         wcomp_wasm::input::Content::Wasm(b)
-            if b.kind == wcomp_wasm::input::BinaryKind::Component => {}
+            if b.kind == wcomp_wasm::input::BinaryKind::Component =>
+        {
+            b.bytes.into_owned()
+        }
         wcomp_wasm::input::Content::Wasm(_) => {
             return Err(wcomp_wasm::Error::CoreModule { name }.into());
         }
@@ -68,7 +72,7 @@ pub fn run(spec: &RunSpec) -> Result<Outcome> {
             }
             .into());
         }
-    }
+    };
     let mut config = Config::new();
     config.wasm_component_model(true);
     // Compiled code is cached, so a second run of a large component starts at once.
@@ -120,7 +124,21 @@ pub fn run(spec: &RunSpec) -> Result<Outcome> {
         ))
         .into());
     }
+    // WASI interfaces wasmtime does not implement (or at a version it does not support)
+    // are missing too: find out now rather than as a failure at instantiation.
+    linker.instantiate_pre(&component).map_err(|e| {
+        EnvironmentError(format!(
+            "`{name}` cannot be linked: {} (`wcomp run` provides WASI 0.2 and wcomp:sql)",
+            link_error(&e)
+        ))
+    })?;
 
+    // Every capability is checked before the database is opened (and a SQLite file made).
+    if let Some((host, _)) = spec.dirs.iter().find(|(host, _)| !host.is_dir()) {
+        return Err(
+            EnvironmentError(format!("`--dir {}`: not a directory", host.display())).into(),
+        );
+    }
     let db = match (&spec.db, uses_sql) {
         (Some(db), _) => {
             sql::check_spec(db)?;
@@ -150,11 +168,6 @@ pub fn run(spec: &RunSpec) -> Result<Outcome> {
         wasi.env(k, v);
     }
     for (host, guest) in &spec.dirs {
-        if !host.is_dir() {
-            return Err(
-                EnvironmentError(format!("`--dir {}`: not a directory", host.display())).into(),
-            );
-        }
         wasi.preopened_dir(host, guest, FsPerms::ReadWrite)
             .map_err(|e| anyhow!("cannot open `{}` for the guest: {e}", host.display()))?;
     }
@@ -207,8 +220,10 @@ fn run_command(
         ))
         .into());
     }
+    // Imports were checked before: what fails here is the guest's own start code.
     let command =
-        wasmtime_wasi::p2::bindings::sync::Command::instantiate(&mut *store, component, linker)?;
+        wasmtime_wasi::p2::bindings::sync::Command::instantiate(&mut *store, component, linker)
+            .map_err(trap)?;
     match command.wasi_cli_run().call_run(&mut *store) {
         Ok(Ok(())) => Ok(Outcome::Exited(0)),
         Ok(Err(())) => Ok(Outcome::Exited(1)),
@@ -389,6 +404,19 @@ fn type_name(t: &wasmtime::component::Type) -> String {
             format!("result<{}, {}>", side(r.ok()), side(r.err()))
         }
         _ => "value".into(),
+    }
+}
+
+/// wasmtime's link error without its own wording about linkers: "imports instance `x`,
+/// which wcomp run does not provide".
+fn link_error(e: &wasmtime::Error) -> String {
+    let text = format!("{e:#}");
+    match text
+        .strip_prefix("component imports ")
+        .and_then(|rest| rest.split_once(", but a matching implementation was not found"))
+    {
+        Some((what, _)) => format!("it imports {what}, which `wcomp run` does not provide"),
+        None => text,
     }
 }
 

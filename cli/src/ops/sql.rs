@@ -217,37 +217,91 @@ fn pg_error(e: postgres::Error) -> SqlError {
     }
 }
 
-/// `?` placeholders to `$1, $2, ...`, leaving string literals, quoted identifiers and
-/// comments alone.
+/// `?` placeholders to `$1, $2, ...`, leaving string literals (`'...'`, `E'...'` with
+/// backslash escapes, `$tag$...$tag$`), quoted identifiers and comments (`-- ...`,
+/// `/* ... */`, nested as PostgreSQL nests them) alone.
 pub fn numbered_placeholders(sql: &str) -> String {
+    let chars: Vec<char> = sql.chars().collect();
     let mut out = String::with_capacity(sql.len() + 8);
     let mut n = 0;
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
+    let mut i = 0;
+    // Copies `chars[from..to]` (clamped) and returns where copying stopped.
+    let copy = |out: &mut String, from: usize, to: usize| -> usize {
+        let to = to.min(chars.len());
+        out.extend(&chars[from..to]);
+        to
+    };
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        let prev_is_word = i > 0 && (chars[i - 1].is_alphanumeric() || chars[i - 1] == '_');
         match c {
             '\'' | '"' => {
-                out.push(c);
-                for d in chars.by_ref() {
-                    out.push(d);
-                    if d == c {
-                        break;
+                // Doubled quotes inside end one literal and open the next: the same text.
+                let end = chars[i + 1..]
+                    .iter()
+                    .position(|&d| d == c)
+                    .map_or(chars.len(), |p| i + 1 + p + 1);
+                i = copy(&mut out, i, end);
+            }
+            'E' | 'e' if next == Some('\'') && !prev_is_word => {
+                let mut j = i + 2;
+                while j < chars.len() && chars[j] != '\'' {
+                    j += if chars[j] == '\\' { 2 } else { 1 };
+                }
+                i = copy(&mut out, i, j + 1);
+            }
+            '-' if next == Some('-') => {
+                let end = chars[i..]
+                    .iter()
+                    .position(|&d| d == '\n')
+                    .map_or(chars.len(), |p| i + p + 1);
+                i = copy(&mut out, i, end);
+            }
+            '/' if next == Some('*') => {
+                let (mut j, mut depth) = (i + 2, 1);
+                while j < chars.len() && depth > 0 {
+                    match (chars[j], chars.get(j + 1)) {
+                        ('/', Some('*')) => (depth, j) = (depth + 1, j + 2),
+                        ('*', Some('/')) => (depth, j) = (depth - 1, j + 2),
+                        _ => j += 1,
                     }
                 }
+                i = copy(&mut out, i, j);
             }
-            '-' if chars.peek() == Some(&'-') => {
-                out.push(c);
-                for d in chars.by_ref() {
-                    out.push(d);
-                    if d == '\n' {
-                        break;
+            '$' if !prev_is_word => {
+                // `$tag$ ... $tag$` (the tag may be empty); `$1` is not a quote.
+                let tag_end = chars[i + 1..]
+                    .iter()
+                    .position(|&d| !(d.is_alphanumeric() || d == '_'))
+                    .map(|p| i + 1 + p);
+                match tag_end {
+                    Some(t)
+                        if chars[t] == '$'
+                            && !chars.get(i + 1).is_some_and(|d| d.is_ascii_digit()) =>
+                    {
+                        let tag: String = chars[i..=t].iter().collect();
+                        let body: String = chars[t + 1..].iter().collect();
+                        let end = body.find(&tag).map_or(chars.len(), |p| {
+                            t + 1 + body[..p].chars().count() + tag.chars().count()
+                        });
+                        i = copy(&mut out, i, end);
+                    }
+                    _ => {
+                        out.push(c);
+                        i += 1;
                     }
                 }
             }
             '?' => {
                 n += 1;
                 out.push_str(&format!("${n}"));
+                i += 1;
             }
-            _ => out.push(c),
+            _ => {
+                out.push(c);
+                i += 1;
+            }
         }
     }
     out
@@ -367,4 +421,59 @@ pub fn check_spec(spec: &DbSpec) -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::numbered_placeholders as p;
+
+    #[test]
+    fn placeholders_are_numbered_in_order() {
+        assert_eq!(
+            p("INSERT INTO t (a, b) VALUES (?, ?)"),
+            "INSERT INTO t (a, b) VALUES ($1, $2)"
+        );
+        assert_eq!(p("SELECT 1"), "SELECT 1");
+        assert_eq!(p("?"), "$1");
+    }
+
+    #[test]
+    fn quoted_text_is_left_alone() {
+        assert_eq!(
+            p("SELECT '?', \"a?b\" FROM t WHERE x = ?"),
+            "SELECT '?', \"a?b\" FROM t WHERE x = $1"
+        );
+        // A doubled quote stays inside the literal.
+        assert_eq!(p("SELECT 'it''s ?' , ?"), "SELECT 'it''s ?' , $1");
+        // Backslash escapes in E'' strings.
+        assert_eq!(p("SELECT E'it\\'s ?', ?"), "SELECT E'it\\'s ?', $1");
+        // A word ending in e before a quote is not an E string.
+        assert_eq!(p("SELECT name'x?'"), "SELECT name'x?'");
+        // Dollar quoting, with and without a tag.
+        assert_eq!(p("SELECT $$a ? b$$, ?"), "SELECT $$a ? b$$, $1");
+        assert_eq!(p("SELECT $q$ ? $$ ? $q$, ?"), "SELECT $q$ ? $$ ? $q$, $1");
+        // An unterminated literal swallows the rest rather than panicking.
+        assert_eq!(p("SELECT 'open ?"), "SELECT 'open ?");
+        assert_eq!(p("SELECT $$open ?"), "SELECT $$open ?");
+    }
+
+    #[test]
+    fn comments_are_left_alone() {
+        assert_eq!(
+            p("SELECT ? -- why?\nFROM t WHERE a = ?"),
+            "SELECT $1 -- why?\nFROM t WHERE a = $2"
+        );
+        assert_eq!(
+            p("SELECT /* a ? /* nested ? */ still ? */ ?"),
+            "SELECT /* a ? /* nested ? */ still ? */ $1"
+        );
+        assert_eq!(p("SELECT ? /* open ?"), "SELECT $1 /* open ?");
+        // Not comments: a minus, a division.
+        assert_eq!(p("SELECT ? - ?, ? / ?"), "SELECT $1 - $2, $3 / $4");
+    }
+
+    #[test]
+    fn non_ascii_text_survives() {
+        assert_eq!(p("SELECT 'é?', ?, 'ü'"), "SELECT 'é?', $1, 'ü'");
+    }
 }

@@ -80,7 +80,9 @@ pub fn encode(parts: &[Part], plan: &Plan, tool: &Tool<'_>) -> Result<Vec<u8>, E
                 version: tool.version,
             }),
         })
-        .map_err(|e| Error::Encode(chain(&e)))?;
+        .map_err(|e| {
+            merge_conflict(plan, &chain(&e)).unwrap_or_else(|| Error::Encode(chain(&e)))
+        })?;
     let record = CompositionRecord {
         version: wcomp_wasm::provenance::VERSION,
         tool: format!("{} {}", tool.name, tool.version),
@@ -105,6 +107,36 @@ pub fn encode(parts: &[Part], plan: &Plan, tool: &Tool<'_>) -> Result<Vec<u8>, E
     };
     wcomp_wasm::provenance::append(&mut bytes, &record);
     Ok(bytes)
+}
+
+/// wac-graph refuses to import one interface once when the parts that import it disagree
+/// on its types (semver-compatible versions, or the same version, that differ). Said in
+/// our terms: which parts import what.
+fn merge_conflict(plan: &Plan, message: &str) -> Option<Error> {
+    let rest = message.split("implicit import `").nth(1)?;
+    let (name, _) = rest.split_once('`')?;
+    let unversioned = |n: &str| n.split('@').next().unwrap_or(n).to_string();
+    let importers: Vec<String> = plan
+        .open_imports
+        .iter()
+        .filter(|o| unversioned(&o.name) == unversioned(name))
+        .map(|o| format!("`{}` imports `{}`", o.part_name, o.name))
+        .collect();
+    let detail = message
+        .split_once("due to conflicting types: ")
+        .map_or(message, |(_, d)| d);
+    let mut problem = crate::Problem::new(
+        crate::ProblemKind::TypeMismatch,
+        format!(
+            "the parts import `{}` with types that disagree, so it cannot be imported once",
+            unversioned(name)
+        ),
+    );
+    problem.details = importers;
+    problem.details.push(detail.to_string());
+    Some(Error::Rejected(vec![problem.hint(
+        "rebuild the parts against one version of the interface, or add a part that exports it",
+    )]))
 }
 
 pub fn part_record(p: &Part) -> PartRecord {

@@ -146,6 +146,9 @@ pub fn plan(
     let mut wires: Vec<Wire> = Vec::new();
     let mut open: Vec<OpenImport> = Vec::new();
     let mut notes = Vec::new();
+    // Similar-name near misses, by the part that exports the similar name: they explain
+    // an unused plug.
+    let mut similar: Vec<(usize, String)> = Vec::new();
     let mut problems = Vec::new();
     let mut reached = vec![false; parts.len()];
     reached[root] = true;
@@ -181,7 +184,10 @@ pub fn plan(
                 }
                 None => {
                     for miss in near_misses(parts, p, import) {
-                        notes.push(miss);
+                        if miss.similar_name {
+                            similar.push((miss.exporter, miss.text.clone()));
+                        }
+                        notes.push(miss.text);
                     }
                     open.push(OpenImport {
                         part: p,
@@ -199,7 +205,14 @@ pub fn plan(
 
     for (i, part) in parts.iter().enumerate() {
         if !reached[i] {
-            problems.push(unused_plug(parts, &reached, i, part));
+            let mut problem = unused_plug(parts, &reached, i, part);
+            problem.details.extend(
+                similar
+                    .iter()
+                    .filter(|(q, _)| *q == i)
+                    .map(|(_, text)| text.clone()),
+            );
+            problems.push(problem);
         }
     }
     if problems.is_empty()
@@ -298,6 +311,24 @@ fn resolve_manual(
                 if same.next().is_some() { None } else { first }
             })
             .ok_or_else(|| {
+                let versions: Vec<&str> = parts[importer]
+                    .imports
+                    .iter()
+                    .filter(|i| {
+                        i.iface
+                            .as_ref()
+                            .is_some_and(|n| n.unversioned() == w.import)
+                    })
+                    .map(|i| i.name.as_str())
+                    .collect();
+                if versions.len() > 1 {
+                    return Error::BadWire(format!(
+                        "`{}` imports several versions of `{}` ({}): name one with its version",
+                        w.importer,
+                        w.import,
+                        list(versions.into_iter())
+                    ));
+                }
                 Error::BadWire(format!(
                     "`{}` does not import `{}` (its imports: {}){}",
                     w.importer,
@@ -425,7 +456,7 @@ fn ambiguous(parts: &[Part], p: usize, import: &str, list: &[(usize, String)]) -
     let mut problem = Problem::new(
         ProblemKind::Ambiguous,
         format!(
-            "`{}` imports `{import}`, and {} parts export it",
+            "`{}`'s import `{import}` is ambiguous: {} parts export it",
             parts[p].name,
             list.len()
         ),
@@ -441,8 +472,16 @@ fn ambiguous(parts: &[Part], p: usize, import: &str, list: &[(usize, String)]) -
     ))
 }
 
+/// An export of another part that almost satisfies an import.
+struct NearMiss {
+    exporter: usize,
+    /// A similar name rather than the same interface at an incompatible version.
+    similar_name: bool,
+    text: String,
+}
+
 /// Exports of other parts that almost satisfy `import`.
-fn near_misses(parts: &[Part], p: usize, import: &crate::part::Item) -> Vec<String> {
+fn near_misses(parts: &[Part], p: usize, import: &crate::part::Item) -> Vec<NearMiss> {
     let mut out = Vec::new();
     for (q, part) in parts.iter().enumerate() {
         if q == p {
@@ -451,16 +490,20 @@ fn near_misses(parts: &[Part], p: usize, import: &crate::part::Item) -> Vec<Stri
         for e in &part.exports {
             match (&import.iface, &e.iface) {
                 (Some(want), Some(have)) if want.same_unversioned(have) => {
-                    out.push(format!(
-                        "`{}` exports `{}` but `{}` imports `{}`: versions {} and {} are not \
+                    out.push(NearMiss {
+                        exporter: q,
+                        similar_name: false,
+                        text: format!(
+                            "`{}` exports `{}` but `{}` imports `{}`: versions {} and {} are not \
                          semver-compatible, so it stays an import",
-                        part.name,
-                        e.name,
-                        parts[p].name,
-                        import.name,
-                        version_of(have),
-                        version_of(want)
-                    ));
+                            part.name,
+                            e.name,
+                            parts[p].name,
+                            import.name,
+                            version_of(have),
+                            version_of(want)
+                        ),
+                    });
                 }
                 _ => {}
             }
@@ -485,11 +528,15 @@ fn near_misses(parts: &[Part], p: usize, import: &crate::part::Item) -> Vec<Stri
             })
             .map(|e| e.name.as_str());
         for close in wcomp_wasm::check::similar(&import.name, names) {
-            out.push(format!(
-                "`{}` imports `{}`; did you mean `{}`'s export `{close}`? (names must match; \
-                 `--wire {}:{}={}:{close}` wires it anyway if the types agree)",
-                parts[p].name, import.name, part.name, parts[p].name, import.name, part.name
-            ));
+            out.push(NearMiss {
+                exporter: q,
+                similar_name: true,
+                text: format!(
+                    "`{}` imports `{}`; did you mean `{}`'s export `{close}`? (names must \
+                     match; `--wire {}:{}={}:{close}` wires it anyway if the types agree)",
+                    parts[p].name, import.name, part.name, parts[p].name, import.name, part.name
+                ),
+            });
         }
     }
     out
@@ -637,44 +684,48 @@ fn topological(n: usize, root: usize, wires: &[Wire]) -> Vec<usize> {
 }
 
 /// Groups open imports of one interface at semver-compatible versions and binds them to
-/// the newest version.
+/// the newest version of each group (`@0.2.3` and `@0.2.6` become `@0.2.6`; an `@0.3.0`
+/// beside them is a group of its own).
 fn unify(parts: &[Part], open: &mut [OpenImport]) -> Vec<Unification> {
-    let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let version = |o: &OpenImport| {
+        parts[o.part]
+            .import(&o.name)
+            .and_then(|it| it.iface.as_ref())
+            .and_then(|n| n.version.clone())
+    };
+    // interface without version -> tracks of semver-compatible members
+    let mut groups: BTreeMap<String, Vec<Vec<usize>>> = BTreeMap::new();
     for (i, o) in open.iter().enumerate() {
-        if let Some(item) = parts[o.part].import(&o.name)
-            && let Some(n) = &item.iface
-        {
-            groups.entry(n.unversioned()).or_default().push(i);
+        let Some(n) = parts[o.part]
+            .import(&o.name)
+            .and_then(|it| it.iface.as_ref())
+        else {
+            continue;
+        };
+        let tracks = groups.entry(n.unversioned()).or_default();
+        let v = version(o);
+        match tracks.iter_mut().find(|t| {
+            version_match(version(&open[t[0]]).as_ref(), v.as_ref()) != VersionMatch::Incompatible
+        }) {
+            Some(track) => track.push(i),
+            None => tracks.push(vec![i]),
         }
     }
     let mut out = Vec::new();
-    for members in groups.values() {
-        let version = |i: usize| {
-            parts[open[i].part]
-                .import(&open[i].name)
-                .and_then(|it| it.iface.as_ref())
-                .and_then(|n| n.version.clone())
-        };
-        let Some(newest) = members.iter().map(|&i| version(i)).max().flatten() else {
+    for members in groups.values().flatten() {
+        let Some(newest) = members.iter().map(|&i| version(&open[i])).max().flatten() else {
             continue;
         };
         let chosen = members
             .iter()
-            .find(|&&i| version(i).as_ref() == Some(&newest))
+            .find(|&&i| version(&open[i]).as_ref() == Some(&newest))
             .map(|&i| open[i].name.clone())
             .expect("the newest version comes from a member");
-        let compatible: Vec<usize> = members
-            .iter()
-            .copied()
-            .filter(|&i| {
-                version_match(version(i).as_ref(), Some(&newest)) != VersionMatch::Incompatible
-            })
-            .collect();
-        if compatible.iter().all(|&i| open[i].name == chosen) {
+        if members.iter().all(|&i| open[i].name == chosen) {
             continue;
         }
         let mut from = Vec::new();
-        for &i in &compatible {
+        for &i in members {
             open[i].bound_to = chosen.clone();
             from.push((open[i].part_name.clone(), open[i].name.clone()));
         }
@@ -692,10 +743,11 @@ fn list<'a>(names: impl Iterator<Item = &'a str>) -> String {
     }
 }
 
+/// The closest name only: names of one package share a long prefix, so the runners-up
+/// are rarely what was meant.
 fn did_you_mean(close: &[String]) -> String {
-    if close.is_empty() {
-        String::new()
-    } else {
-        format!("; did you mean `{}`?", close.join("`, `"))
+    match close.first() {
+        None => String::new(),
+        Some(best) => format!("; did you mean `{best}`?"),
     }
 }

@@ -145,7 +145,9 @@ pub fn emit(parts: &[Part], plan: &Plan) -> String {
             .map(|w| {
                 format!(
                     "    \"{}\": {}[\"{}\"],\n",
-                    w.import, parts[w.exporter].name, w.export
+                    w.import,
+                    ident(&parts[w.exporter].name),
+                    w.export
                 )
             })
             .collect();
@@ -173,7 +175,8 @@ pub fn emit(parts: &[Part], plan: &Plan) -> String {
     s
 }
 
-/// Part names are kebab-case; WAC identifiers take `%` to escape keywords.
+/// Part names are kebab-case; WAC identifiers take `%` to escape keywords (wac-parser
+/// 0.12's list).
 fn ident(name: &str) -> String {
     const KEYWORDS: &[&str] = &[
         "import",
@@ -215,7 +218,9 @@ fn ident(name: &str) -> String {
         "as",
         "package",
         "targets",
-        "include",
+        "async",
+        "stream",
+        "future",
     ];
     if KEYWORDS.contains(&name) {
         format!("%{name}")

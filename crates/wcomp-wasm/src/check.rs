@@ -718,6 +718,8 @@ impl<'a> Checker<'a> {
     ) {
         let mut details = Vec::new();
         let mut within_reported = None;
+        // Differences that are inside a type already reported.
+        let mut in_reported = 0;
         let c_kind = fn_kind(&cf.kind);
         let w_kind = fn_kind(&wf.kind);
         if c_kind != w_kind {
@@ -749,7 +751,9 @@ impl<'a> Checker<'a> {
                     ));
                 }
                 if let Err(mut d) = self.eq_type(&cp.ty, &wp.ty) {
-                    within_reported = within_reported.or_else(|| self.first_reported(&d));
+                    let reported = self.first_reported(&d);
+                    in_reported += usize::from(reported.is_some());
+                    within_reported = within_reported.or(reported);
                     d.path.insert(0, format!("parameter `{}`", wp.name));
                     details.push(d.describe());
                 }
@@ -759,7 +763,9 @@ impl<'a> Checker<'a> {
             (None, None) => {}
             (Some(c), Some(w)) => {
                 if let Err(mut d) = self.eq_type(c, w) {
-                    within_reported = within_reported.or_else(|| self.first_reported(&d));
+                    let reported = self.first_reported(&d);
+                    in_reported += usize::from(reported.is_some());
+                    within_reported = within_reported.or(reported);
                     d.path.insert(0, "result".to_string());
                     details.push(d.describe());
                 }
@@ -782,7 +788,7 @@ impl<'a> Checker<'a> {
         let label = render::func_label(wf);
         // A difference that is only inside a type already reported is listed there.
         if let Some(idx) = within_reported
-            && details.len() == 1
+            && in_reported == details.len()
         {
             let problem = &mut self.report.problems[idx];
             problem.details.push(format!("used by function `{label}`"));
@@ -848,10 +854,25 @@ impl<'a> Checker<'a> {
         let cd = &self.c.types[ci];
         let wd = &self.w.types[wi];
         let mismatch = || {
-            Diff::types(
+            let (expected, found) = (
                 render::type_ref(self.w, &Type::Id(wi)),
                 render::type_ref(self.c, &Type::Id(ci)),
-            )
+            );
+            let word = |r: &Resolve, id: TypeId| match r.types[id].kind {
+                TypeDefKind::Handle(_) => "resource",
+                _ => render::kind_word(r, id),
+            };
+            let (wk, ck) = (word(self.w, wi), word(self.c, ci));
+            // `t` against `t` says nothing: say what each one is.
+            if expected == found && wk != ck {
+                Diff::text(format!(
+                    "the world has {} {wk}, the component has {} {ck}",
+                    article(wk),
+                    article(ck)
+                ))
+            } else {
+                Diff::types(expected, found)
+            }
         };
         if let TypeDefKind::Type(t) = cd.kind {
             return self.eq_type(&t, &Type::Id(wi));
