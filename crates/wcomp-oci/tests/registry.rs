@@ -1,0 +1,187 @@
+//! The client against the real `wcomp-registry` over real HTTP on a loopback port.
+
+use wcomp_core::Digest;
+use wcomp_oci::auth::Credentials;
+use wcomp_oci::client::{Client, Options};
+use wcomp_oci::manifest::{Descriptor, ImageManifest, OCI_EMPTY, OCI_MANIFEST};
+use wcomp_registry::app::App;
+use wcomp_registry::config::Config;
+
+struct Server {
+    host: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn start(auth: bool) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Config::default()
+    };
+    c.auth.enabled = auth;
+    let state = App::open(c).unwrap();
+    if auth {
+        state.ensure_admin(Some("pw".into())).await.unwrap();
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(wcomp_registry::server::serve(state, listener));
+    Server {
+        host: addr.to_string(),
+        _dir: dir,
+    }
+}
+
+fn small_chunks() -> Options {
+    Options {
+        monolithic_limit: 1000,
+        chunk_size: 4096,
+        ..Options::default()
+    }
+}
+
+fn data(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i * 31 % 251) as u8).collect()
+}
+
+#[tokio::test]
+async fn chunked_push_pull_and_digest_verification() {
+    let s = start(false).await;
+    let c = Client::new(&s.host, None, small_chunks());
+    c.ping().await.unwrap();
+    let blob = data(50_000);
+    let d = c.push_blob("a/b", &blob, &wcomp_oci::Quiet).await.unwrap();
+    assert_eq!(d, Digest::sha256(&blob));
+    // A second push finds the blob and sends nothing.
+    assert!(c.blob_exists("a/b", &d).await.unwrap());
+    let mut out = Vec::new();
+    c.pull_blob(
+        "a/b",
+        &d,
+        Some(blob.len() as u64),
+        &mut out,
+        &wcomp_oci::Quiet,
+    )
+    .await
+    .unwrap();
+    assert_eq!(out, blob);
+    // Asking for the right digest with the wrong size fails.
+    let err = c
+        .pull_blob("a/b", &d, Some(10), &mut Vec::new(), &wcomp_oci::Quiet)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, wcomp_oci::Error::DigestMismatch { .. }),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn an_interrupted_upload_resumes_from_the_registrys_offset() {
+    let s = start(false).await;
+    let c = Client::new(&s.host, None, small_chunks());
+    let blob = data(30_000);
+    let loc = c
+        .start_partial_upload("a/r", &blob[..12_345])
+        .await
+        .unwrap();
+    let (offset, _) = c.upload_status("a/r", &loc).await.unwrap();
+    assert_eq!(offset, 12_345);
+    let d = c.resume_upload("a/r", &loc, &blob).await.unwrap();
+    assert_eq!(c.get_blob("a/r", &d).await.unwrap(), blob);
+}
+
+#[tokio::test]
+async fn manifests_tags_and_referrers() {
+    let s = start(false).await;
+    let c = Client::new(&s.host, None, Options::default());
+    let cfg = c.push_blob("x/y", b"{}", &wcomp_oci::Quiet).await.unwrap();
+    let m = ImageManifest::new(
+        Descriptor {
+            media_type: OCI_EMPTY.into(),
+            digest: cfg.to_string(),
+            size: 2,
+            artifact_type: None,
+            annotations: Default::default(),
+        },
+        vec![],
+    );
+    let md = c
+        .push_manifest("x/y", "v1", &m.to_json(), OCI_MANIFEST)
+        .await
+        .unwrap();
+    let got = c
+        .get_manifest("x/y", &md.to_string())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.digest, md);
+    assert_eq!(c.tags("x/y").await.unwrap(), vec!["v1".to_string()]);
+    assert!(c.get_manifest("x/y", "nope").await.unwrap().is_none());
+    let mut r = m.clone();
+    r.artifact_type = Some("application/x-test".into());
+    r.subject = Some(Descriptor::of(OCI_MANIFEST, &m.to_json()));
+    c.push_manifest(
+        "x/y",
+        &Digest::sha256(&r.to_json()).to_string(),
+        &r.to_json(),
+        OCI_MANIFEST,
+    )
+    .await
+    .unwrap();
+    let refs = c.referrers("x/y", &md, None).await.unwrap().unwrap();
+    assert_eq!(refs.len(), 1);
+    assert_eq!(refs[0].artifact_type.as_deref(), Some("application/x-test"));
+    let none = c
+        .referrers("x/y", &md, Some("application/other"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(none.is_empty());
+}
+
+#[tokio::test]
+async fn token_flow_with_and_without_credentials() {
+    let s = start(true).await;
+    let anon = Client::new(&s.host, None, Options::default());
+    let err = anon
+        .push_blob("p/q", b"x", &wcomp_oci::Quiet)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            wcomp_oci::Error::Unauthorized {
+                anonymous: true,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let creds = Credentials {
+        username: "admin".into(),
+        password: "pw".into(),
+    };
+    let c = Client::new(&s.host, Some(creds), Options::default());
+    let d = c.push_blob("p/q", b"x", &wcomp_oci::Quiet).await.unwrap();
+    assert_eq!(c.get_blob("p/q", &d).await.unwrap(), b"x");
+    let bad = Client::new(
+        &s.host,
+        Some(Credentials {
+            username: "admin".into(),
+            password: "wrong".into(),
+        }),
+        Options::default(),
+    );
+    let err = bad.ping().await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            wcomp_oci::Error::Unauthorized {
+                anonymous: false,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
