@@ -13,3 +13,11 @@ pub mod toolchain;
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct EnvironmentError(pub String);
+
+pub mod attach;
+pub mod provenance;
+pub mod publish;
+pub mod pull;
+pub mod registry;
+pub mod userconfig;
+pub mod verify;

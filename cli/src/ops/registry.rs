@@ -1,0 +1,51 @@
+//! From what the user typed to a registry client: OCI references, wkg-style package names
+//! resolved through the user config or `.well-known/wasm-pkg/registry.json`, credentials.
+
+use super::EnvironmentError;
+use super::userconfig::{ENV_REGISTRY, UserConfig};
+use anyhow::Result;
+use std::path::Path;
+use wcomp_oci::client::{Client, Options};
+use wcomp_oci::reference::{PackageName, Reference};
+
+/// Parses `host/repo[:tag][@digest]`, or resolves `ns:name@version`: the registry for
+/// `ns` comes from `WCOMP_REGISTRY`, the config's `[registries]` (`ns`, then `default`),
+/// and that host's `.well-known/wasm-pkg/registry.json` gives the namespace prefix.
+pub async fn resolve(input: &str, cfg: &UserConfig) -> Result<Reference> {
+    if let Some(pkg) = PackageName::parse(input) {
+        let host = std::env::var(ENV_REGISTRY)
+            .ok()
+            .or_else(|| cfg.registries.get(&pkg.namespace).cloned())
+            .or_else(|| cfg.registries.get("default").cloned())
+            .ok_or_else(|| {
+                EnvironmentError(format!(
+                    "no registry known for namespace `{}`: set {ENV_REGISTRY}=<host> or add `{} = \"<host>\"` under `[registries]` in config.toml",
+                    pkg.namespace, pkg.namespace
+                ))
+            })?;
+        let (registry, prefix) = match wcomp_oci::reference::discover(&host).await {
+            Ok(found) => (found.registry, found.namespace_prefix),
+            // No discovery document: the host is the registry, no prefix (wkg's fallback).
+            Err(_) => (host, String::new()),
+        };
+        return Ok(pkg.to_reference(&registry, &prefix)?);
+    }
+    Ok(Reference::parse(input)?)
+}
+
+/// A client for `registry` with whatever credentials are configured.
+pub fn client(registry: &str, dir: &Path, cfg: &UserConfig, insecure: bool) -> Client {
+    let creds = wcomp_oci::auth::lookup(registry, dir).map(|(c, _)| c);
+    let options = Options {
+        insecure: insecure || cfg.insecure.iter().any(|h| h == registry),
+        ..Options::default()
+    };
+    Client::new(registry, creds, options)
+}
+
+/// A current-thread runtime for one command.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
