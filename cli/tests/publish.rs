@@ -26,12 +26,19 @@ struct Wreg {
 }
 
 fn wcomp_registry() -> Wreg {
+    wcomp_registry_with(|_| {})
+}
+
+/// With `auth.enabled`, the admin's password is `admin-pw`.
+fn wcomp_registry_with(tweak: impl FnOnce(&mut wcomp_registry::config::Config)) -> Wreg {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_path_buf();
-    let cfg = wcomp_registry::config::Config {
+    let mut cfg = wcomp_registry::config::Config {
         data_dir: data.clone(),
         ..Default::default()
     };
+    cfg.auth.enabled = false;
+    tweak(&mut cfg);
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -40,9 +47,11 @@ fn wcomp_registry() -> Wreg {
             .build()
             .unwrap();
         rt.block_on(async move {
-            let mut cfg = cfg;
-            cfg.auth.enabled = false;
+            let auth = cfg.auth.enabled;
             let state = wcomp_registry::app::App::open(cfg).unwrap();
+            if auth {
+                state.ensure_admin(Some("admin-pw".into())).await.unwrap();
+            }
             let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(l.local_addr().unwrap()).unwrap();
             let _ = wcomp_registry::server::serve(state, l).await;
@@ -899,4 +908,74 @@ fn cosign_verifies_wcomps_signature_and_attestation() {
         ]);
         assert_ne!(r.code, 0, "cosign accepted a signature under the wrong key");
     }
+}
+
+#[test]
+fn package_names_resolve_through_the_registrys_well_known_document() {
+    let reg = wcomp_registry_with(|c| c.wasm_pkg.namespace_prefix = Some("wasm/".into()));
+    let u = User::new();
+    u.key("main");
+    let bytes = component();
+    u.write("c.wasm", &bytes);
+    // The namespace's registry from the environment...
+    let p = u
+        .cmd(&["publish", "c.wasm", "acme:answer@1.2.0", "--json"])
+        .env("WCOMP_REGISTRY", &reg.host)
+        .output()
+        .unwrap();
+    let p = Run::from(p);
+    assert_eq!(p.code, 0, "{}", p.stderr);
+    assert_eq!(p.json()["reference"], format!("{}/wasm/acme/answer:1.2.0", reg.host));
+    // ... or from config.toml's [registries]; the prefix from .well-known either way.
+    std::fs::write(
+        u.config.path().join("config.toml"),
+        format!("default_key = \"main\"\n[registries]\nacme = \"{}\"\n", reg.host),
+    )
+    .unwrap();
+    u.ok(&["pull", "acme:answer@1.2.0", "-o", "got.wasm", "--key", "main.pub"]);
+    assert_eq!(std::fs::read(u.path("got.wasm")).unwrap(), bytes);
+    // An unknown namespace says how to configure one.
+    let r = u.run(&["pull", "other:thing@1.0.0"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("[registries]"), "{}", r.stderr);
+}
+
+#[test]
+fn login_stores_private_credentials_that_publish_and_pull_use() {
+    let reg = wcomp_registry_with(|c| c.auth.enabled = true);
+    let u = User::new();
+    u.key("main");
+    u.write("c.wasm", &component());
+    let reference = format!("{}/acme/private:1.0.0", reg.host);
+    let r = u.run(&["publish", "c.wasm", &reference]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("wcomp login"), "{}", r.stderr);
+
+    let login = |password: &str| -> Run {
+        let mut child = u
+            .cmd(&["login", &reg.host, "-u", "admin", "--password-stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write as _;
+        child.stdin.take().unwrap().write_all(password.as_bytes()).unwrap();
+        child.wait_with_output().unwrap().into()
+    };
+    let r = login("wrong-pw\n");
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let creds = u.config.path().join("credentials.json");
+    assert!(!creds.exists());
+    let r = login("admin-pw\n");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stdout.contains("admin-pw") && !r.stderr.contains("admin-pw"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(std::fs::metadata(&creds).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let p = u.ok(&["publish", "c.wasm", &reference]);
+    assert!(!p.stdout.contains("admin-pw") && !p.stderr.contains("admin-pw"));
+    u.ok(&["pull", &reference, "-o", "got.wasm", "--key", "main.pub"]);
 }

@@ -104,6 +104,7 @@ pub fn op_error(e: anyhow::Error) -> CliError {
     if let Some(o) = e.downcast_ref::<wcomp_oci::Error>() {
         return match o {
             wcomp_oci::Error::NotFound(_)
+            | wcomp_oci::Error::Unauthorized { .. }
             | wcomp_oci::Error::Status { .. }
             | wcomp_oci::Error::DigestMismatch { .. }
             | wcomp_oci::Error::Malformed { .. } => CliError::failure(e),
