@@ -185,3 +185,80 @@ async fn token_flow_with_and_without_credentials() {
         "{err}"
     );
 }
+
+/// A TCP proxy that cuts every connection once the client has sent `cut_after` bytes in
+/// total (the first time only), as a dropped network link would.
+async fn flaky_proxy(
+    upstream: String,
+    cut_after: u64,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let cut = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicU64::new(0));
+    let cut2 = cut.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((client, _)) = l.accept().await else {
+                return;
+            };
+            let upstream = tokio::net::TcpStream::connect(&upstream).await.unwrap();
+            let (cut, sent) = (cut2.clone(), sent.clone());
+            tokio::spawn(async move {
+                let (mut cr, mut cw) = client.into_split();
+                let (mut ur, mut uw) = upstream.into_split();
+                let down = tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut ur, &mut cw).await;
+                });
+                let mut buf = vec![0u8; 16 * 1024];
+                loop {
+                    let n = match cr.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    let before = sent.fetch_add(n as u64, Ordering::SeqCst);
+                    if !cut.load(Ordering::SeqCst) && before + n as u64 > cut_after {
+                        let keep = cut_after.saturating_sub(before) as usize;
+                        let _ = uw.write_all(&buf[..keep]).await;
+                        cut.store(true, Ordering::SeqCst);
+                        break;
+                    }
+                    if uw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+                down.abort();
+            });
+        }
+    });
+    (addr, cut)
+}
+
+#[tokio::test]
+async fn a_chunked_upload_cut_mid_chunk_resumes_and_completes() {
+    let s = start(false).await;
+    // The link drops in the middle of the third chunk.
+    let (proxy, cut) = flaky_proxy(s.host.clone(), 2 * 4096 + 2500).await;
+    let c = Client::new(
+        &proxy,
+        None,
+        Options {
+            backoff: std::time::Duration::from_millis(10),
+            ..small_chunks()
+        },
+    );
+    let blob = data(40_000);
+    let d = c
+        .push_blob("cut/blob", &blob, &wcomp_oci::Quiet)
+        .await
+        .unwrap();
+    assert!(
+        cut.load(std::sync::atomic::Ordering::SeqCst),
+        "the proxy never cut the link"
+    );
+    let direct = Client::new(&s.host, None, Options::default());
+    assert_eq!(direct.get_blob("cut/blob", &d).await.unwrap(), blob);
+}
