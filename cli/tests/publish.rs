@@ -675,7 +675,7 @@ fn composition_provenance_lists_exactly_its_parts() {
         "version": 1, "tool": "wcomp 0.1.0",
         "parts": [
             {"name": "validator", "source": "parts/validator.wasm", "digest": d1.to_string()},
-            {"name": "db", "source": "localhost:5000/acme/db:1.0.0", "digest": d2.to_string(),
+            {"name": "db", "source": "127.0.0.1:9/acme/db:1.0.0", "digest": d2.to_string(),
              "manifestDigest": d2.to_string(), "signer": "abc123"}
         ]
     });
@@ -695,7 +695,13 @@ fn composition_provenance_lists_exactly_its_parts() {
         p["build_type"],
         "https://wcomp.dev/buildtypes/composition/v1"
     );
-    let v = u.ok(&["verify", &reference, "--json"]).json();
+    // The `db` part names a registry nobody runs: `verify` reports it as failed (exit 1),
+    // and the provenance still lists both parts.
+    let r = u.run(&["verify", &reference, "--json"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let v = r.json();
+    assert_eq!(v["parts"][0]["status"], "not-checked");
+    assert_eq!(v["parts"][1]["status"], "failed");
     let pred = &v["verification"]["attestations"][0]["predicate"]["buildDefinition"];
     assert_eq!(
         pred["buildType"],
@@ -707,10 +713,10 @@ fn composition_provenance_lists_exactly_its_parts() {
     assert_eq!(deps[0]["uri"], "parts/validator.wasm");
     assert_eq!(deps[0]["digest"]["sha256"], d1.hex());
     assert_eq!(deps[1]["name"], "db");
-    assert_eq!(deps[1]["uri"], "localhost:5000/acme/db:1.0.0");
+    assert_eq!(deps[1]["uri"], "127.0.0.1:9/acme/db:1.0.0");
     assert_eq!(deps[1]["digest"]["sha256"], d2.hex());
     assert_eq!(deps[1]["annotations"]["signer"], "abc123");
-    let text = u.ok(&["verify", &reference]).stdout;
+    let text = u.run(&["verify", &reference]).stdout;
     assert!(text.contains("parts (2)"), "{text}");
     assert!(text.contains("validator"), "{text}");
     // A plain component has no dependencies listed.
@@ -925,14 +931,27 @@ fn package_names_resolve_through_the_registrys_well_known_document() {
         .unwrap();
     let p = Run::from(p);
     assert_eq!(p.code, 0, "{}", p.stderr);
-    assert_eq!(p.json()["reference"], format!("{}/wasm/acme/answer:1.2.0", reg.host));
+    assert_eq!(
+        p.json()["reference"],
+        format!("{}/wasm/acme/answer:1.2.0", reg.host)
+    );
     // ... or from config.toml's [registries]; the prefix from .well-known either way.
     std::fs::write(
         u.config.path().join("config.toml"),
-        format!("default_key = \"main\"\n[registries]\nacme = \"{}\"\n", reg.host),
+        format!(
+            "default_key = \"main\"\n[registries]\nacme = \"{}\"\n",
+            reg.host
+        ),
     )
     .unwrap();
-    u.ok(&["pull", "acme:answer@1.2.0", "-o", "got.wasm", "--key", "main.pub"]);
+    u.ok(&[
+        "pull",
+        "acme:answer@1.2.0",
+        "-o",
+        "got.wasm",
+        "--key",
+        "main.pub",
+    ]);
     assert_eq!(std::fs::read(u.path("got.wasm")).unwrap(), bytes);
     // An unknown namespace says how to configure one.
     let r = u.run(&["pull", "other:thing@1.0.0"]);
@@ -960,7 +979,12 @@ fn login_stores_private_credentials_that_publish_and_pull_use() {
             .spawn()
             .unwrap();
         use std::io::Write as _;
-        child.stdin.take().unwrap().write_all(password.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(password.as_bytes())
+            .unwrap();
         child.wait_with_output().unwrap().into()
     };
     let r = login("wrong-pw\n");
@@ -973,9 +997,107 @@ fn login_stores_private_credentials_that_publish_and_pull_use() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        assert_eq!(std::fs::metadata(&creds).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&creds).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
     let p = u.ok(&["publish", "c.wasm", &reference]);
     assert!(!p.stdout.contains("admin-pw") && !p.stderr.contains("admin-pw"));
     u.ok(&["pull", &reference, "-o", "got.wasm", "--key", "main.pub"]);
+}
+
+#[test]
+fn verify_checks_composition_parts_named_by_reference() {
+    let reg = wcomp_registry();
+    let u = User::new();
+    let main = u.key("main");
+    u.ok(&[
+        "key",
+        "trust",
+        main.to_str().unwrap(),
+        "--for",
+        &format!("{}/acme", reg.host),
+    ]);
+    // Two published parts: one signed, one not (refused in a namespace with a trusted key).
+    let good = wat::parse_str(COMPONENT_WAT.replace("42", "1")).unwrap();
+    let bad = wat::parse_str(COMPONENT_WAT.replace("42", "2")).unwrap();
+    u.write("good.wasm", &good);
+    u.write("bad.wasm", &bad);
+    let good_ref = format!("{}/acme/good:1.0.0", reg.host);
+    let bad_ref = format!("{}/acme/bad:1.0.0", reg.host);
+    u.ok(&["publish", "good.wasm", &good_ref]);
+    u.ok(&["publish", "bad.wasm", &bad_ref, "--no-sign"]);
+    let record = |parts: Value| {
+        serde_json::to_vec(
+            &serde_json::json!({"version": 1, "tool": "wcomp 0.1.0", "parts": parts}),
+        )
+        .unwrap()
+    };
+    let good_part = serde_json::json!({"name": "good", "source": good_ref, "reference": good_ref,
+        "digest": Digest::sha256(&good).to_string()});
+    let local_part = serde_json::json!({"name": "local", "source": "local.wasm",
+        "digest": Digest::sha256(b"local").to_string()});
+    u.write(
+        "ok-comp.wasm",
+        &with_custom_section(
+            component(),
+            "wcomp-composition",
+            &record(serde_json::json!([good_part, local_part])),
+        ),
+    );
+    let ok_ref = format!("{}/acme/ok-comp:1.0.0", reg.host);
+    u.ok(&["publish", "ok-comp.wasm", &ok_ref]);
+    let v = u.ok(&["verify", &ok_ref, "--json"]).json();
+    let parts = v["parts"].as_array().unwrap();
+    assert_eq!(parts.len(), 2);
+    assert_eq!(parts[0]["status"], "verified", "{parts:?}");
+    assert_eq!(
+        parts[0]["signer"],
+        v["verification"]["signers"][0]["key_id"]
+    );
+    assert_eq!(parts[1]["status"], "not-checked");
+
+    // A part whose registry artifact is unsigned, and a part whose digest is not the
+    // artifact's: both fail, and so does `wcomp verify`.
+    let unsigned_part = serde_json::json!({"name": "bad", "source": bad_ref, "reference": bad_ref,
+        "digest": Digest::sha256(&bad).to_string()});
+    let swapped_part = serde_json::json!({"name": "swapped", "source": good_ref, "reference": good_ref,
+        "digest": Digest::sha256(&bad).to_string()});
+    u.write(
+        "bad-comp.wasm",
+        &with_custom_section(
+            component(),
+            "wcomp-composition",
+            &record(serde_json::json!([unsigned_part, swapped_part])),
+        ),
+    );
+    let bad_comp = format!("{}/acme/bad-comp:1.0.0", reg.host);
+    u.ok(&["publish", "bad-comp.wasm", &bad_comp]);
+    let r = u.run(&["verify", &bad_comp, "--json"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let v = r.json();
+    assert_eq!(v["parts"][0]["status"], "failed");
+    assert!(
+        v["parts"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no signature"),
+        "{v}"
+    );
+    assert_eq!(v["parts"][1]["status"], "failed");
+    assert!(
+        v["parts"][1]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("digest mismatch"),
+        "{v}"
+    );
+    let text = u.run(&["verify", &bad_comp]);
+    assert_eq!(text.code, 1);
+    assert!(
+        text.stdout.contains("FAILED: no signature"),
+        "{}",
+        text.stdout
+    );
 }

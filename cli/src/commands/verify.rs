@@ -1,6 +1,6 @@
 use super::CliError;
 use crate::ops::pull::{self, Options};
-use crate::printer::{self, BOLD, OK, WARN, paint};
+use crate::printer::{self, BOLD, ERROR, OK, WARN, paint};
 use std::path::PathBuf;
 
 /// Verify a published artifact and show who signed it and what its provenance says.
@@ -42,9 +42,11 @@ impl Opts {
             &wcomp_oci::Quiet,
         )
         .map_err(|e| super::op_error_json(e, self.json))?;
+        let failed_parts = out.parts.iter().filter(|p| p.status == "failed").count();
+        let code = if failed_parts > 0 { 1 } else { 0 };
         if self.json {
             printer::json(&out)?;
-            return Ok(0);
+            return Ok(code);
         }
         let v = out.verification.as_ref().expect("verify always verifies");
         let mut s = format!(
@@ -91,21 +93,19 @@ impl Opts {
                 if let Some(rev) = b.external_parameters["sourceRevision"]["gitCommit"].as_str() {
                     s.push_str(&format!("    source      git {rev}\n"));
                 }
-                if !b.resolved_dependencies.is_empty() {
-                    s.push_str(&format!("    parts ({}):\n", b.resolved_dependencies.len()));
-                    for d in &b.resolved_dependencies {
-                        let digest = d
-                            .digest
-                            .get("sha256")
-                            .map(|h| format!("sha256:{h}"))
-                            .unwrap_or_default();
-                        let status = match d.annotations.get("signer") {
-                            Some(k) => format!("signed by {}", k.as_str().unwrap_or("?")),
-                            None => "signature not recorded (part not pulled by reference)".into(),
+                if !out.parts.is_empty() {
+                    s.push_str(&format!("    parts ({}):\n", out.parts.len()));
+                    for part in &out.parts {
+                        let status = match (part.status, &part.signer, &part.detail) {
+                            ("verified", Some(k), _) => {
+                                paint(OK, format!("verified, signed by {k}"))
+                            }
+                            ("failed", _, Some(d)) => paint(ERROR, format!("FAILED: {d}")),
+                            _ => "not checked (no registry reference)".to_string(),
                         };
                         s.push_str(&format!(
-                            "      {}  {digest}\n        from {}  [{status}]\n",
-                            d.name, d.uri
+                            "      {}  {}\n        from {}  [{status}]\n",
+                            part.name, part.digest, part.source
                         ));
                     }
                 }
@@ -123,6 +123,12 @@ impl Opts {
             }
         ));
         printer::out(&s);
-        Ok(0)
+        if failed_parts > 0 {
+            printer::err(&format!(
+                "{}: {failed_parts} part(s) of the composition failed verification\n",
+                paint(ERROR, "error")
+            ));
+        }
+        Ok(code)
     }
 }

@@ -36,6 +36,9 @@ pub struct Pulled {
     pub skipped: Vec<&'static str>,
     /// The manifest's annotations (created, version, ...).
     pub annotations: std::collections::BTreeMap<String, String>,
+    /// For `wcomp verify` of a composition: each part and whether it verified.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<verify::PartStatus>,
 }
 
 pub fn run(opts: Options, progress: &dyn Reporter) -> Result<Pulled> {
@@ -141,12 +144,17 @@ pub fn run(opts: Options, progress: &dyn Reporter) -> Result<Pulled> {
             verification: None,
             skipped: Vec::new(),
             annotations: manifest.annotations.clone(),
+            parts: Vec::new(),
         };
         if opts.skip_verify {
             out.skipped = vec!["signature", "attestation"];
         } else {
-            out.verification =
-                Some(verify::check(&client, &reference, &fetched.digest, &keys).await?);
+            let verdict = verify::check(&client, &reference, &fetched.digest, &keys).await?;
+            if target.is_none() {
+                let make = |host: &str| registry::client(host, &dir, &cfg, opts.insecure);
+                out.parts = verify::check_parts(&verdict, &keys, &make).await;
+            }
+            out.verification = Some(verdict);
         }
 
         // 3. Only now does the file appear under its name.

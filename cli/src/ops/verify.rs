@@ -286,3 +286,115 @@ pub async fn check(
     }
     Ok(verdict)
 }
+
+/// A composition part as `wcomp verify` reports it.
+#[derive(Debug, Serialize)]
+pub struct PartStatus {
+    pub name: String,
+    pub source: String,
+    pub digest: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// `verified`, `failed`, or `not-checked` (the part has no registry reference).
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Checks each part of a composition that names a registry reference: the part's
+/// manifest (at the recorded manifest digest when there is one) must carry one wasm
+/// layer whose digest is the part's, signed and attested under the same keys.
+pub async fn check_parts(
+    verdict: &Verdict,
+    keys: &Keys,
+    make_client: &dyn Fn(&str) -> Client,
+) -> Vec<PartStatus> {
+    let mut out = Vec::new();
+    let Some(att) = verdict.attestations.first() else {
+        return out;
+    };
+    let Ok(p) = serde_json::from_value::<intoto::Provenance>(att.predicate.clone()) else {
+        return out;
+    };
+    for dep in &p.build_definition.resolved_dependencies {
+        let digest = dep
+            .digest
+            .get("sha256")
+            .map(|h| format!("sha256:{h}"))
+            .unwrap_or_default();
+        let reference = dep
+            .annotations
+            .get("reference")
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+            .or_else(|| Reference::parse(&dep.uri).ok().map(|_| dep.uri.clone()));
+        let mut status = PartStatus {
+            name: dep.name.clone(),
+            source: dep.uri.clone(),
+            digest: digest.clone(),
+            reference: reference.clone(),
+            status: "not-checked",
+            signer: None,
+            detail: None,
+        };
+        if let Some(r) = &reference {
+            let pinned = dep
+                .annotations
+                .get("manifestDigest")
+                .and_then(|v| v.as_str())
+                .map(str::to_string);
+            match check_part(r, pinned.as_deref(), &digest, keys, make_client).await {
+                Ok(signer) => {
+                    status.status = "verified";
+                    status.signer = Some(signer);
+                }
+                Err(e) => {
+                    status.status = "failed";
+                    status.detail = Some(format!("{e:#}"));
+                }
+            }
+        }
+        out.push(status);
+    }
+    out
+}
+
+async fn check_part(
+    reference: &str,
+    manifest_digest: Option<&str>,
+    part_digest: &str,
+    keys: &Keys,
+    make_client: &dyn Fn(&str) -> Client,
+) -> Result<String> {
+    let mut r = Reference::parse(reference)?;
+    if let Some(d) = manifest_digest {
+        r.digest = Some(d.parse()?);
+    }
+    let client = make_client(&r.registry);
+    let m = client
+        .get_manifest(&r.repository, &r.target())
+        .await?
+        .ok_or_else(|| wcomp_oci::Error::NotFound(r.to_string()))?;
+    let parsed = wcomp_oci::manifest::ImageManifest::from_json(&m.bytes)?;
+    let layer = parsed
+        .layers
+        .iter()
+        .find(|l| l.media_type == super::publish::WASM_LAYER)
+        .ok_or_else(|| Failure::NotWasm(r.to_string()))?;
+    if layer.digest != part_digest {
+        return Err(Failure::DigestMismatch {
+            reference: r.to_string(),
+            what: "composition part".into(),
+            expected: part_digest.to_string(),
+            actual: layer.digest.clone(),
+        }
+        .into());
+    }
+    let v = check(&client, &r, &m.digest, keys).await?;
+    Ok(v.signers.first().map_or_else(
+        || "unsigned (allowed by policy)".to_string(),
+        |s| s.key_id.clone(),
+    ))
+}
