@@ -1101,3 +1101,74 @@ fn verify_checks_composition_parts_named_by_reference() {
         text.stdout
     );
 }
+
+#[test]
+fn a_projects_wcomp_toml_trust_table_is_policy() {
+    let reg = wcomp_registry();
+    let u = User::new();
+    u.key("main");
+    u.write("c.wasm", &component());
+    // No user-level trust; the project trusts main.pub for its namespace.
+    u.write(
+        "wcomp.toml",
+        format!(
+            "[package]\nname = \"acme:proj\"\nversion = \"0.1.0\"\n\n[trust]\nkeys = [{{ key = \"main.pub\", for = \"{}/proj\" }}]\n",
+            reg.host
+        )
+        .as_bytes(),
+    );
+    let unsigned = format!("{}/proj/unsigned:1.0.0", reg.host);
+    u.ok(&["publish", "c.wasm", &unsigned, "--no-sign"]);
+    let r = u.run(&["pull", &unsigned, "-o", "x.wasm"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("no signature"), "{}", r.stderr);
+    let signed = format!("{}/proj/signed:1.0.0", reg.host);
+    u.ok(&["publish", "c.wasm", &signed]);
+    let v = u.ok(&["pull", &signed, "-o", "x.wasm", "--json"]).json();
+    assert!(
+        v["verification"]["signers"][0]["trusted_as"]
+            .as_str()
+            .unwrap()
+            .contains("wcomp.toml"),
+        "{v}"
+    );
+}
+
+#[test]
+fn credentials_come_from_the_environment_and_dockers_config() {
+    let reg = wcomp_registry_with(|c| c.auth.enabled = true);
+    let u = User::new();
+    u.key("main");
+    u.write("c.wasm", &component());
+    let reference = format!("{}/acme/env-creds:1.0.0", reg.host);
+    let r: Run = u
+        .cmd(&["publish", "c.wasm", &reference])
+        .env("WCOMP_REGISTRY_USER", "admin")
+        .env("WCOMP_REGISTRY_PASSWORD", "admin-pw")
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let docker = u.work.path().join("docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode("admin:admin-pw");
+    std::fs::write(
+        docker.join("config.json"),
+        format!(
+            "{{\"auths\":{{\"http://{}\":{{\"auth\":\"{auth}\"}}}}}}",
+            reg.host
+        ),
+    )
+    .unwrap();
+    let r: Run = u
+        .cmd(&["pull", &reference, "-o", "got.wasm", "--key", "main.pub"])
+        .env("DOCKER_CONFIG", &docker)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Without either, the same pull is refused by the registry.
+    let r = u.run(&["pull", &reference, "-o", "again.wasm", "--key", "main.pub"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(!u.path("again.wasm").exists());
+}
