@@ -549,27 +549,58 @@ impl Client {
     ) -> Result<u64, Error> {
         let scope = Self::scope(repo, Access::Pull);
         let url = self.url(&format!("/v2/{repo}/blobs/{digest}"));
-        let resp = self.send(Method::GET, &url, Some(&scope), &|r| r).await?;
-        if resp.status() == StatusCode::NOT_FOUND {
-            return Err(Error::NotFound(format!("blob {digest} in {repo}")));
-        }
-        let mut resp = expect(resp, &[StatusCode::OK], "GET", &url).await?;
         let mut hasher = Sha256::new();
         let mut n: u64 = 0;
-        while let Some(chunk) = resp.chunk().await.map_err(|source| Error::Http {
-            url: url.clone(),
-            source,
-        })? {
-            hasher.update(&chunk);
-            n += chunk.len() as u64;
-            if size.is_some_and(|s| n > s) {
-                break;
+        let mut failures = 0;
+        // A download cut by a transient error continues with `Range: bytes=<n>-`.
+        'request: loop {
+            let range = (n > 0).then(|| format!("bytes={n}-"));
+            let resp = self
+                .send(Method::GET, &url, Some(&scope), &|r| match &range {
+                    Some(h) => r.header("range", h.clone()),
+                    None => r,
+                })
+                .await?;
+            if resp.status() == StatusCode::NOT_FOUND {
+                return Err(Error::NotFound(format!("blob {digest} in {repo}")));
             }
-            out.write_all(&chunk).map_err(|source| Error::Io {
-                what: "failed to write the download".into(),
-                source,
-            })?;
-            reporter.advance(chunk.len() as u64);
+            let wanted = if n > 0 {
+                StatusCode::PARTIAL_CONTENT
+            } else {
+                StatusCode::OK
+            };
+            let mut resp = expect(resp, &[wanted], "GET", &url).await?;
+            loop {
+                let chunk = match resp.chunk().await {
+                    Ok(Some(c)) => c,
+                    Ok(None) => break 'request,
+                    Err(source) => {
+                        let e = Error::Http {
+                            url: url.clone(),
+                            source,
+                        };
+                        // Any failure while reading the body (reset, truncated
+                        // body: hyper reports those as decode errors) is worth a
+                        // ranged retry.
+                        if failures < self.options.attempts {
+                            failures += 1;
+                            self.pause(failures).await;
+                            continue 'request;
+                        }
+                        return Err(e);
+                    }
+                };
+                hasher.update(&chunk);
+                n += chunk.len() as u64;
+                if size.is_some_and(|s| n > s) {
+                    break 'request;
+                }
+                out.write_all(&chunk).map_err(|source| Error::Io {
+                    what: "failed to write the download".into(),
+                    source,
+                })?;
+                reporter.advance(chunk.len() as u64);
+            }
         }
         let actual = format!("sha256:{}", hex::encode(hasher.finalize()));
         if actual != digest.to_string() || size.is_some_and(|s| s != n) {

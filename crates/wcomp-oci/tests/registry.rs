@@ -186,11 +186,13 @@ async fn token_flow_with_and_without_credentials() {
     );
 }
 
-/// A TCP proxy that cuts every connection once the client has sent `cut_after` bytes in
-/// total (the first time only), as a dropped network link would.
+/// A TCP proxy that cuts the connection once `cut_after` bytes in total have gone
+/// upstream (client to registry) or, with `downstream`, back to the client; the first
+/// time only, as a dropped network link would.
 async fn flaky_proxy(
     upstream: String,
     cut_after: u64,
+    downstream: bool,
 ) -> (String, std::sync::Arc<std::sync::atomic::AtomicBool>) {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -208,29 +210,46 @@ async fn flaky_proxy(
             let upstream = tokio::net::TcpStream::connect(&upstream).await.unwrap();
             let (cut, sent) = (cut2.clone(), sent.clone());
             tokio::spawn(async move {
-                let (mut cr, mut cw) = client.into_split();
-                let (mut ur, mut uw) = upstream.into_split();
-                let down = tokio::spawn(async move {
-                    let _ = tokio::io::copy(&mut ur, &mut cw).await;
-                });
-                let mut buf = vec![0u8; 16 * 1024];
-                loop {
-                    let n = match cr.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => n,
-                    };
-                    let before = sent.fetch_add(n as u64, Ordering::SeqCst);
-                    if !cut.load(Ordering::SeqCst) && before + n as u64 > cut_after {
-                        let keep = cut_after.saturating_sub(before) as usize;
-                        let _ = uw.write_all(&buf[..keep]).await;
-                        cut.store(true, Ordering::SeqCst);
-                        break;
-                    }
-                    if uw.write_all(&buf[..n]).await.is_err() {
-                        break;
+                let (cr, cw) = client.into_split();
+                let (ur, uw) = upstream.into_split();
+                // Copies one direction, cutting it (and so the connection) if it is the
+                // counted one and the budget runs out.
+                async fn pump(
+                    mut from: tokio::net::tcp::OwnedReadHalf,
+                    mut to: tokio::net::tcp::OwnedWriteHalf,
+                    counted: Option<(Arc<AtomicBool>, Arc<AtomicU64>, u64)>,
+                ) {
+                    let mut buf = vec![0u8; 16 * 1024];
+                    loop {
+                        let n = match from.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => n,
+                        };
+                        if let Some((cut, sent, cut_after)) = &counted {
+                            let before = sent.fetch_add(n as u64, Ordering::SeqCst);
+                            if !cut.load(Ordering::SeqCst) && before + n as u64 > *cut_after {
+                                let keep = cut_after.saturating_sub(before) as usize;
+                                let _ = to.write_all(&buf[..keep]).await;
+                                cut.store(true, Ordering::SeqCst);
+                                return;
+                            }
+                        }
+                        if to.write_all(&buf[..n]).await.is_err() {
+                            return;
+                        }
                     }
                 }
-                down.abort();
+                let counted = Some((cut, sent, cut_after));
+                let (up_count, down_count) = if downstream {
+                    (None, counted)
+                } else {
+                    (counted, None)
+                };
+                // When either direction ends, drop both: the link is gone.
+                tokio::select! {
+                    _ = pump(cr, uw, up_count) => {}
+                    _ = pump(ur, cw, down_count) => {}
+                }
             });
         }
     });
@@ -241,7 +260,7 @@ async fn flaky_proxy(
 async fn a_chunked_upload_cut_mid_chunk_resumes_and_completes() {
     let s = start(false).await;
     // The link drops in the middle of the third chunk.
-    let (proxy, cut) = flaky_proxy(s.host.clone(), 2 * 4096 + 2500).await;
+    let (proxy, cut) = flaky_proxy(s.host.clone(), 2 * 4096 + 2500, false).await;
     let c = Client::new(
         &proxy,
         None,
@@ -261,4 +280,41 @@ async fn a_chunked_upload_cut_mid_chunk_resumes_and_completes() {
     );
     let direct = Client::new(&s.host, None, Options::default());
     assert_eq!(direct.get_blob("cut/blob", &d).await.unwrap(), blob);
+}
+
+#[tokio::test]
+async fn a_download_cut_midway_continues_with_a_range_request() {
+    let s = start(false).await;
+    let direct = Client::new(&s.host, None, Options::default());
+    let blob = data(300_000);
+    let d = direct
+        .push_blob("cut/down", &blob, &wcomp_oci::Quiet)
+        .await
+        .unwrap();
+    let (proxy, cut) = flaky_proxy(s.host.clone(), 120_000, true).await;
+    let c = Client::new(
+        &proxy,
+        None,
+        Options {
+            backoff: std::time::Duration::from_millis(10),
+            ..Options::default()
+        },
+    );
+    let mut out = Vec::new();
+    let n = c
+        .pull_blob(
+            "cut/down",
+            &d,
+            Some(blob.len() as u64),
+            &mut out,
+            &wcomp_oci::Quiet,
+        )
+        .await
+        .unwrap();
+    assert!(
+        cut.load(std::sync::atomic::Ordering::SeqCst),
+        "the proxy never cut the link"
+    );
+    assert_eq!(n, blob.len() as u64);
+    assert_eq!(out, blob);
 }
