@@ -51,19 +51,29 @@ if [ ! -x "$bin/oras" ] && ! command -v oras >/dev/null 2>&1; then
 fi
 
 COSIGN_VERSION=v2.5.2
+# Built once per machine into wcomp's tools dir (outside the clone, so a fresh CI clone
+# does not rebuild it), then linked into $bin where the tests look.
+tools="${WCOMP_TOOLS_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/wcomp/tools}"
+cosign_cached="$tools/cosign-$COSIGN_VERSION/cosign"
 if [ ! -x "$bin/cosign" ] && ! command -v cosign >/dev/null 2>&1; then
-  if command -v go >/dev/null 2>&1; then
-    work_cosign="$(mktemp -d)"
-    (
-      cd "$work_cosign"
-      go mod init tmp >/dev/null 2>&1
-      go get "github.com/sigstore/cosign/v2/cmd/cosign@$COSIGN_VERSION"
-      go build -o "$bin/cosign" github.com/sigstore/cosign/v2/cmd/cosign
-    )
-    rm -rf "$work_cosign"
-  else
-    echo "cosign: no Go toolchain here; skipping" >&2
+  if [ ! -x "$cosign_cached" ]; then
+    if command -v go >/dev/null 2>&1; then
+      echo "== building cosign $COSIGN_VERSION from the Go module proxy (a few minutes, once)"
+      mkdir -p "$(dirname "$cosign_cached")"
+      work_cosign="$(mktemp -d)"
+      (
+        cd "$work_cosign"
+        go mod init tmp >/dev/null 2>&1
+        go get "github.com/sigstore/cosign/v2/cmd/cosign@$COSIGN_VERSION"
+        go build -o "$cosign_cached.tmp" github.com/sigstore/cosign/v2/cmd/cosign
+      )
+      mv "$cosign_cached.tmp" "$cosign_cached"
+      rm -rf "$work_cosign"
+    else
+      echo "cosign: no Go toolchain here; skipping" >&2
+    fi
   fi
+  if [ -x "$cosign_cached" ]; then ln -sf "$cosign_cached" "$bin/cosign"; fi
 fi
 
 echo "test clients: cosign=$( [ -x "$bin/cosign" ] && echo "$bin/cosign" || command -v cosign || echo missing) docker-registry=$(command -v docker-registry || echo missing)"
