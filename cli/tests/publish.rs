@@ -841,7 +841,7 @@ fn docker_registry_without_referrers_uses_the_cosign_tags() {
 }
 
 #[test]
-fn cosign_verifies_wcomps_signature_and_attestation() {
+fn cosign_and_wcomp_verify_each_others_signatures_and_attestations() {
     let Some(cosign) = find_tool("cosign", &[]) else {
         return;
     };
@@ -903,6 +903,80 @@ fn cosign_verifies_wcomps_signature_and_attestation() {
             "cosign verify-attestation on {host}:\n{}\n{}",
             r.stdout, r.stderr
         );
+        // The other way round: cosign signs and attests (in-toto v0.1, as cosign writes
+        // it) with its own key format, and wcomp verifies.
+        let theirs = format!("{host}/acme/cosign-signed:1.0.0");
+        let d = u
+            .ok(&["publish", "c.wasm", &theirs, "--no-sign", "--json"])
+            .json()["manifest_digest"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let by_digest = format!("{host}/acme/cosign-signed@{d}");
+        if !u.path("cosign.pub").exists() {
+            let r: Run = Command::new(&cosign)
+                .args(["generate-key-pair"])
+                .current_dir(u.work.path())
+                .env("COSIGN_PASSWORD", "cosign-pw")
+                .stdin(Stdio::null())
+                .output()
+                .unwrap()
+                .into();
+            assert_eq!(r.code, 0, "{}", r.stderr);
+        }
+        u.write(
+            "pred.json",
+            br#"{"buildDefinition":{"buildType":"https://example.com/t","externalParameters":{}},"runDetails":{"builder":{"id":"https://example.com/b"}}}"#,
+        );
+        for args in [
+            vec![
+                "sign",
+                "--key",
+                "cosign.key",
+                "--tlog-upload=false",
+                "--allow-http-registry",
+                "-y",
+                &by_digest,
+            ],
+            vec![
+                "attest",
+                "--key",
+                "cosign.key",
+                "--predicate",
+                "pred.json",
+                "--type",
+                "slsaprovenance1",
+                "--tlog-upload=false",
+                "--allow-http-registry",
+                "-y",
+                &by_digest,
+            ],
+        ] {
+            let r: Run = Command::new(&cosign)
+                .args(&args)
+                .current_dir(u.work.path())
+                .env("HOME", u.work.path())
+                .env("COSIGN_PASSWORD", "cosign-pw")
+                .stdin(Stdio::null())
+                .output()
+                .unwrap()
+                .into();
+            assert_eq!(r.code, 0, "cosign {args:?}:\n{}", r.stderr);
+        }
+        let v = u
+            .ok(&["verify", &theirs, "--key", "cosign.pub", "--json"])
+            .json();
+        let v = &v["verification"];
+        assert_eq!(v["signers"].as_array().unwrap().len(), 1, "{v}");
+        assert_eq!(
+            v["attestations"][0]["statement_type"],
+            "https://in-toto.io/Statement/v0.1"
+        );
+        assert_eq!(
+            v["attestations"][0]["predicate"]["runDetails"]["builder"]["id"],
+            "https://example.com/b"
+        );
+
         // And cosign refuses a key that did not sign.
         let r = cosign_run(&[
             "verify",
