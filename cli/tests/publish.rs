@@ -190,6 +190,7 @@ impl User {
         c.args(args)
             .current_dir(self.work.path())
             .env("WCOMP_CONFIG_DIR", self.config.path())
+            .env("WCOMP_CACHE_DIR", self.config.path().join("cache"))
             .env("WCOMP_KEY_PASSWORD", "test-passphrase")
             .env("HOME", self.work.path())
             .env("NO_COLOR", "1")
@@ -1245,4 +1246,104 @@ fn credentials_come_from_the_environment_and_dockers_config() {
     let r = u.run(&["pull", &reference, "-o", "again.wasm", "--key", "main.pub"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(!u.path("again.wasm").exists());
+}
+
+#[test]
+fn wit_dependencies_are_fetched_verified_locked_and_cached() {
+    let reg = wcomp_registry();
+    let u = User::new();
+    let main = u.key("main");
+    u.ok(&["key", "trust", main.to_str().unwrap()]);
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/cli/fixtures/app.wit");
+    std::fs::copy(&fixture, u.path("app.wit")).unwrap();
+    let r: Run = u
+        .cmd(&["wit", "publish", "--wit", "app.wit", "--json"])
+        .env("WCOMP_REGISTRY", &reg.host)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.json()["reference"],
+        format!("{}/example/app:1.0.0", reg.host)
+    );
+
+    let proj = u.path("proj");
+    std::fs::create_dir_all(proj.join("wit")).unwrap();
+    let toml = |version: &str| {
+        format!(
+            "[package]\nname = \"acme:proj\"\nversion = \"0.1.0\"\n\n[dependencies]\n\"example:app\" = {{ version = \"{version}\", registry = \"{}\" }}\n",
+            reg.host
+        )
+    };
+    std::fs::write(proj.join("wcomp.toml"), toml("1.0.0")).unwrap();
+    std::fs::write(
+        proj.join("wit/world.wit"),
+        "package acme:proj;\n\nworld w {\n  import example:app/api@1.0.0;\n}\n",
+    )
+    .unwrap();
+    let f = u.ok(&["wit", "fetch", "--path", "proj", "--json"]).json();
+    let p = &f["packages"][0];
+    assert_eq!(p["from"], "registry");
+    assert_eq!(
+        p["signer"],
+        u.ok(&["key", "list", "--json"]).json()["keys"][0]["key_id"]
+    );
+    assert_eq!(f["lock_changed"], true);
+    let dep = proj.join("wit/deps/example-app-1.0.0.wasm");
+    let bytes = std::fs::read(&dep).unwrap();
+    assert_eq!(
+        Digest::sha256(&bytes).to_string(),
+        p["layer"].as_str().unwrap()
+    );
+    let lock = std::fs::read_to_string(proj.join("wcomp.lock")).unwrap();
+    for field in [
+        "name = \"example:app\"",
+        "version = \"1.0.0\"",
+        "manifest = \"sha256:",
+        "layer = \"sha256:",
+        "signer = \"",
+        "reference = \"",
+    ] {
+        assert!(lock.contains(field), "{field} missing from:\n{lock}");
+    }
+    // The project's WIT resolves with the fetched package in deps/.
+    let i = u.ok(&["inspect", "proj/wit", "--json"]).json();
+    assert_eq!(i["kind"], "wit-package");
+
+    // Locked and offline: from the cache, lock unchanged.
+    std::fs::remove_file(&dep).unwrap();
+    let f = u
+        .ok(&[
+            "wit",
+            "fetch",
+            "--path",
+            "proj",
+            "--locked",
+            "--offline",
+            "--json",
+        ])
+        .json();
+    assert_eq!(f["packages"][0]["from"], "cache");
+    assert_eq!(f["lock_changed"], false);
+    assert_eq!(std::fs::read(&dep).unwrap(), bytes);
+
+    // A new version under --locked, and an empty cache under --offline: refused.
+    std::fs::write(proj.join("wcomp.toml"), toml("1.0.1")).unwrap();
+    let r = u.run(&["wit", "fetch", "--path", "proj", "--locked"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("--locked"), "{}", r.stderr);
+    std::fs::write(proj.join("wcomp.toml"), toml("1.0.0")).unwrap();
+    let r: Run = u
+        .cmd(&["wit", "fetch", "--path", "proj", "--offline"])
+        .env("WCOMP_CACHE_DIR", u.path("empty-cache"))
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("--offline"), "{}", r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(proj.join("wcomp.lock")).unwrap(),
+        lock
+    );
 }

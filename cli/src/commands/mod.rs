@@ -13,6 +13,7 @@ mod pull;
 mod templates;
 mod validate;
 mod verify;
+mod wit;
 
 use clap::{Parser, Subcommand};
 
@@ -44,6 +45,7 @@ enum Command {
     Publish(publish::Opts),
     Pull(pull::Opts),
     Verify(verify::Opts),
+    Wit(wit::Opts),
 }
 
 /// A command's failure, with the exit code it maps to.
@@ -88,8 +90,11 @@ pub fn subject_error(e: wcomp_wasm::Error) -> CliError {
 /// The exit code for an error from the publishing commands: the thing checked is wrong
 /// or the registry said no (1), or the command could not run (2).
 pub fn op_error(e: anyhow::Error) -> CliError {
-    use crate::ops::{EnvironmentError, publish::BadInput, verify::Failure};
-    if e.downcast_ref::<Failure>().is_some() || e.downcast_ref::<BadInput>().is_some() {
+    use crate::ops::{EnvironmentError, deps::LockError, publish::BadInput, verify::Failure};
+    if e.downcast_ref::<Failure>().is_some()
+        || e.downcast_ref::<BadInput>().is_some()
+        || e.downcast_ref::<LockError>().is_some()
+    {
         return CliError::failure(e);
     }
     if e.downcast_ref::<EnvironmentError>().is_some() {
@@ -142,6 +147,7 @@ impl Cli {
             Command::Publish(opts) => opts.run(),
             Command::Pull(opts) => opts.run(),
             Command::Verify(opts) => opts.run(),
+            Command::Wit(opts) => opts.run(),
         }
     }
 }

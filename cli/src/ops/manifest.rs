@@ -19,6 +19,9 @@ pub struct Manifest {
     /// so a project can carry it without `wcomp build` refusing the file.
     #[serde(default, rename = "trust")]
     pub _trust: Option<toml::Value>,
+    /// WIT dependencies, read by `ops::deps` (`wcomp wit fetch`).
+    #[serde(default, rename = "dependencies")]
+    pub _dependencies: Option<toml::Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

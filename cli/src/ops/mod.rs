@@ -15,6 +15,7 @@ pub mod toolchain;
 pub struct EnvironmentError(pub String);
 
 pub mod attach;
+pub mod deps;
 pub mod provenance;
 pub mod publish;
 pub mod pull;

@@ -13,24 +13,34 @@ use wcomp_oci::reference::{PackageName, Reference};
 /// and that host's `.well-known/wasm-pkg/registry.json` gives the namespace prefix.
 pub async fn resolve(input: &str, cfg: &UserConfig) -> Result<Reference> {
     if let Some(pkg) = PackageName::parse(input) {
-        let host = std::env::var(ENV_REGISTRY)
-            .ok()
-            .or_else(|| cfg.registries.get(&pkg.namespace).cloned())
-            .or_else(|| cfg.registries.get("default").cloned())
-            .ok_or_else(|| {
-                EnvironmentError(format!(
-                    "no registry known for namespace `{}`: set {ENV_REGISTRY}=<host> or add `{} = \"<host>\"` under `[registries]` in config.toml",
-                    pkg.namespace, pkg.namespace
-                ))
-            })?;
-        let (registry, prefix) = match wcomp_oci::reference::discover(&host).await {
-            Ok(found) => (found.registry, found.namespace_prefix),
-            // No discovery document: the host is the registry, no prefix (wkg's fallback).
-            Err(_) => (host, String::new()),
-        };
-        return Ok(pkg.to_reference(&registry, &prefix)?);
+        return resolve_package(&pkg, None, cfg).await;
     }
     Ok(Reference::parse(input)?)
+}
+
+/// The OCI reference of a package version; `host` overrides the configured registry.
+pub async fn resolve_package(
+    pkg: &PackageName,
+    host: Option<&str>,
+    cfg: &UserConfig,
+) -> Result<Reference> {
+    let host = host
+        .map(str::to_string)
+        .or_else(|| std::env::var(ENV_REGISTRY).ok())
+        .or_else(|| cfg.registries.get(&pkg.namespace).cloned())
+        .or_else(|| cfg.registries.get("default").cloned())
+        .ok_or_else(|| {
+            EnvironmentError(format!(
+                "no registry known for namespace `{}`: set {ENV_REGISTRY}=<host> or add `{} = \"<host>\"` under `[registries]` in config.toml",
+                pkg.namespace, pkg.namespace
+            ))
+        })?;
+    let (registry, prefix) = match wcomp_oci::reference::discover(&host).await {
+        Ok(found) => (found.registry, found.namespace_prefix),
+        // No discovery document: the host is the registry, no prefix (wkg's fallback).
+        Err(_) => (host, String::new()),
+    };
+    Ok(pkg.to_reference(&registry, &prefix)?)
 }
 
 /// A client for `registry` with whatever credentials are configured.
