@@ -1242,7 +1242,41 @@ fn credentials_come_from_the_environment_and_dockers_config() {
         .unwrap()
         .into();
     assert_eq!(r.code, 0, "{}", r.stderr);
-    // Without either, the same pull is refused by the registry.
+    // A Docker credential helper named for the host in `credHelpers`.
+    let helper_dir = u.work.path().join("helpers");
+    std::fs::create_dir_all(&helper_dir).unwrap();
+    let helper = helper_dir.join("docker-credential-fake");
+    std::fs::write(
+        &helper,
+        "#!/bin/sh\nread host\nprintf '{\"ServerURL\":\"%s\",\"Username\":\"admin\",\"Secret\":\"admin-pw\"}' \"$host\"\n",
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let helper_docker = u.work.path().join("docker-helper");
+    std::fs::create_dir_all(&helper_docker).unwrap();
+    std::fs::write(
+        helper_docker.join("config.json"),
+        format!("{{\"credHelpers\":{{\"{}\":\"fake\"}}}}", reg.host),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        helper_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let r: Run = u
+        .cmd(&["pull", &reference, "-o", "helped.wasm", "--key", "main.pub"])
+        .env("DOCKER_CONFIG", &helper_docker)
+        .env("PATH", path)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Without any of them, the same pull is refused by the registry.
     let r = u.run(&["pull", &reference, "-o", "again.wasm", "--key", "main.pub"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(!u.path("again.wasm").exists());

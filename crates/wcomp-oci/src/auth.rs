@@ -2,8 +2,10 @@
 //!
 //! Looked up in this order: `WCOMP_REGISTRY_USER` + `WCOMP_REGISTRY_PASSWORD` (any
 //! registry), wcomp's own `credentials.json` (written by `wcomp login`, mode 0600), then
-//! Docker's `config.json` (`$DOCKER_CONFIG/config.json` or `~/.docker/config.json`,
-//! `auths.<host>.auth` = base64 `user:password`). Docker credential helpers are not run.
+//! Docker's `config.json` (`$DOCKER_CONFIG/config.json` or `~/.docker/config.json`):
+//! a credential helper named for the host in `credHelpers`, else `auths.<host>.auth`
+//! (base64 `user:password`), else the `credsStore` helper. A helper is the program
+//! `docker-credential-<name>` on PATH, asked with `get` and the host on stdin.
 
 use crate::Error;
 use base64::Engine as _;
@@ -32,6 +34,8 @@ impl std::fmt::Debug for Credentials {
 pub enum Source {
     Env,
     File(PathBuf),
+    /// A Docker credential helper (`docker-credential-<name>`).
+    Helper(String),
 }
 
 impl std::fmt::Display for Source {
@@ -39,6 +43,7 @@ impl std::fmt::Display for Source {
         match self {
             Source::Env => write!(f, "{ENV_USER}/{ENV_PASSWORD}"),
             Source::File(p) => write!(f, "{}", p.display()),
+            Source::Helper(h) => write!(f, "docker-credential-{h}"),
         }
     }
 }
@@ -66,16 +71,53 @@ pub fn lookup(registry: &str, config_dir: &Path) -> Option<(Credentials, Source)
             Source::Env,
         ));
     }
-    let files = [
-        Some(wcomp_credentials_file(config_dir)),
-        docker_config_file(),
-    ];
-    for f in files.into_iter().flatten() {
-        if let Some(c) = from_file(&f, registry) {
-            return Some((c, Source::File(f)));
-        }
+    let own = wcomp_credentials_file(config_dir);
+    if let Some(c) = from_file(&own, registry) {
+        return Some((c, Source::File(own)));
     }
-    None
+    let docker = docker_config_file()?;
+    let doc: Value = serde_json::from_str(&fs_err::read_to_string(&docker).ok()?).ok()?;
+    if let Some(helper) = doc["credHelpers"][registry].as_str()
+        && let Some(c) = from_helper(helper, registry)
+    {
+        return Some((c, Source::Helper(helper.to_string())));
+    }
+    if let Some(c) = from_file(&docker, registry) {
+        return Some((c, Source::File(docker)));
+    }
+    let store = doc["credsStore"].as_str()?;
+    from_helper(store, registry).map(|c| (c, Source::Helper(store.to_string())))
+}
+
+/// Asks `docker-credential-<helper> get` for `registry`'s credentials.
+fn from_helper(helper: &str, registry: &str) -> Option<Credentials> {
+    use std::io::Write as _;
+    if !helper
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    {
+        return None;
+    }
+    let mut child = std::process::Command::new(format!("docker-credential-{helper}"))
+        .arg("get")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let wrote = child
+        .stdin
+        .take()
+        .map(|mut i| i.write_all(registry.as_bytes()));
+    let out = child.wait_with_output().ok()?;
+    if !out.status.success() || !matches!(wrote, Some(Ok(()))) {
+        return None;
+    }
+    let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+    Some(Credentials {
+        username: v["Username"].as_str()?.to_string(),
+        password: v["Secret"].as_str()?.to_string(),
+    })
 }
 
 fn from_file(path: &Path, registry: &str) -> Option<Credentials> {
