@@ -52,6 +52,9 @@ pub fn hint_of(err: &anyhow::Error) -> Option<String> {
         if let Some(w) = e.downcast_ref::<wcomp_wasm::Error>() {
             return w.hint();
         }
+        if let Some(h) = e.downcast_ref::<crate::ops::HintedError>() {
+            return Some(h.hint.clone());
+        }
         e.downcast_ref::<wcomp_oci::Error>().and_then(|o| o.hint())
     })
 }

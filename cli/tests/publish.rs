@@ -394,7 +394,11 @@ fn key_generate_list_export_and_refusals() {
         .unwrap();
     let r = Run::from(r);
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("WCOMP_KEY_PASSWORD"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("hint: set WCOMP_KEY_PASSWORD"),
+        "{}",
+        r.stderr
+    );
     assert!(!u.config.path().join("keys/third.key").exists());
     assert_eq!(u.run(&["key", "export", "nope"]).code, 2);
 }
@@ -1031,6 +1035,11 @@ fn package_names_resolve_through_the_registrys_well_known_document() {
     // An unknown namespace says how to configure one.
     let r = u.run(&["pull", "other:thing@1.0.0"]);
     assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("hint: set WCOMP_REGISTRY"),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("[registries]"), "{}", r.stderr);
 }
 

@@ -97,7 +97,9 @@ pub fn op_error(e: anyhow::Error) -> CliError {
     {
         return CliError::failure(e);
     }
-    if e.downcast_ref::<EnvironmentError>().is_some() {
+    if e.downcast_ref::<EnvironmentError>().is_some()
+        || e.downcast_ref::<crate::ops::HintedError>().is_some()
+    {
         return CliError::usage(e);
     }
     if let Some(w) = e.downcast_ref::<wcomp_wasm::Error>() {

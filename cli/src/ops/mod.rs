@@ -14,6 +14,23 @@ pub mod toolchain;
 #[error("{0}")]
 pub struct EnvironmentError(pub String);
 
+/// An environment error with a suggested fix, printed as `hint:` (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct HintedError {
+    pub message: String,
+    pub hint: String,
+}
+
+impl HintedError {
+    pub fn new(message: impl Into<String>, hint: impl Into<String>) -> HintedError {
+        HintedError {
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+}
+
 pub mod attach;
 pub mod deps;
 pub mod provenance;

@@ -1,7 +1,6 @@
 //! From what the user typed to a registry client: OCI references, wkg-style package names
 //! resolved through the user config or `.well-known/wasm-pkg/registry.json`, credentials.
 
-use super::EnvironmentError;
 use super::userconfig::{ENV_REGISTRY, UserConfig};
 use anyhow::Result;
 use std::path::Path;
@@ -30,10 +29,13 @@ pub async fn resolve_package(
         .or_else(|| cfg.registries.get(&pkg.namespace).cloned())
         .or_else(|| cfg.registries.get("default").cloned())
         .ok_or_else(|| {
-            EnvironmentError(format!(
-                "no registry known for namespace `{}`: set {ENV_REGISTRY}=<host> or add `{} = \"<host>\"` under `[registries]` in config.toml",
-                pkg.namespace, pkg.namespace
-            ))
+            super::HintedError::new(
+                format!("no registry known for namespace `{}`", pkg.namespace),
+                format!(
+                    "set {ENV_REGISTRY}=<host>, or add `{} = \"<host>\"` under `[registries]` in config.toml",
+                    pkg.namespace
+                ),
+            )
         })?;
     let (registry, prefix) = match wcomp_oci::reference::discover(&host).await {
         Ok(found) => (found.registry, found.namespace_prefix),

@@ -179,9 +179,10 @@ pub fn passphrase(purpose: &str, confirm: bool) -> Result<String> {
     }
     use std::io::IsTerminal as _;
     if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
-        return Err(EnvironmentError(format!(
-            "a passphrase is needed to {purpose}, and there is no terminal to ask on; set {ENV_KEY_PASSWORD}"
-        ))
+        return Err(super::HintedError::new(
+            format!("a passphrase is needed to {purpose}, and there is no terminal to ask on"),
+            format!("set {ENV_KEY_PASSWORD} to the passphrase"),
+        )
         .into());
     }
     // Read without echo would need a terminal crate; the prompt says so.
@@ -212,9 +213,9 @@ pub fn load_signing_key(
         None => match &cfg.default_key {
             Some(name) => (keys_dir(dir).join(format!("{name}.key")), name.clone()),
             None => {
-                return Err(EnvironmentError(
-                    "no signing key: create one with `wcomp key generate`, pass `--key`, or publish unsigned with `--no-sign`"
-                        .to_string(),
+                return Err(super::HintedError::new(
+                    "no signing key",
+                    "create one with `wcomp key generate`, pass `--key <name|path>`, or publish unsigned with `--no-sign`",
                 )
                 .into());
             }
