@@ -14,10 +14,10 @@ use wcomp_trust::KeyPair;
 /// `$WCOMP_CONFIG_DIR/keys/` (default: the user config dir's `wcomp/keys/`), mode 0600.
 #[derive(clap::Args)]
 #[command(after_help = "Examples:
-  WCOMP_KEY_PASSWORD=... wcomp key generate --name release   create a key (the first is the default)
-  wcomp key list --json                                      keys and trusted keys as JSON
-  wcomp key export release > release.pub                     the public key, for `cosign verify --key`
-  wcomp key trust acme.pub --for 'reg.example.com/acme/**'   trust a key for a namespace
+  wcomp key generate --name release        a new key (the first one is the default)
+  wcomp key list --json                    keys and trusted keys as JSON
+  wcomp key export release > release.pub   the public key, for `cosign verify --key`
+  wcomp key trust acme.pub --for 'reg.example.com/acme/**'
 
 Exit codes: 0 success, 1 the operation failed, 2 usage or environment error (no
 passphrase and no terminal, unknown key, unreadable file).")]

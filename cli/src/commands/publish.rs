@@ -13,9 +13,9 @@ use std::path::PathBuf;
 /// gets every part listed in the provenance's resolvedDependencies.
 #[derive(clap::Args)]
 #[command(after_help = "Examples:
-  wcomp publish app.wasm localhost:5000/acme/app:1.0.0          sign with the default key
-  wcomp publish wit/ localhost:5000/acme/api:0.1.0              a WIT package (directory)
-  wcomp publish app.wasm acme:app@1.0.0                         registry from config / .well-known
+  wcomp publish app.wasm localhost:5000/acme/app:1.0.0     signed with the default key
+  wcomp publish wit/ localhost:5000/acme/api:0.1.0         a WIT package (directory)
+  wcomp publish app.wasm acme:app@1.0.0                    registry from config
   wcomp publish app.wasm reg.example.com/acme/app:1.0.0 --key release --json
   wcomp publish app.wasm localhost:5000/scratch/app:dev --no-sign
 

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 /// mismatch) and leaves no file.
 #[derive(clap::Args)]
 #[command(after_help = "Examples:
-  wcomp pull localhost:5000/acme/app:1.0.0                   verify with the trust policy, write app.wasm
+  wcomp pull localhost:5000/acme/app:1.0.0       trust policy; writes app.wasm
   wcomp pull localhost:5000/acme/app:1.0.0 -o app.wasm --key acme.pub
   wcomp pull acme:app@1.0.0 --json
   wcomp pull localhost:5000/scratch/app:dev --insecure-skip-verify

@@ -7,10 +7,10 @@ use std::path::PathBuf;
 /// WIT packages from registries: fetch a project's `[dependencies]`, publish its WIT.
 #[derive(clap::Args)]
 #[command(after_help = "Examples:
-  wcomp wit fetch                     pull [dependencies] into wit/deps/, write wcomp.lock
-  wcomp wit fetch --locked            fail if wcomp.lock would change (CI)
-  wcomp wit fetch --offline           only the local cache (pinned by wcomp.lock)
-  wcomp wit publish                   publish wit/ as <ns>:<name>@<version> from its package line
+  wcomp wit fetch               [dependencies] into wit/deps/, pinned in wcomp.lock
+  wcomp wit fetch --locked      fail if wcomp.lock would change (CI)
+  wcomp wit fetch --offline     only the local cache (pinned by wcomp.lock)
+  wcomp wit publish             wit/ as <ns>:<name>@<version> from its package line
 
 Exit codes: 0 success, 1 a verification failed, the lock would change under --locked,
 or a package is missing under --offline, 2 usage or environment error.")]
