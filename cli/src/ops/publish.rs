@@ -221,8 +221,12 @@ pub fn run(opts: Options, progress: &dyn Reporter, note: &dyn Fn(&str)) -> Resul
             manifest.annotations.insert(k.clone(), v.clone());
         }
         let manifest_bytes = manifest.to_json();
-        let manifest_digest = client
-            .push_manifest(&repo, &tag, &manifest_bytes, OCI_MANIFEST)
+        // By digest first: the tag is set only after the signature and attestation are in
+        // place, so an interrupted publish never leaves a tag pointing at an unsigned
+        // artifact.
+        let manifest_digest = wcomp_core::Digest::sha256(&manifest_bytes);
+        client
+            .push_manifest(&repo, &manifest_digest.to_string(), &manifest_bytes, OCI_MANIFEST)
             .await?;
         let subject = Descriptor::of(OCI_MANIFEST, &manifest_bytes);
 
@@ -252,6 +256,9 @@ pub fn run(opts: Options, progress: &dyn Reporter, note: &dyn Fn(&str)) -> Resul
                 out.attestation = Some(att.to_string());
             }
         }
+        client
+            .push_manifest(&repo, &tag, &manifest_bytes, OCI_MANIFEST)
+            .await?;
         Ok(out)
     })
 }
