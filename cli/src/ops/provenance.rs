@@ -192,3 +192,48 @@ fn rand_id() -> u64 {
     );
     h.finish()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_top_level_composition_section_counts() {
+        let part = r#"{"version":1,"tool":"t","parts":[{"name":"inner","source":"x","digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000"}]}"#;
+        let nested = wat::parse_str(format!(
+            "(component (component (@custom \"{COMPOSITION_SECTION}\" \"{}\")))",
+            part.replace('"', "\\\"")
+        ))
+        .unwrap();
+        let name = COMPOSITION_SECTION.as_bytes();
+        assert!(
+            nested.windows(name.len()).any(|w| w == name),
+            "the nested section is there"
+        );
+        assert!(composition(&nested).unwrap().is_none());
+        let top = wat::parse_str(format!(
+            "(component (component) (@custom \"{COMPOSITION_SECTION}\" \"{}\"))",
+            part.replace('"', "\\\"")
+        ))
+        .unwrap();
+        let c = composition(&top).unwrap().unwrap();
+        assert_eq!(c.parts.len(), 1);
+        assert_eq!(c.parts[0].name, "inner");
+    }
+
+    #[test]
+    fn malformed_records_are_refused() {
+        for bad in [
+            r#"{"version":2,"parts":[]}"#,
+            r#"{"version":1,"parts":[{"name":"a","source":"b","digest":"md5:00"}]}"#,
+            "not json",
+        ] {
+            let bytes = wat::parse_str(format!(
+                "(component (@custom \"{COMPOSITION_SECTION}\" \"{}\"))",
+                bad.replace('"', "\\\"")
+            ))
+            .unwrap();
+            assert!(composition(&bytes).is_err(), "{bad}");
+        }
+    }
+}
