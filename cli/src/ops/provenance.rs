@@ -33,8 +33,10 @@ pub struct Part {
     pub digest: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
+    /// `manifestDigest` in the issue's sketch; `wcomp compose` writes `manifest_digest`.
     #[serde(
         rename = "manifestDigest",
+        alias = "manifest_digest",
         default,
         skip_serializing_if = "Option::is_none"
     )]
@@ -219,6 +221,24 @@ mod tests {
         let c = composition(&top).unwrap().unwrap();
         assert_eq!(c.parts.len(), 1);
         assert_eq!(c.parts[0].name, "inner");
+    }
+
+    #[test]
+    fn the_record_wcomp_compose_writes_is_read() {
+        // The shape of `wcomp_wasm::provenance::CompositionRecord` on main: snake_case
+        // `manifest_digest`, plus `size`, `root`, `wires` that provenance does not need.
+        let d = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+        let record = format!(
+            r#"{{"version":1,"tool":"wcomp 0.1.0","root":"app","parts":[{{"name":"app","source":"localhost:5000/acme/app:1.0.0","digest":"{d}","size":10,"manifest_digest":"{d}","signer":"abc"}}],"wires":[{{"importer":"app","import":"x","exporter":"db","export":"y"}}]}}"#
+        );
+        let bytes = wat::parse_str(format!(
+            "(component (@custom \"{COMPOSITION_SECTION}\" \"{}\"))",
+            record.replace('"', "\\\"")
+        ))
+        .unwrap();
+        let c = composition(&bytes).unwrap().unwrap();
+        assert_eq!(c.parts[0].manifest_digest.as_deref(), Some(d));
+        assert_eq!(c.parts[0].signer.as_deref(), Some("abc"));
     }
 
     #[test]
