@@ -503,6 +503,46 @@ fn publish_pull_round_trip_of_a_component_and_a_wit_package() {
     let v = u.ok(&["verify", &reference]).stdout;
     assert!(v.contains("signed by key"), "{v}");
 
+    // The component's own wasm-metadata becomes manifest annotations (wkg does the
+    // same); the tag still sets the version and `--annotation` still wins.
+    let mut meta = wasm_metadata::AddMetadata::default();
+    meta.description =
+        wasm_metadata::AddMetadataField::Set(wasm_metadata::Description::new("answers"));
+    meta.licenses =
+        wasm_metadata::AddMetadataField::Set(wasm_metadata::Licenses::new("Apache-2.0").unwrap());
+    meta.source = wasm_metadata::AddMetadataField::Set(
+        wasm_metadata::Source::new("https://example.com/meta").unwrap(),
+    );
+    meta.version = wasm_metadata::AddMetadataField::Set(wasm_metadata::Version::new("9.9.9"));
+    let described = meta.to_wasm(&bytes).unwrap();
+    u.write("described.wasm", &described);
+    let dref = format!("{}/acme/described:2.0.0", reg.host);
+    u.ok(&[
+        "publish",
+        "described.wasm",
+        &dref,
+        "--annotation",
+        "org.opencontainers.image.licenses=MIT",
+    ]);
+    let m = rt().block_on(async {
+        let m = client(&reg.host)
+            .get_manifest("acme/described", "2.0.0")
+            .await
+            .unwrap()
+            .unwrap();
+        ImageManifest::from_json(&m.bytes).unwrap()
+    });
+    assert_eq!(
+        m.annotations["org.opencontainers.image.description"],
+        "answers"
+    );
+    assert_eq!(
+        m.annotations["org.opencontainers.image.source"],
+        "https://example.com/meta"
+    );
+    assert_eq!(m.annotations["org.opencontainers.image.version"], "2.0.0");
+    assert_eq!(m.annotations["org.opencontainers.image.licenses"], "MIT");
+
     // A WIT package (a directory with deps/).
     let wit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/cli/fixtures/app-dir");
     let wref = format!("{}/acme/app-wit:1.0.0", reg.host);

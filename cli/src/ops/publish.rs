@@ -188,12 +188,15 @@ pub fn run(opts: Options, progress: &dyn Reporter, note: &dyn Fn(&str)) -> Resul
                 "target": null,
             });
         }
-        if let Some((_, v)) = opts
+        let meta = wcomp_wasm::inspect::metadata(&artifact.bytes);
+        let author = opts
             .annotations
             .iter()
             .find(|(k, _)| k == "org.opencontainers.image.authors")
-        {
-            config["author"] = json!(v);
+            .map(|(_, v)| v.clone())
+            .or_else(|| meta.as_ref().and_then(|m| m.authors.clone()));
+        if let Some(a) = author {
+            config["author"] = json!(a);
         }
         let config = serde_json::to_vec(&config)?;
         client.push_blob(&repo, &config, &wcomp_oci::Quiet).await?;
@@ -207,15 +210,33 @@ pub fn run(opts: Options, progress: &dyn Reporter, note: &dyn Fn(&str)) -> Resul
         manifest
             .annotations
             .insert("org.opencontainers.image.created".into(), created);
-        if semver::Version::parse(&tag).is_ok() {
-            manifest
-                .annotations
-                .insert("org.opencontainers.image.version".into(), tag.clone());
+        // Later sources win: the component's own metadata, git, the tag, `--annotation`.
+        if let Some(m) = &meta {
+            for (key, value) in [
+                ("authors", &m.authors),
+                ("description", &m.description),
+                ("licenses", &m.licenses),
+                ("source", &m.source),
+                ("url", &m.homepage),
+                ("revision", &m.revision),
+                ("version", &m.version),
+            ] {
+                if let Some(v) = value.clone() {
+                    manifest
+                        .annotations
+                        .insert(format!("org.opencontainers.image.{key}"), v);
+                }
+            }
         }
         if let Some(rev) = prov.build_definition.external_parameters["sourceRevision"]["gitCommit"].as_str() {
             manifest
                 .annotations
                 .insert("org.opencontainers.image.revision".into(), rev.to_string());
+        }
+        if semver::Version::parse(&tag).is_ok() {
+            manifest
+                .annotations
+                .insert("org.opencontainers.image.version".into(), tag.clone());
         }
         for (k, v) in &opts.annotations {
             manifest.annotations.insert(k.clone(), v.clone());
