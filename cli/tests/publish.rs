@@ -797,6 +797,19 @@ fn docker_registry_without_referrers_uses_the_cosign_tags() {
     );
     std::fs::remove_file(u.path("got.wasm")).unwrap();
 
+    // A 9 MiB component goes up in chunked PATCHes (over the 4 MiB monolithic limit).
+    let filler: Vec<u8> = (0..9 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let big = with_custom_section(component(), "filler", &filler);
+    u.write("big.wasm", &big);
+    let big_ref = format!("{}/acme/big:1.0.0", dist.host);
+    u.ok(&["publish", "big.wasm", &big_ref]);
+    u.ok(&["pull", &big_ref, "-o", "big-got.wasm", "--key", "main.pub"]);
+    assert!(std::fs::read(u.path("big-got.wasm")).unwrap() == big);
+    std::fs::remove_file(u.path("big-got.wasm")).unwrap();
+    std::fs::remove_file(u.path("big.wasm")).unwrap();
+
     let d = manifest_digest(&dist.host, "acme/app", "1.0.0");
     let sig_tag = format!("sha256-{}.sig", d.hex());
     let payload = simple_signing::payload(
