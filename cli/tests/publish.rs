@@ -633,6 +633,26 @@ fn signatures_by_other_keys_missing_signatures_and_foreign_attestations_are_refu
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("no signature"), "{}", r.stderr);
     assert_eq!(r.json()["check"], "no-signature");
+    // --insecure-skip-verify takes it anyway, and says so loudly.
+    let r = u.run(&[
+        "pull",
+        &r2,
+        "-o",
+        "skipped.wasm",
+        "--insecure-skip-verify",
+        "--json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("WARNING") && r.stderr.contains("NOT be checked"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        r.json()["skipped"],
+        serde_json::json!(["signature", "attestation"])
+    );
+    std::fs::remove_file(u.path("skipped.wasm")).unwrap();
     let r3 = format!("{}/scratch/unsigned:1.0.0", reg.host);
     u.ok(&["publish", "c.wasm", &r3, "--no-sign"]);
     let r = u.ok(&["pull", &r3, "-o", "scratch.wasm"]);
