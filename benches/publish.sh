@@ -6,6 +6,8 @@
 #
 #   benches/publish.sh [runs]                  release build of wcomp + wcomp-registry
 #   PROFILE=debug benches/publish.sh [runs]    use the debug build as is (no rebuild)
+#   WKG=/path/to/wkg benches/publish.sh        also time `wkg oci push/pull` (wkg 0.16:
+#                                              `cargo install --locked wkg`, many minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
@@ -66,9 +68,13 @@ secs() {
   echo "$t1 - $t0" | bc -l
 }
 
-printf '%-6s %12s %12s %7s %12s %12s %7s\n' size "push plain" "push signed" ratio "pull plain" "pull verify" ratio
+wkg=${WKG:-$(command -v wkg || true)}
+if [ -n "$wkg" ]; then echo "wkg: $wkg ($("$wkg" --version))"; fi
+
+printf '%-6s %12s %12s %7s %12s %12s %7s\n' size "push plain" "push signed" ratio "pull plain" "pull verify" ratio >"$work/table1"
+printf '%-6s %12s %12s %7s %12s %12s %7s\n' size "wkg push" "wcomp signed" ratio "wkg pull" "wcomp verify" ratio >"$work/table2"
 for mb in 1 10 100; do
-  pp=(); ps=(); lp=(); lv=()
+  pp=(); ps=(); lp=(); lv=(); wp=(); wl=()
   for i in $(seq "$runs"); do
     # Fresh content each run, so the registry's blob dedupe never skips an upload.
     gen $((mb * 1024 * 1024)) "$work/p.wasm"
@@ -77,10 +83,28 @@ for mb in 1 10 100; do
     ps+=("$(secs "$wcomp" publish "$work/s.wasm" "$host/bench/c$mb:signed$i")")
     lp+=("$(secs "$wcomp" pull "$host/bench/c$mb:signed$i" -o "$work/out.wasm" --insecure-skip-verify)")
     lv+=("$(secs "$wcomp" pull "$host/bench/c$mb:signed$i" -o "$work/out.wasm" --key "$work/bench.pub")")
+    if [ -n "$wkg" ]; then
+      gen $((mb * 1024 * 1024)) "$work/w.wasm"
+      wp+=("$(secs "$wkg" oci push --insecure "$host" "$host/bench/w$mb:v$i" "$work/w.wasm")")
+      wl+=("$(secs "$wkg" oci pull --insecure "$host" "$host/bench/w$mb:v$i" -o "$work/wout.wasm")")
+    fi
   done
   a=$(printf '%s\n' "${pp[@]}" | median); b=$(printf '%s\n' "${ps[@]}" | median)
   c=$(printf '%s\n' "${lp[@]}" | median); d=$(printf '%s\n' "${lv[@]}" | median)
   printf '%-6s %11.3fs %11.3fs %6.2fx %11.3fs %11.3fs %6.2fx\n' "${mb}MB" "$a" "$b" \
-    "$(echo "$b / $a" | bc -l)" "$c" "$d" "$(echo "$d / $c" | bc -l)"
+    "$(echo "$b / $a" | bc -l)" "$c" "$d" "$(echo "$d / $c" | bc -l)" | tee -a "$work/table1"
+  if [ -n "$wkg" ]; then
+    e=$(printf '%s\n' "${wp[@]}" | median); f=$(printf '%s\n' "${wl[@]}" | median)
+    printf '%-6s %11.3fs %11.3fs %6.2fx %11.3fs %11.3fs %6.2fx\n' "${mb}MB" "$e" "$b" \
+      "$(echo "$b / $e" | bc -l)" "$f" "$d" "$(echo "$d / $f" | bc -l)" >>"$work/table2"
+  fi
 done
-echo "(profile: $profile, $runs runs each, medians; wkg is not compared: it is not installed here)"
+echo
+echo "== signing + attesting + verifying overhead (wcomp vs wcomp)"
+cat "$work/table1"
+if [ -n "$wkg" ]; then
+  echo
+  echo "== wcomp (signed, verified) vs wkg (neither)"
+  cat "$work/table2"
+fi
+echo "(wcomp profile: $profile, $runs runs each, medians${wkg:+; wkg: $wkg}${wkg:-; wkg not found: set WKG=/path/to/wkg})"
