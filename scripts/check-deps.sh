@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0
-for pkg in wcomp-core wcomp-wasm wcomp-compose $(cargo metadata --no-deps --format-version 1 | grep -o '"name":"wcomp-registry"' | head -1 | cut -d'"' -f4); do
+for pkg in wcomp-core wcomp-wasm wcomp-compose wcomp-trust wcomp-oci $(cargo metadata --no-deps --format-version 1 | grep -o '"name":"wcomp-registry"' | head -1 | cut -d'"' -f4); do
   tree=$(cargo tree -p "$pkg" -e normal --prefix none --locked)
   for banned in wasmtime cranelift-codegen wit-bindgen; do
     if grep -q "^$banned " <<<"$tree"; then
@@ -19,5 +19,13 @@ if [ "$(wc -l <<<"$majors")" -gt 1 ]; then
   echo "warning: several wasmparser versions in the tree:" >&2
   echo "$majors" >&2
 fi
-[ $status -eq 0 ] && echo "ok: analysis crates are free of runtimes and build tooling"
+# The trust library is meant for the server too: no CLI or progress-bar crates in it.
+trust_tree=$(cargo tree -p wcomp-trust -e normal --prefix none --locked)
+for banned in clap indicatif reqwest tokio; do
+  if grep -q "^$banned " <<<"$trust_tree"; then
+    echo "error: wcomp-trust depends on $banned" >&2
+    status=1
+  fi
+done
+[ $status -eq 0 ] && echo "ok: analysis and trust crates are free of runtimes and build tooling"
 exit $status

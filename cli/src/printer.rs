@@ -49,14 +49,67 @@ pub fn report_error(err: &anyhow::Error) {
 /// The hint of the first error in the chain that has one.
 pub fn hint_of(err: &anyhow::Error) -> Option<String> {
     err.chain().find_map(|e| {
-        if let Some(e) = e.downcast_ref::<wcomp_wasm::Error>() {
-            e.hint()
-        } else if let Some(e) = e.downcast_ref::<wcomp_compose::Error>() {
-            e.hint()
-        } else {
-            None
+        if let Some(w) = e.downcast_ref::<wcomp_wasm::Error>() {
+            return w.hint();
         }
+        if let Some(c) = e.downcast_ref::<wcomp_compose::Error>() {
+            return c.hint();
+        }
+        if let Some(h) = e.downcast_ref::<crate::ops::HintedError>() {
+            return Some(h.hint.clone());
+        }
+        e.downcast_ref::<wcomp_oci::Error>().and_then(|o| o.hint())
     })
+}
+
+/// Writes to stderr (warnings, notes), ignoring a closed pipe.
+pub fn err(text: &str) {
+    let mut stderr = anstream::stderr().lock();
+    let _ = stderr.write_all(text.as_bytes());
+}
+
+/// Pretty JSON on stdout, with a final newline.
+pub fn json(v: &impl serde::Serialize) -> Result<(), crate::commands::CliError> {
+    let mut text = serde_json::to_string_pretty(v).map_err(anyhow::Error::from)?;
+    text.push('\n');
+    out(&text);
+    Ok(())
+}
+
+/// A bytes-and-rate progress bar on stderr for uploads and downloads; indicatif hides it
+/// when stderr is not a terminal.
+pub struct Bar(indicatif::ProgressBar);
+
+impl Bar {
+    pub fn new() -> Bar {
+        let bar = indicatif::ProgressBar::hidden();
+        Bar(bar)
+    }
+}
+
+impl wcomp_oci::Reporter for Bar {
+    fn start(&self, what: &str, total: u64) {
+        use std::io::IsTerminal as _;
+        if !std::io::stderr().is_terminal() {
+            return;
+        }
+        self.0
+            .set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        self.0.set_length(total);
+        self.0.set_position(0);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+        ) {
+            self.0.set_style(style.progress_chars("=> "));
+        }
+        self.0.set_message(what.to_string());
+    }
+    fn advance(&self, bytes: u64) {
+        self.0.inc(bytes);
+    }
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
 }
 
 /// `12345` -> `12,345 bytes (12.1 KiB)`.

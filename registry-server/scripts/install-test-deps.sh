@@ -3,9 +3,13 @@
 # for a client that is already there. The interop tests skip themselves when a client is
 # missing, so this script is needed only to run them, not to build or run the rest.
 #
-#   skopeo  from Debian (apt)
-#   oras    built from the Go module proxy in a throwaway module (the proxy refuses
-#           `go install ...@version` here because it asks for version lists)
+#   skopeo           from Debian (apt)
+#   docker-registry  from Debian (apt): distribution 2.8, a registry with no referrers API,
+#                    for wcomp publish/pull's cosign tag fallback (cli/tests/publish.rs)
+#   oras             built from the Go module proxy in a throwaway module (the proxy refuses
+#                    `go install ...@version` here because it asks for version lists)
+#   cosign           built the same way (a few minutes on 2 cores, once; cached in $bin),
+#                    to check that cosign accepts wcomp's signatures and attestations
 #
 # Binaries land in $WCOMP_TEST_BIN (default: registry-server/target-tools/bin), which the
 # tests also search.
@@ -15,13 +19,18 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${WCOMP_TEST_BIN:-$here/target-tools/bin}"
 mkdir -p "$bin"
 
-if ! command -v skopeo >/dev/null 2>&1; then
+apt_missing=()
+command -v skopeo >/dev/null 2>&1 || apt_missing+=(skopeo)
+command -v docker-registry >/dev/null 2>&1 || [ -x /usr/bin/docker-registry ] || apt_missing+=(docker-registry)
+if [ ${#apt_missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends skopeo
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${apt_missing[@]}"
+    # The package starts a registry on :5000 as a service; the tests start their own.
+    if command -v systemctl >/dev/null 2>&1; then $sudo systemctl disable --now docker-registry >/dev/null 2>&1 || true; fi
   else
-    echo "skopeo: no apt-get here; skipping" >&2
+    echo "${apt_missing[*]}: no apt-get here; skipping" >&2
   fi
 fi
 
@@ -41,4 +50,31 @@ if [ ! -x "$bin/oras" ] && ! command -v oras >/dev/null 2>&1; then
   fi
 fi
 
+COSIGN_VERSION=v2.5.2
+# Built once per machine into wcomp's tools dir (outside the clone, so a fresh CI clone
+# does not rebuild it), then linked into $bin where the tests look.
+tools="${WCOMP_TOOLS_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/wcomp/tools}"
+cosign_cached="$tools/cosign-$COSIGN_VERSION/cosign"
+if [ ! -x "$bin/cosign" ] && ! command -v cosign >/dev/null 2>&1; then
+  if [ ! -x "$cosign_cached" ]; then
+    if command -v go >/dev/null 2>&1; then
+      echo "== building cosign $COSIGN_VERSION from the Go module proxy (a few minutes, once)"
+      mkdir -p "$(dirname "$cosign_cached")"
+      work_cosign="$(mktemp -d)"
+      (
+        cd "$work_cosign"
+        go mod init tmp >/dev/null 2>&1
+        go get "github.com/sigstore/cosign/v2/cmd/cosign@$COSIGN_VERSION"
+        go build -o "$cosign_cached.tmp" github.com/sigstore/cosign/v2/cmd/cosign
+      )
+      mv "$cosign_cached.tmp" "$cosign_cached"
+      rm -rf "$work_cosign"
+    else
+      echo "cosign: no Go toolchain here; skipping" >&2
+    fi
+  fi
+  if [ -x "$cosign_cached" ]; then ln -sf "$cosign_cached" "$bin/cosign"; fi
+fi
+
+echo "test clients: cosign=$( [ -x "$bin/cosign" ] && echo "$bin/cosign" || command -v cosign || echo missing) docker-registry=$(command -v docker-registry || echo missing)"
 echo "test clients: skopeo=$(command -v skopeo || echo missing) oras=$( [ -x "$bin/oras" ] && echo "$bin/oras" || command -v oras || echo missing)"

@@ -6,10 +6,16 @@ mod build;
 mod compose;
 mod doctor;
 mod inspect;
+mod key;
+mod login;
 mod new;
 mod run;
+mod publish;
+mod pull;
 mod templates;
 mod validate;
+mod verify;
+mod wit;
 
 use clap::{Parser, Subcommand};
 
@@ -38,6 +44,12 @@ enum Command {
     Inspect(inspect::Opts),
     Validate(validate::Opts),
     Run(run::Opts),
+    Key(key::Opts),
+    Login(login::Opts),
+    Publish(publish::Opts),
+    Pull(pull::Opts),
+    Verify(verify::Opts),
+    Wit(wit::Opts),
 }
 
 /// A command's failure, with the exit code it maps to.
@@ -79,6 +91,54 @@ pub fn subject_error(e: wcomp_wasm::Error) -> CliError {
     }
 }
 
+/// The exit code for an error from the publishing commands: the thing checked is wrong
+/// or the registry said no (1), or the command could not run (2).
+pub fn op_error(e: anyhow::Error) -> CliError {
+    use crate::ops::{EnvironmentError, deps::LockError, publish::BadInput, verify::Failure};
+    if e.downcast_ref::<Failure>().is_some()
+        || e.downcast_ref::<BadInput>().is_some()
+        || e.downcast_ref::<LockError>().is_some()
+    {
+        return CliError::failure(e);
+    }
+    if e.downcast_ref::<EnvironmentError>().is_some()
+        || e.downcast_ref::<crate::ops::HintedError>().is_some()
+    {
+        return CliError::usage(e);
+    }
+    if let Some(w) = e.downcast_ref::<wcomp_wasm::Error>() {
+        return match w {
+            wcomp_wasm::Error::NotFound(_) | wcomp_wasm::Error::Read { .. } => CliError::usage(e),
+            _ => CliError::failure(e),
+        };
+    }
+    if let Some(o) = e.downcast_ref::<wcomp_oci::Error>() {
+        return match o {
+            wcomp_oci::Error::NotFound(_)
+            | wcomp_oci::Error::Unauthorized { .. }
+            | wcomp_oci::Error::Status { .. }
+            | wcomp_oci::Error::DigestMismatch { .. }
+            | wcomp_oci::Error::Malformed { .. } => CliError::failure(e),
+            _ => CliError::usage(e),
+        };
+    }
+    CliError::usage(e)
+}
+
+/// Like [`op_error`]; with `--json`, a failed check is also printed on stdout as
+/// `{"schema":1,"verified":false,"check":"<name>","message":"..."}`.
+pub fn op_error_json(e: anyhow::Error, json: bool) -> CliError {
+    if json && let Some(f) = e.downcast_ref::<crate::ops::verify::Failure>() {
+        let _ = crate::printer::json(&serde_json::json!({
+            "schema": 1,
+            "verified": false,
+            "check": f.check(),
+            "message": f.to_string(),
+        }));
+    }
+    op_error(e)
+}
+
 impl Cli {
     pub fn run(self) -> Result<u8, CliError> {
         match self.command {
@@ -90,6 +150,12 @@ impl Cli {
             Command::Inspect(opts) => opts.run(),
             Command::Validate(opts) => opts.run(),
             Command::Run(opts) => opts.run(),
+            Command::Key(opts) => opts.run(),
+            Command::Login(opts) => opts.run(),
+            Command::Publish(opts) => opts.run(),
+            Command::Pull(opts) => opts.run(),
+            Command::Verify(opts) => opts.run(),
+            Command::Wit(opts) => opts.run(),
         }
     }
 }

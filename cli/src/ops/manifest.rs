@@ -16,6 +16,13 @@ pub struct Manifest {
     pub component: Option<Component>,
     pub workspace: Option<Workspace>,
     pub composition: Option<Composition>,
+    /// The trust policy table, read by `ops::userconfig` (docs/trust.md); accepted here
+    /// so a project can carry it without `wcomp build` refusing the file.
+    #[serde(default, rename = "trust")]
+    pub _trust: Option<toml::Value>,
+    /// WIT dependencies, read by `ops::deps` (`wcomp wit fetch`).
+    #[serde(default, rename = "dependencies")]
+    pub _dependencies: Option<toml::Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -130,4 +137,19 @@ pub fn output_stem(package: &Package) -> &str {
         .name
         .split_once(':')
         .map_or(package.name.as_str(), |(_, n)| n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trust_table_is_accepted_beside_the_project_tables() {
+        let m: Manifest = toml::from_str(
+            "[package]\nname = \"a:b\"\nversion = \"0.1.0\"\n[trust]\nkeys = [{ key = \"k.pub\", for = \"**\" }]\n",
+        )
+        .unwrap();
+        assert!(m._trust.is_some());
+        assert!(toml::from_str::<Manifest>("[nope]\n").is_err());
+    }
 }

@@ -42,3 +42,28 @@ pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<
         .with_context(|| format!("failed to write `{}`", path.display()))?;
     Ok(())
 }
+/// An environment error with a suggested fix, printed as `hint:` (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct HintedError {
+    pub message: String,
+    pub hint: String,
+}
+
+impl HintedError {
+    pub fn new(message: impl Into<String>, hint: impl Into<String>) -> HintedError {
+        HintedError {
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+}
+
+pub mod attach;
+pub mod deps;
+pub mod provenance;
+pub mod publish;
+pub mod pull;
+pub mod registry;
+pub mod userconfig;
+pub mod verify;

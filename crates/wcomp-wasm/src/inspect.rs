@@ -276,7 +276,8 @@ pub struct Metadata {
 }
 
 /// Binaries with no metadata give `None`.
-fn metadata(bytes: &[u8]) -> Option<Metadata> {
+/// The wasm-metadata fields of a binary (`None` when it has none).
+pub fn metadata(bytes: &[u8]) -> Option<Metadata> {
     let payload = wasm_metadata::Payload::from_binary(bytes).ok()?;
     let m = payload.metadata();
     let text = |v: Option<&dyn std::fmt::Display>| v.map(|v| v.to_string());

@@ -1,0 +1,209 @@
+//! Signatures and attestations attached to a manifest, stored where cosign stores them:
+//! a manifest under the tag `sha256-<hex>.sig` / `.att`, which also carries `subject`
+//! so registries with the OCI 1.1 referrers API list it as a referrer. One manifest
+//! serves both discovery paths.
+
+use anyhow::Result;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use std::collections::BTreeMap;
+use wcomp_core::Digest;
+use wcomp_oci::Client;
+use wcomp_oci::manifest::{Descriptor, ImageManifest, OCI_IMAGE_CONFIG, OCI_MANIFEST};
+use wcomp_oci::reference::Reference;
+use wcomp_trust::{KeyPair, dsse, intoto, simple_signing};
+
+/// `artifactType` of attestation manifests (cosign's, for OCI 1.1 referrers).
+pub const ATTESTATION_ARTIFACT_TYPE: &str = "application/vnd.dev.cosign.artifact.att.v1+json";
+/// Layer annotation naming the signing key's id (ours; cosign ignores it). Lets a
+/// verifier tell "signed by a trusted key, but the signature is bad" from "signed by a
+/// key we do not know".
+pub const KEY_ID_ANNOTATION: &str = "dev.wcomp.key-id";
+pub const PREDICATE_TYPE_ANNOTATION: &str = "predicateType";
+
+pub fn sig_tag(d: &Digest) -> String {
+    format!("sha256-{}.sig", d.hex())
+}
+
+pub fn att_tag(d: &Digest) -> String {
+    format!("sha256-{}.att", d.hex())
+}
+
+/// An image config in the shape cosign writes for its signature images (some tools
+/// read `rootfs.diff_ids`).
+fn cosign_config(layers: &[&Descriptor]) -> Vec<u8> {
+    let diff_ids: Vec<&str> = layers.iter().map(|l| l.digest.as_str()).collect();
+    serde_json::to_vec(&serde_json::json!({
+        "architecture": "",
+        "created": "0001-01-01T00:00:00Z",
+        "history": [{"created": "0001-01-01T00:00:00Z"}],
+        "os": "",
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "config": {}
+    }))
+    .expect("JSON serializes")
+}
+
+/// Pushes a one-layer manifest about `subject` under `tag`; returns its digest.
+async fn push_attached(
+    client: &Client,
+    repo: &str,
+    tag: &str,
+    subject: &Descriptor,
+    artifact_type: &str,
+    layer: Descriptor,
+    layer_bytes: &[u8],
+) -> Result<Digest> {
+    client
+        .push_blob(repo, layer_bytes, &wcomp_oci::Quiet)
+        .await?;
+    let config = cosign_config(&[&layer]);
+    client.push_blob(repo, &config, &wcomp_oci::Quiet).await?;
+    let mut m = ImageManifest::new(Descriptor::of(OCI_IMAGE_CONFIG, &config), vec![layer]);
+    m.artifact_type = Some(artifact_type.to_string());
+    m.subject = Some(subject.clone());
+    Ok(client
+        .push_manifest(repo, tag, &m.to_json(), OCI_MANIFEST)
+        .await?)
+}
+
+/// Signs `subject` (the artifact's manifest) cosign-style and pushes the signature.
+pub async fn push_signature(
+    client: &Client,
+    reference: &Reference,
+    subject: &Descriptor,
+    key: &KeyPair,
+) -> Result<Digest> {
+    let digest: Digest = subject.digest.parse()?;
+    let payload = simple_signing::payload(&reference.scope(), &subject.digest, &Default::default());
+    let sig = key.sign(&payload);
+    let mut layer = Descriptor::of(simple_signing::PAYLOAD_MEDIA_TYPE, &payload);
+    layer.annotations = BTreeMap::from([
+        (
+            simple_signing::SIGNATURE_ANNOTATION.to_string(),
+            STANDARD.encode(sig),
+        ),
+        (KEY_ID_ANNOTATION.to_string(), key.public().key_id()),
+    ]);
+    push_attached(
+        client,
+        &reference.repository,
+        &sig_tag(&digest),
+        subject,
+        simple_signing::SIGNATURE_ARTIFACT_TYPE,
+        layer,
+        &payload,
+    )
+    .await
+}
+
+/// Wraps `statement` in a DSSE envelope signed by `key` and pushes it where
+/// `cosign verify-attestation` looks.
+pub async fn push_attestation(
+    client: &Client,
+    reference: &Reference,
+    subject: &Descriptor,
+    key: &KeyPair,
+    statement: &intoto::Statement,
+) -> Result<Digest> {
+    let digest: Digest = subject.digest.parse()?;
+    let envelope = dsse::sign(key, dsse::INTOTO_PAYLOAD_TYPE, &statement.to_json()).to_json();
+    let mut layer = Descriptor::of(dsse::ENVELOPE_MEDIA_TYPE, &envelope);
+    layer.annotations = BTreeMap::from([
+        (
+            PREDICATE_TYPE_ANNOTATION.to_string(),
+            statement.predicate_type.clone(),
+        ),
+        (
+            simple_signing::SIGNATURE_ANNOTATION.to_string(),
+            String::new(),
+        ),
+        (KEY_ID_ANNOTATION.to_string(), key.public().key_id()),
+    ]);
+    push_attached(
+        client,
+        &reference.repository,
+        &att_tag(&digest),
+        subject,
+        ATTESTATION_ARTIFACT_TYPE,
+        layer,
+        &envelope,
+    )
+    .await
+}
+
+/// One layer of an attached manifest, with its bytes.
+pub struct AttachedLayer {
+    /// The attached manifest's digest.
+    pub manifest: Digest,
+    pub descriptor: Descriptor,
+    pub bytes: Vec<u8>,
+}
+
+/// Everything of `kind` attached to `digest`: the referrers with that artifact type (when
+/// the registry has the API) and the cosign tag. Returns the layers and whether the
+/// registry answered the referrers API.
+pub async fn find(
+    client: &Client,
+    repo: &str,
+    digest: &Digest,
+    artifact_type: &str,
+    tag: &str,
+    layer_media_type: &str,
+) -> Result<(Vec<AttachedLayer>, bool)> {
+    let mut manifests: Vec<Digest> = Vec::new();
+    let referrers = client.referrers(repo, digest, Some(artifact_type)).await?;
+    let has_api = referrers.is_some();
+    for d in referrers.unwrap_or_default() {
+        if let Ok(d) = d.digest.parse::<Digest>()
+            && !manifests.contains(&d)
+        {
+            manifests.push(d);
+        }
+    }
+    let mut out = Vec::new();
+    let mut fetched = Vec::new();
+    if let Some(m) = client.get_manifest(repo, tag).await? {
+        fetched.push(m);
+    }
+    for d in &manifests {
+        if fetched.iter().any(|f| &f.digest == d) {
+            continue;
+        }
+        if let Some(m) = client.get_manifest(repo, &d.to_string()).await? {
+            fetched.push(m);
+        }
+    }
+    for m in fetched {
+        let Ok(parsed) = ImageManifest::from_json(&m.bytes) else {
+            continue;
+        };
+        for layer in parsed.layers {
+            if layer.media_type != layer_media_type || layer.size > 16 * 1024 * 1024 {
+                continue;
+            }
+            let Ok(ld) = layer.digest.parse::<Digest>() else {
+                continue;
+            };
+            let bytes = client.get_blob(repo, &ld).await?;
+            out.push(AttachedLayer {
+                manifest: m.digest.clone(),
+                descriptor: layer,
+                bytes,
+            });
+        }
+    }
+    Ok((out, has_api))
+}
+
+pub fn intoto_of(envelope: &dsse::Envelope) -> bool {
+    envelope.payload_type == dsse::INTOTO_PAYLOAD_TYPE
+}
+
+pub fn decode_sig(layer: &AttachedLayer) -> Option<Vec<u8>> {
+    layer
+        .descriptor
+        .annotations
+        .get(simple_signing::SIGNATURE_ANNOTATION)
+        .and_then(|s| STANDARD.decode(s).ok())
+}
