@@ -2,16 +2,19 @@
 # Sets everything up on a fresh machine and runs wcomp's main job: scaffold a component
 # from a template, build it with the real toolchain, check it against its world; then the
 # example pipeline: build a JavaScript, a Rust and a Go component, compose them into one,
-# and run it against a SQLite database.
+# publish it signed (with SLSA provenance naming its parts) to a local wcomp-registry,
+# pull it back with verification, verify it, and run the pulled component against a
+# SQLite database.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/env.sh
 ensure_rust
 scripts/install-toolchains.sh
 
-echo "== building wcomp"
-cargo build --locked -p wcomp
+echo "== building wcomp and wcomp-registry"
+cargo build --locked -p wcomp -p wcomp-registry
 wcomp=$PWD/target/debug/wcomp
+registry_bin=$PWD/target/debug/wcomp-registry
 demo=$PWD/target/demo
 rm -rf "$demo"
 mkdir -p "$demo"
@@ -60,13 +63,44 @@ echo "== wcomp inspect: what the composition is made of"
 "$wcomp" inspect "$pipeline" | sed -n '1,12p'
 
 echo
-echo "== wcomp run: ingest sign-ups (the first run compiles the component; later runs use the cache)"
-"$wcomp" run "$pipeline" --db "sqlite:$demo/signups.db" --invoke \
+echo "== a local registry (wcomp-registry) and a signing key"
+export WCOMP_CONFIG_DIR=$demo/config
+export WCOMP_KEY_PASSWORD=demo-passphrase
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+WCOMP_REGISTRY_ADMIN_PASSWORD=demo-admin "$registry_bin" serve \
+  --listen "127.0.0.1:$port" --data-dir "$demo/registry-data" >"$demo/registry.log" 2>&1 &
+registry_pid=$!
+trap 'kill $registry_pid 2>/dev/null || true' EXIT
+for _ in $(seq 50); do
+  curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+echo demo-admin | "$wcomp" login "127.0.0.1:$port" -u admin --password-stdin
+"$wcomp" key generate --name demo
+"$wcomp" key export demo >"$demo/demo.pub"
+"$wcomp" key trust "$demo/demo.pub" --for "127.0.0.1:$port/demo/**"
+
+ref=127.0.0.1:$port/demo/pipeline:0.1.0
+echo
+echo "== wcomp publish: signed, with provenance listing the composition's parts"
+"$wcomp" publish "$pipeline" "$ref"
+
+echo
+echo "== wcomp pull: digest, signature and attestation checked before anything is written"
+"$wcomp" pull "$ref" -o "$demo/pulled.wasm"
+
+echo
+echo "== wcomp verify: who signed, and what the composition is made of"
+"$wcomp" verify "$ref"
+
+echo
+echo "== wcomp run (the pulled component): ingest sign-ups (the first run compiles it; later runs use the cache)"
+"$wcomp" run "$demo/pulled.wasm" --db "sqlite:$demo/signups.db" --invoke \
   'ingest([{email: " Ada@Example.COM ", name: "Ada Lovelace", age: 36, country: "gb"},
            {email: "not-an-address", name: "", age: 7, country: "XX"}])'
 echo
 echo "== wcomp run: a second run sees the stored rows"
-"$wcomp" run "$pipeline" --db "sqlite:$demo/signups.db" --invoke 'query(none)'
+"$wcomp" run "$demo/pulled.wasm" --db "sqlite:$demo/signups.db" --invoke 'query(none)'
 
 echo
 echo "demo finished: wcomp is at $wcomp; the demo projects are in $demo"

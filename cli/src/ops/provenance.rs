@@ -7,75 +7,32 @@
 //! Each part becomes one `resolvedDependencies` entry.
 
 use anyhow::{Context as _, Result, bail};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::Path;
 use wcomp_trust::intoto::{Provenance, ResourceDescriptor};
 
-pub const COMPOSITION_SECTION: &str = "wcomp-composition";
+pub use wcomp_wasm::provenance::CompositionRecord as Composition;
+#[cfg(test)]
+use wcomp_wasm::provenance::SECTION as COMPOSITION_SECTION;
 pub const BUILD_TYPE_UPLOAD: &str = "https://wcomp.dev/buildtypes/upload/v1";
 pub const BUILD_TYPE_TEMPLATE: &str = "https://wcomp.dev/buildtypes/template-build/v1";
 pub const BUILD_TYPE_COMPOSITION: &str = "https://wcomp.dev/buildtypes/composition/v1";
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Composition {
-    pub version: u32,
-    #[serde(default)]
-    pub tool: String,
-    pub parts: Vec<Part>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Part {
-    pub name: String,
-    pub source: String,
-    pub digest: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reference: Option<String>,
-    /// `manifestDigest` in the sketch; `wcomp compose` writes `manifest_digest`.
-    #[serde(
-        rename = "manifestDigest",
-        alias = "manifest_digest",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub manifest_digest: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub signer: Option<String>,
-}
-
-/// The composition record of a component, from its top-level custom section (sections of
-/// nested modules and components are not the composition's own).
+/// The composition record of a component (`wcomp_wasm::provenance`), with every part's
+/// digest checked to be a sha256 digest.
 pub fn composition(bytes: &[u8]) -> Result<Option<Composition>> {
-    use wasmparser::{Parser, Payload};
-    let mut depth = 0usize;
-    for payload in Parser::new(0).parse_all(bytes) {
-        match payload
-            .context("failed to parse the component while looking for its composition record")?
-        {
-            Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
-            Payload::End(_) => depth = depth.saturating_sub(1),
-            Payload::CustomSection(c) if depth == 0 && c.name() == COMPOSITION_SECTION => {
-                let comp: Composition = serde_json::from_slice(c.data())
-                    .context("the `wcomp-composition` custom section is not the expected JSON")?;
-                if comp.version != 1 {
-                    bail!(
-                        "the `wcomp-composition` section has version {}, this wcomp reads version 1",
-                        comp.version
-                    );
-                }
-                for p in &comp.parts {
-                    p.digest
-                        .parse::<wcomp_core::Digest>()
-                        .with_context(|| format!("composition part `{}`", p.name))?;
-                }
-                return Ok(Some(comp));
-            }
-            _ => {}
-        }
+    let comp = match wcomp_wasm::provenance::read(bytes) {
+        None => return Ok(None),
+        Some(Err(e)) => bail!(e),
+        Some(Ok(c)) => c,
+    };
+    for p in &comp.parts {
+        p.digest
+            .parse::<wcomp_core::Digest>()
+            .with_context(|| format!("composition part `{}`", p.name))?;
     }
-    Ok(None)
+    Ok(Some(comp))
 }
 
 /// What the publish step knows about its input.

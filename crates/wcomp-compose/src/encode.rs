@@ -145,6 +145,7 @@ pub fn part_record(p: &Part) -> PartRecord {
         source: p.source.clone(),
         digest: p.digest.to_string(),
         size: p.bytes.len() as u64,
+        reference: None,
         manifest_digest: None,
         signer: None,
     }

@@ -17,6 +17,7 @@ pub const VERSION: u32 = 1;
 pub struct CompositionRecord {
     pub version: u32,
     /// `wcomp <version>`.
+    #[serde(default)]
     pub tool: String,
     /// The part whose exports the composition exports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -36,9 +37,17 @@ pub struct PartRecord {
     pub source: String,
     /// `sha256:<hex>` of the part's bytes.
     pub digest: String,
+    #[serde(default)]
     pub size: u64,
-    /// Filled in when the part was pulled by reference (the signing issue's provenance).
+    /// The registry reference the part was pulled from, when it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// The manifest digest of that reference.
+    #[serde(
+        default,
+        alias = "manifestDigest",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub manifest_digest: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signer: Option<String>,
