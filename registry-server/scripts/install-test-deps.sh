@@ -78,3 +78,11 @@ fi
 
 echo "test clients: cosign=$( [ -x "$bin/cosign" ] && echo "$bin/cosign" || command -v cosign || echo missing) docker-registry=$(command -v docker-registry || echo missing)"
 echo "test clients: skopeo=$(command -v skopeo || echo missing) oras=$( [ -x "$bin/oras" ] && echo "$bin/oras" || command -v oras || echo missing)"
+
+# The OCI distribution-spec conformance suite (tests/conformance.rs), pinned and built from
+# the Go module proxy by conformance.sh itself; skipped without Go.
+if command -v go >/dev/null 2>&1; then
+  WCOMP_TEST_BIN="$bin" "$here/scripts/conformance.sh" --install
+else
+  echo "oci conformance suite: no Go toolchain here; skipping" >&2
+fi

@@ -517,9 +517,10 @@ impl Auth {
         }
     }
 
-    /// Whether a caller may see `repo` in the catalog: it must be able to pull it. A token's
-    /// catalog view is its user's grants, not only the repositories the token names.
-    pub async fn may_list(&self, caller: &Caller, repo: &str) -> Result<bool, ApiError> {
+    /// What `caller` could have on `repo`: for a token, what its user (or, for an anonymous
+    /// token, anyone) would get by asking `/token` for that repository; otherwise
+    /// [`Auth::actions`].
+    pub async fn obtainable(&self, caller: &Caller, repo: &str) -> Result<Actions, ApiError> {
         match caller {
             Caller::Token(c) if !c.sub.is_empty() => {
                 let user = self.meta.get_user(&c.sub).await?;
@@ -527,11 +528,17 @@ impl Auth {
                     name: c.sub.clone(),
                     admin: user.is_some_and(|u| u.admin),
                 };
-                Ok(self.actions(&as_user, repo).await?.pull)
+                self.actions(&as_user, repo).await
             }
-            Caller::Token(_) => Ok(self.actions(&Caller::Anonymous, repo).await?.pull),
-            other => Ok(self.actions(other, repo).await?.pull),
+            Caller::Token(_) => self.actions(&Caller::Anonymous, repo).await,
+            other => self.actions(other, repo).await,
         }
+    }
+
+    /// Whether a caller may see `repo` in the catalog: it must be able to pull it. A token's
+    /// catalog view is its user's grants, not only the repositories the token names.
+    pub async fn may_list(&self, caller: &Caller, repo: &str) -> Result<bool, ApiError> {
+        Ok(self.obtainable(caller, repo).await?.pull)
     }
 }
 

@@ -13,6 +13,18 @@ pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.
 pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 pub const WASM_CONFIG: &str = "application/vnd.wasm.config.v0+json";
 pub const WASM_LAYER: &str = "application/wasm";
+/// Prefix of the OCI image spec's non-distributable layer media types (deprecated in image
+/// spec 1.1, still valid): `...nondistributable.v1.tar`, `...+gzip`, `...+zstd`.
+pub const OCI_NONDISTRIBUTABLE_PREFIX: &str = "application/vnd.oci.image.layer.nondistributable.";
+/// Docker's equivalent ("foreign layers", e.g. Windows base layers).
+pub const DOCKER_FOREIGN_LAYER: &str = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
+
+/// Whether a layer of this media type is one clients are told not to upload: the image spec
+/// says implementations SHOULD NOT upload non-distributable layers (clients fetch them from
+/// the descriptor's `urls`), so a registry must accept a manifest without them.
+pub fn is_non_distributable(media_type: &str) -> bool {
+    media_type.starts_with(OCI_NONDISTRIBUTABLE_PREFIX) || media_type == DOCKER_FOREIGN_LAYER
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Algorithm {
@@ -251,7 +263,10 @@ pub struct ParsedManifest {
     /// spec's rule for referrers).
     pub artifact_type: Option<String>,
     pub config: Option<(Digest, String)>,
+    /// Blobs that must be present in the repository (config and distributable layers).
     pub blobs: Vec<Digest>,
+    /// Non-distributable layers: referenced, but need not have been pushed.
+    pub foreign: Vec<Digest>,
     pub children: Vec<Digest>,
     pub subject: Option<Digest>,
     pub annotations: Option<serde_json::Map<String, serde_json::Value>>,
@@ -299,6 +314,7 @@ pub fn parse_manifest(content_type: &str, body: &[u8]) -> Result<ParsedManifest,
         artifact_type: raw.artifact_type.clone(),
         config: None,
         blobs: Vec::new(),
+        foreign: Vec::new(),
         children: Vec::new(),
         subject: raw.subject.as_ref().map(digest).transpose()?,
         annotations: raw.annotations,
@@ -321,8 +337,13 @@ pub fn parse_manifest(content_type: &str, body: &[u8]) -> Result<ParsedManifest,
                 .ok_or(ManifestError::Invalid("image manifest has no layers"))?
             {
                 let d = digest(&l)?;
-                parsed.blobs.push(d.clone());
-                parsed.layers.push((d, l.media_type.unwrap_or_default()));
+                let mt = l.media_type.unwrap_or_default();
+                if is_non_distributable(&mt) {
+                    parsed.foreign.push(d.clone());
+                } else {
+                    parsed.blobs.push(d.clone());
+                }
+                parsed.layers.push((d, mt));
             }
         }
         OCI_INDEX | DOCKER_MANIFEST_LIST => {
@@ -337,6 +358,12 @@ pub fn parse_manifest(content_type: &str, body: &[u8]) -> Result<ParsedManifest,
     }
     parsed.blobs.sort();
     parsed.blobs.dedup();
+    // A digest also used as a distributable blob must be present after all.
+    parsed.foreign.sort();
+    parsed.foreign.dedup();
+    parsed
+        .foreign
+        .retain(|d| parsed.blobs.binary_search(d).is_err());
     parsed.children.sort();
     parsed.children.dedup();
     Ok(parsed)
@@ -388,6 +415,29 @@ mod tests {
         assert!(!valid_tag("-x"));
         assert!(!valid_tag(&"a".repeat(129)));
         assert!(!valid_tag("a/b"));
+    }
+
+    #[test]
+    fn non_distributable_layers_need_not_be_present() {
+        let d = |c: char| format!("sha256:{}", c.to_string().repeat(64));
+        let body = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": d('a'), "size": 2},
+            "layers": [
+                {"mediaType": "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip", "digest": d('b'), "size": 9,
+                 "urls": ["https://example.com/b"]},
+                {"mediaType": DOCKER_FOREIGN_LAYER, "digest": d('c'), "size": 9},
+                {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": d('e'), "size": 9},
+                // The same digest as a normal layer too: then it must be present.
+                {"mediaType": "application/vnd.oci.image.layer.nondistributable.v1.tar", "digest": d('e'), "size": 9}
+            ]
+        });
+        let p = parse_manifest(OCI_MANIFEST, body.to_string().as_bytes()).unwrap();
+        let strs = |v: &[Digest]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(strs(&p.blobs), vec![d('a'), d('e')]);
+        assert_eq!(strs(&p.foreign), vec![d('b'), d('c')]);
+        assert_eq!(p.layers.len(), 4);
     }
 
     #[test]

@@ -336,14 +336,68 @@ async fn mounting_from_an_unreadable_repository_is_refused() {
     assert_eq!(r.status, StatusCode::CREATED);
     // A token must name the source repository to mount from it.
     let t = token(&reg, Some("alice"), "repository:team/dst:pull,push").await;
-    let r = reg
-        .post(&format!(
-            "/v2/team/dst/blobs/uploads/?mount={ok}&from=team/src"
-        ))
-        .bearer(&t)
-        .send()
-        .await;
-    assert_eq!(r.status, StatusCode::ACCEPTED);
+    // A source the token's user cannot read: an upload, no challenge (nothing to gain).
+    for query in [format!("mount={d}&from=secret/vault"), format!("mount={d}")] {
+        let r = reg
+            .post(&format!("/v2/team/dst/blobs/uploads/?{query}"))
+            .bearer(&t)
+            .send()
+            .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{query}: {}", r.text());
+        assert_eq!(r.header("www-authenticate"), "", "{query}");
+    }
+}
+
+/// A bearer token names only the repositories it was asked for. A mount from a repository
+/// the token's user may read, with a token lacking it, is challenged with a scope naming both
+/// repositories (distribution's behaviour); following the challenge, the mount succeeds. The
+/// conformance suite's blob mount tests with auth depend on this.
+#[tokio::test]
+async fn a_mount_with_a_token_lacking_the_source_is_challenged_for_it() {
+    let reg = secured().await;
+    upload(&reg, "team/src", b"ok layer", Who::User("alice")).await;
+    let ok = Digest::of(Algorithm::Sha256, b"ok layer");
+    let t = token(&reg, Some("alice"), "repository:team/dst:pull,push").await;
+    for (query, source) in [
+        (format!("mount={ok}&from=team/src"), "team/src"),
+        // Without `from`: the readable repository holding the blob.
+        (format!("mount={ok}"), "team/src"),
+    ] {
+        let r = reg
+            .post(&format!("/v2/team/dst/blobs/uploads/?{query}"))
+            .bearer(&t)
+            .send()
+            .await;
+        r.assert_error(401, "UNAUTHORIZED");
+        let challenge = r.header("www-authenticate").to_string();
+        let scope = challenge
+            .split("scope=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap_or_else(|| panic!("no scope in {challenge}"));
+        assert_eq!(
+            scope,
+            format!("repository:team/dst:pull,push repository:{source}:pull")
+        );
+        let both = token(&reg, Some("alice"), &scope.replace(' ', "%20")).await;
+        let r = reg
+            .post(&format!("/v2/team/dst/blobs/uploads/?{query}"))
+            .bearer(&both)
+            .send()
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{query}: {}", r.text());
+        assert_eq!(r.header("docker-content-digest"), ok.as_str());
+        let r = reg
+            .get(&format!("/v2/team/dst/blobs/{ok}"))
+            .bearer(&both)
+            .send()
+            .await;
+        assert_eq!(r.body, b"ok layer");
+        reg.delete(&format!("/v2/team/dst/blobs/{ok}"))
+            .basic("alice", "alice-pw")
+            .send()
+            .await;
+    }
 }
 
 #[tokio::test]

@@ -450,6 +450,61 @@ async fn manifest_errors() {
         .assert_error(400, "MANIFEST_INVALID");
 }
 
+/// The image spec says clients SHOULD NOT upload non-distributable layers (they come from the
+/// descriptor's `urls`), so a manifest listing them must be accepted without them; every
+/// other referenced blob must still be present (the conformance suite's
+/// "Non-distributable Layers" data test).
+#[tokio::test]
+async fn non_distributable_layers_need_not_be_pushed() {
+    let reg = Registry::open();
+    let cfg = reg.push_blob("nd", b"{}").await;
+    let normal = reg.push_blob("nd", b"a normal layer").await;
+    let foreign = Digest::of(Algorithm::Sha256, b"licensed base layer, never pushed");
+    let layers = |normal: &Digest| {
+        json!([
+            {"mediaType": "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+             "digest": foreign.as_str(), "size": 123456,
+             "urls": [format!("https://store.example.com/blobs/{foreign}")]},
+            {"mediaType": "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+             "digest": foreign.as_str(), "size": 123456},
+            {"mediaType": "application/vnd.oci.image.layer.v1.tar",
+             "digest": normal.as_str(), "size": 14}
+        ])
+    };
+    let manifest = |normal: &Digest| {
+        serde_json::to_vec(&json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cfg.as_str(), "size": 2},
+            "layers": layers(normal),
+        }))
+        .unwrap()
+    };
+    let body = manifest(&normal);
+    let d = reg.put_manifest("nd", "v1", &body).await;
+    for reference in ["v1".to_string(), d.to_string()] {
+        let r = reg
+            .get(&format!("/v2/nd/manifests/{reference}"))
+            .send()
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{reference}: {}", r.text());
+        assert_eq!(r.body, body);
+    }
+    // The layer itself is still unknown here: nothing was uploaded.
+    reg.get(&format!("/v2/nd/blobs/{foreign}"))
+        .send()
+        .await
+        .assert_error(404, "BLOB_UNKNOWN");
+    // A missing distributable layer is still refused.
+    let missing = Digest::of(Algorithm::Sha256, b"never pushed either");
+    reg.put("/v2/nd/manifests/v2")
+        .header("content-type", OCI_MANIFEST)
+        .body(manifest(&missing))
+        .send()
+        .await
+        .assert_error(400, "MANIFEST_BLOB_UNKNOWN");
+}
+
 #[tokio::test]
 async fn manifests_up_to_4mib_are_accepted_and_larger_refused() {
     let reg = Registry::open();

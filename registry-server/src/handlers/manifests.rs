@@ -142,6 +142,7 @@ pub async fn put(
                     .as_ref()
                     .map(|a| serde_json::Value::Object(a.clone()).to_string()),
                 blobs: parsed.blobs.clone(),
+                foreign: parsed.foreign.clone(),
                 children: parsed.children.clone(),
                 tag,
                 may_overwrite_tag: have.push,

@@ -140,6 +140,11 @@ pub async fn start(
 /// Mounts `d` into `name` if the caller may pull it from `from` (or, without `from`, from any
 /// repository holding it). `None` means "not mountable": the caller gets an upload instead,
 /// so a refusal reveals nothing about repositories it cannot read.
+///
+/// A bearer token covers only the repositories it names. When it lacks `pull` on a source
+/// that its user could read, the answer is a `401` whose challenge names both repositories
+/// (as distribution does), so the client fetches a token that allows the mount and retries.
+/// A source the user could not read never causes a challenge (no loop, nothing revealed).
 async fn try_mount(
     ctx: &Ctx,
     name: &str,
@@ -151,13 +156,19 @@ async fn try_mount(
         Some(_) => return Ok(None),
         None => ctx.state.meta.blob_repos(d).await?,
     };
+    let mut challenge_for = None;
     for source in candidates {
-        // Tokens only cover repositories they name, so a token caller needs the source in it.
         let may_read = match &ctx.caller {
             Caller::Unrestricted => true,
             c => ctx.state.auth.actions(c, &source).await?.pull,
         };
         if !may_read {
+            if matches!(ctx.caller, Caller::Token(_))
+                && challenge_for.is_none()
+                && ctx.state.auth.obtainable(&ctx.caller, &source).await?.pull
+            {
+                challenge_for = Some(source);
+            }
             continue;
         }
         let Some(size) = ctx.state.meta.repo_blob(&source, d).await? else {
@@ -171,6 +182,14 @@ async fn try_mount(
             Err(MetaError::BlobBeingDeleted(_)) => return Ok(None),
             Err(e) => return Err(e.into()),
         }
+    }
+    if let Some(source) = challenge_for {
+        return Err(ctx.state.auth.unauthorized(
+            &ctx.host,
+            Some(format!(
+                "repository:{name}:pull,push repository:{source}:pull"
+            )),
+        ));
     }
     Ok(None)
 }

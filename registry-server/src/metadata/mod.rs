@@ -59,7 +59,11 @@ pub struct NewManifest {
     pub subject: Option<Digest>,
     /// The manifest's `annotations`, JSON, for the referrers list.
     pub annotations: Option<String>,
+    /// Blobs that must be live in `repo` (else [`MetaError::BlobsMissing`]).
     pub blobs: Vec<Digest>,
+    /// Non-distributable layers: not required to exist, but referenced like `blobs` so that
+    /// GC keeps them if they were (or later are) pushed.
+    pub foreign: Vec<Digest>,
     pub children: Vec<Digest>,
     pub tag: Option<String>,
     /// Whether an existing tag may be moved to another digest (push vs create-only rights).

@@ -370,7 +370,7 @@ impl Metadata for SqliteMetadata {
             .map_err(be)?;
             tx.execute("DELETE FROM manifest_refs WHERE repo = ?1 AND manifest = ?2", params![m.repo, m.digest.as_str()])
                 .map_err(be)?;
-            for (list, kind) in [(&m.blobs, "blob"), (&m.children, "manifest")] {
+            for (list, kind) in [(&m.blobs, "blob"), (&m.foreign, "blob"), (&m.children, "manifest")] {
                 for child in list {
                     tx.execute(
                         "INSERT OR IGNORE INTO manifest_refs(repo, manifest, child, kind) VALUES (?1, ?2, ?3, ?4)",

@@ -19,6 +19,7 @@ fn manifest(repo: &str, digest: Digest, blobs: Vec<Digest>, tag: Option<&str>) -
         subject: None,
         annotations: None,
         blobs,
+        foreign: vec![],
         children: vec![],
         tag: tag.map(str::to_string),
         may_overwrite_tag: true,
@@ -76,6 +77,28 @@ pub async fn manifest_requires_linked_blobs(m: &dyn Metadata) {
             .size,
         10
     );
+}
+
+pub async fn foreign_layers_need_not_exist_but_stay_referenced(m: &dyn Metadata) {
+    m.link_blob("r", &d(1), 1, 10).await.unwrap();
+    let mut nd = manifest("r", d(9), vec![d(1)], Some("t"));
+    nd.foreign = vec![d(2)];
+    m.put_manifest(nd, 10)
+        .await
+        .expect("a non-distributable layer that was never pushed is not missing");
+    assert_eq!(
+        m.get_manifest_by_tag("r", "t")
+            .await
+            .unwrap()
+            .unwrap()
+            .digest,
+        d(9)
+    );
+    // Pushed later anyway, it is referenced: GC keeps it.
+    m.link_blob("r", &d(2), 1, 10).await.unwrap();
+    m.link_blob("r", &d(9), 1, 10).await.unwrap();
+    let plan = m.gc_mark(100, 100).await.unwrap();
+    assert!(plan.blobs.is_empty(), "GC took {:?}", plan.blobs);
 }
 
 pub async fn index_requires_child_manifests(m: &dyn Metadata) {
@@ -345,6 +368,7 @@ macro_rules! metadata_suite {
     ($make:expr) => {
         $crate::metadata_suite!(@cases $make;
             blobs_are_linked_per_repository, manifest_requires_linked_blobs,
+            foreign_layers_need_not_exist_but_stay_referenced,
             index_requires_child_manifests, create_only_cannot_move_a_tag, tags_page_lexically,
             deleting_a_manifest_drops_its_tags, referrers_filter_and_page,
             uploads_advance_by_compare_and_set, gc_takes_only_old_unreferenced_blobs,
