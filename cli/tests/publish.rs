@@ -1463,3 +1463,94 @@ fn wit_dependencies_are_fetched_verified_locked_and_cached() {
         lock
     );
 }
+
+/// Imports `example:x/x` and exports `api.run() = x.f(41)`.
+const CALLER_WAT: &str = r#"(component
+  (type $xt (instance (export "f" (func (param "a" u32) (result u32)))))
+  (import "example:x/x@0.1.0" (instance $x (type $xt)))
+  (core func $f (canon lower (func $x "f")))
+  (core module $m
+    (import "x" "f" (func $f (param i32) (result i32)))
+    (func (export "run") (result i32) i32.const 41 call $f))
+  (core instance $xi (export "f" (func $f)))
+  (core instance $i (instantiate $m (with "x" (instance $xi))))
+  (func $run (result u32) (canon lift (core func $i "run")))
+  (instance $api (export "run" (func $run)))
+  (export "example:app/api@0.1.0" (instance $api))
+)"#;
+
+/// Exports `example:x/x` whose `f` adds one.
+const ADDER_WAT: &str = r#"(component
+  (core module $m (func (export "f") (param i32) (result i32) local.get 0 i32.const 1 i32.add))
+  (core instance $i (instantiate $m))
+  (func $f (param "a" u32) (result u32) (canon lift (core func $i "f")))
+  (instance $x (export "f" (func $f)))
+  (export "example:x/x@0.1.0" (instance $x))
+)"#;
+
+#[test]
+fn compose_pulls_parts_by_reference_verifies_them_and_records_their_signers() {
+    let reg = wcomp_registry();
+    let u = User::new();
+    let main = u.key("main");
+    u.ok(&[
+        "key",
+        "trust",
+        main.to_str().unwrap(),
+        "--for",
+        &format!("{}/acme/**", reg.host),
+    ]);
+    u.write("caller.wasm", &wat::parse_str(CALLER_WAT).unwrap());
+    u.write("adder.wasm", &wat::parse_str(ADDER_WAT).unwrap());
+    let adder_ref = format!("{}/acme/adder:1.0.0", reg.host);
+    let published = u
+        .ok(&["publish", "adder.wasm", &adder_ref, "--json"])
+        .json();
+
+    // The plug comes from the registry: pulled, verified, recorded with its signer.
+    let out = u
+        .ok(&[
+            "compose",
+            "caller.wasm",
+            "--plug",
+            &adder_ref,
+            "-o",
+            "both.wasm",
+            "--json",
+        ])
+        .json();
+    assert_eq!(out["parts"][1]["name"], "adder", "{out}");
+    let i = u.ok(&["inspect", "both.wasm", "--json"]).json();
+    let part = &i["composition"]["parts"][1];
+    assert_eq!(part["source"], adder_ref.as_str());
+    assert_eq!(part["reference"], adder_ref.as_str());
+    assert_eq!(part["manifest_digest"], published["manifest_digest"]);
+    assert_eq!(part["signer"], published["key_id"]);
+    assert_eq!(
+        part["digest"],
+        Digest::sha256(&wat::parse_str(ADDER_WAT).unwrap()).to_string()
+    );
+
+    // Published with that provenance, `verify` re-checks the part by its reference.
+    let pipeline = format!("{}/acme/both:1.0.0", reg.host);
+    u.ok(&["publish", "both.wasm", &pipeline]);
+    let v = u.ok(&["verify", &pipeline, "--json"]).json();
+    assert_eq!(v["parts"][1]["status"], "verified", "{v}");
+
+    // An unsigned part in a namespace with a trusted key is refused at compose time, and
+    // nothing is written.
+    let unsigned = format!("{}/acme/unsigned-adder:1.0.0", reg.host);
+    u.ok(&["publish", "adder.wasm", &unsigned, "--no-sign"]);
+    let r = u.run(&[
+        "compose",
+        "caller.wasm",
+        "--plug",
+        &unsigned,
+        "-o",
+        "refused.wasm",
+    ]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("unsigned-adder"), "{}", r.stderr);
+    assert!(r.stderr.contains("no signature"), "{}", r.stderr);
+    assert!(!u.path("refused.wasm").exists());
+}

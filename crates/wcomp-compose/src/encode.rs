@@ -145,9 +145,9 @@ pub fn part_record(p: &Part) -> PartRecord {
         source: p.source.clone(),
         digest: p.digest.to_string(),
         size: p.bytes.len() as u64,
-        reference: None,
-        manifest_digest: None,
-        signer: None,
+        reference: p.origin.as_ref().map(|o| o.reference.clone()),
+        manifest_digest: p.origin.as_ref().map(|o| o.manifest_digest.clone()),
+        signer: p.origin.as_ref().and_then(|o| o.signer.clone()),
     }
 }
 

@@ -59,6 +59,14 @@ pub enum Error {
         column: usize,
         message: String,
     },
+    /// A part named by registry reference could not be pulled or did not verify under
+    /// the trust policy.
+    #[error("part `{name}` ({reference}): {message}")]
+    Fetch {
+        name: String,
+        reference: String,
+        message: String,
+    },
     /// The graph did not encode (wac-graph refused it after our checks passed).
     #[error("failed to encode the composition: {0}")]
     Encode(String),
@@ -78,7 +86,10 @@ impl Error {
             | Error::BadWire(_)
             | Error::WacSyntax { .. }
             | Error::MissingDep { .. } => true,
-            Error::Rejected(_) | Error::WacResolve { .. } | Error::Encode(_) => false,
+            Error::Rejected(_)
+            | Error::WacResolve { .. }
+            | Error::Encode(_)
+            | Error::Fetch { .. } => false,
         }
     }
 

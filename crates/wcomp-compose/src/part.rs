@@ -19,6 +19,17 @@ pub struct Part {
     pub world: DecodedComponent,
     pub imports: Vec<Item>,
     pub exports: Vec<Item>,
+    /// Where a part pulled from a registry came from, and who signed it.
+    pub origin: Option<Origin>,
+}
+
+/// A part pulled by reference: what the composition record keeps about it.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub reference: String,
+    pub manifest_digest: String,
+    /// The key id whose signature verified, under the trust policy.
+    pub signer: Option<String>,
 }
 
 /// A world-level import or export of a part.
@@ -70,6 +81,7 @@ impl Part {
             world,
             imports,
             exports,
+            origin: None,
         })
     }
 
@@ -152,4 +164,37 @@ pub fn name_from_path(path: &str) -> String {
         Some(c) if c.is_ascii_digit() => format!("p{out}"),
         Some(_) => out,
     }
+}
+
+/// Whether a part source names a registry artifact rather than a file:
+/// `host[:port]/repo:tag`, `host/repo@sha256:...` or a package `ns:name@1.2.3`.
+pub fn is_reference(source: &str) -> bool {
+    if std::path::Path::new(source).exists()
+        || source.ends_with(".wasm")
+        || source.ends_with(".wat")
+    {
+        return false;
+    }
+    let (head, _) = source.split_once('@').unwrap_or((source, ""));
+    let package = head.contains(':') && !head.contains('/') && source.contains('@');
+    let repo = head.contains('/')
+        && head
+            .split('/')
+            .next()
+            .is_some_and(|h| h.contains('.') || h.contains(':') || h == "localhost")
+        && (source.contains('@') || head.rsplit('/').next().is_some_and(|l| l.contains(':')));
+    package || repo
+}
+
+/// The default part name for a reference: its repository's last segment, or the
+/// package name (`localhost:5000/acme/db-adapter:1.0.0` -> `db-adapter`).
+pub fn name_from_reference(reference: &str) -> String {
+    let head = reference.split('@').next().unwrap_or(reference);
+    let last = head.rsplit('/').next().unwrap_or(head);
+    let name = if head.contains('/') {
+        last.split(':').next().unwrap_or(last)
+    } else {
+        last.rsplit(':').next().unwrap_or(last)
+    };
+    name_from_path(name)
 }
