@@ -8,7 +8,7 @@ ensure_rust
 echo "== language toolchains for the template tests"
 scripts/install-toolchains.sh
 
-echo "== OCI clients for the registry interop tests (skopeo, oras)"
+echo "== OCI clients for the registry interop tests (skopeo, oras, wkg)"
 registry-server/scripts/install-test-deps.sh
 # Under CI a missing client is a failure, not a skip.
 if [ -n "${CI:-}" ]; then

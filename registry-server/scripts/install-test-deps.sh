@@ -6,6 +6,9 @@
 #   skopeo  from Debian (apt)
 #   oras    built from the Go module proxy in a throwaway module (the proxy refuses
 #           `go install ...@version` here because it asks for version lists)
+#   wkg     `cargo install --locked` from crates.io (wasm-pkg-tools): 18 minutes of compiling
+#           on the project's 2-core machine while other builds ran; once, since it is
+#           skipped when the pinned version is already there
 #
 # Binaries land in $WCOMP_TEST_BIN (default: registry-server/target-tools/bin), which the
 # tests also search.
@@ -41,4 +44,20 @@ if [ ! -x "$bin/oras" ] && ! command -v oras >/dev/null 2>&1; then
   fi
 fi
 
-echo "test clients: skopeo=$(command -v skopeo || echo missing) oras=$( [ -x "$bin/oras" ] && echo "$bin/oras" || command -v oras || echo missing)"
+# wkg 0.16 is the first release without warg (DESIGN.md section 1).
+WKG_VERSION=0.16.1
+wkg_ok() { [ -x "$1" ] && "$1" --version 2>/dev/null | grep -qx "wkg $WKG_VERSION"; }
+if ! wkg_ok "$bin/wkg" && ! wkg_ok "$(command -v wkg || true)"; then
+  if command -v cargo >/dev/null 2>&1; then
+    echo "== cargo install wkg $WKG_VERSION (several minutes, once)"
+    root="$(mktemp -d)"
+    cargo install --locked --quiet wkg --version "$WKG_VERSION" --root "$root"
+    install -m 0755 "$root/bin/wkg" "$bin/wkg"
+    rm -rf "$root"
+  else
+    echo "wkg: no cargo here; skipping" >&2
+  fi
+fi
+wkg_at() { if wkg_ok "$bin/wkg"; then echo "$bin/wkg"; else command -v wkg || echo missing; fi; }
+
+echo "test clients: skopeo=$(command -v skopeo || echo missing) oras=$( [ -x "$bin/oras" ] && echo "$bin/oras" || command -v oras || echo missing) wkg=$(wkg_at)"
