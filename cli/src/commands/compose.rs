@@ -121,13 +121,14 @@ impl Opts {
             .output
             .clone()
             .unwrap_or_else(|| PathBuf::from(format!("{root_name}.composed.wasm")));
-        // The composition must decode as a component whose world we can print.
-        let decoded =
-            wcomp_wasm::component::load(&out.display().to_string(), &bytes).map_err(|e| {
-                CliError::failure(
-                    anyhow::Error::new(e).context("the composed component does not check"),
-                )
-            })?;
+        // The composition must decode as a component whose world we can print. It was
+        // validated when it was encoded (`wcomp_compose::encode::validate`).
+        let decoded = wcomp_wasm::component::decode_component(&out.display().to_string(), &bytes)
+            .map_err(|e| {
+            CliError::failure(
+                anyhow::Error::new(e).context("the composed component does not check"),
+            )
+        })?;
         let summary = wcomp_wasm::inspect::world_summary(&decoded.resolve, decoded.world);
         let wit = if self.print_wit || self.json {
             Some(world_wit(&decoded)?)
