@@ -74,7 +74,7 @@ def ms(t):
     return f"{t*1000:8.1f}ms"
 
 print(f"\n{runs} runs each, median wall time; ratio = wcomp / wac (below 1: wcomp is faster)\n")
-print(f"{'case':<38}{'inputs':>12}{'output':>12}{'wcomp':>11}{'wac':>11}{'ratio':>7}{'cp out':>11}{'wcomp/cp':>9}")
+print(f"{'case':<48}{'inputs':>12}{'output':>12}{'wcomp':>11}{'wac':>11}{'ratio':>7}{'cp out':>11}{'wcomp/cp':>9}")
 for kind in ["small", "large"]:
     d = os.path.join(work, kind)
     parts = {p: os.path.getsize(os.path.join(d, p + ".wasm")) for p in ["normaliser", "validator", "adapter"]}
@@ -109,6 +109,6 @@ for kind in ["small", "large"]:
         out = os.path.join(d, "ours.wasm")
         size = os.path.getsize(out)
         copy = median_time(["cp", out, os.path.join(d, "copy.wasm")], d)
-        print(f"{kind + ' ' + name:<38}{insize:>12,}{size:>12,}{ms(ours)}{ms(theirs)}{ours/theirs:>7.2f}{ms(copy)}{ours/copy:>9.2f}")
+        print(f"{kind + ' ' + name:<48}{insize:>12,}{size:>12,}{ms(ours)}{ms(theirs)}{ours/theirs:>7.2f}{ms(copy)}{ours/copy:>9.2f}")
 print("\ncp out = `cp` of wcomp's output file (page cache warm); wcomp/cp = wcomp / cp")
 PY
