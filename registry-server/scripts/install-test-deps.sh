@@ -10,6 +10,8 @@
 #                    `go install ...@version` here because it asks for version lists)
 #   cosign           built the same way (a few minutes on 2 cores, once; cached in $bin),
 #                    to check that cosign accepts wcomp's signatures and attestations
+#   wkg              `cargo install --locked` from crates.io (wasm-pkg-tools): 10-18 minutes
+#                    of compiling on 2 cores, once per machine (cached in wcomp's tools dir)
 #
 # Binaries land in $WCOMP_TEST_BIN (default: registry-server/target-tools/bin), which the
 # tests also search.
@@ -77,7 +79,25 @@ if [ ! -x "$bin/cosign" ] && ! command -v cosign >/dev/null 2>&1; then
 fi
 
 echo "test clients: cosign=$( [ -x "$bin/cosign" ] && echo "$bin/cosign" || command -v cosign || echo missing) docker-registry=$(command -v docker-registry || echo missing)"
-echo "test clients: skopeo=$(command -v skopeo || echo missing) oras=$( [ -x "$bin/oras" ] && echo "$bin/oras" || command -v oras || echo missing)"
+
+# wkg 0.16 is the first release without warg (DESIGN.md section 1). Built once per machine
+# into wcomp's tools dir, like cosign, then linked into $bin where the tests look.
+WKG_VERSION=0.16.1
+wkg_ok() { [ -x "$1" ] && "$1" --version 2>/dev/null | grep -qx "wkg $WKG_VERSION"; }
+wkg_cached="$tools/wkg-$WKG_VERSION/bin/wkg"
+if ! wkg_ok "$bin/wkg" && ! wkg_ok "$(command -v wkg || true)"; then
+  if ! wkg_ok "$wkg_cached"; then
+    if command -v cargo >/dev/null 2>&1; then
+      echo "== cargo install wkg $WKG_VERSION (several minutes, once per machine)"
+      cargo install --locked --quiet wkg --version "$WKG_VERSION" --root "$tools/wkg-$WKG_VERSION"
+    else
+      echo "wkg: no cargo here; skipping" >&2
+    fi
+  fi
+  if wkg_ok "$wkg_cached"; then ln -sf "$wkg_cached" "$bin/wkg"; fi
+fi
+wkg_at() { if wkg_ok "$bin/wkg"; then echo "$bin/wkg"; else command -v wkg || echo missing; fi; }
+echo "test clients: skopeo=$(command -v skopeo || echo missing) oras=$( [ -x "$bin/oras" ] && echo "$bin/oras" || command -v oras || echo missing) wkg=$(wkg_at)"
 
 # The OCI distribution-spec conformance suite (tests/conformance.rs), pinned and built from
 # the Go module proxy by conformance.sh itself; skipped without Go.

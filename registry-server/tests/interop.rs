@@ -1,6 +1,8 @@
-//! Interop with real OCI clients against the real binary on a loopback port. Each test skips
-//! itself (with a note on stderr) when its client is not installed; `scripts/install-test-deps.sh`
-//! installs them. Set `WCOMP_REQUIRE_INTEROP=1` to turn a missing client into a failure.
+//! Interop with real OCI clients (oras, skopeo, wkg) against the real binary on a loopback
+//! port. Each test skips itself (with a note on stderr) when its client is not installed;
+//! `registry-server/scripts/install-test-deps.sh` installs them. Set
+//! `WCOMP_REQUIRE_INTEROP=1` (scripts/test.sh does under `CI`) to turn a missing client into
+//! a failure.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -38,7 +40,7 @@ fn find_tool(name: &str) -> Option<PathBuf> {
 struct Server {
     child: Child,
     host: String,
-    _data: tempfile::TempDir,
+    data: tempfile::TempDir,
 }
 
 impl Drop for Server {
@@ -49,6 +51,11 @@ impl Drop for Server {
 }
 
 fn start(auth: bool) -> Server {
+    start_with(auth, None)
+}
+
+/// Starts the server; `config` is the text of a TOML config file for it.
+fn start_with(auth: bool, config: Option<&str>) -> Server {
     let data = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -66,6 +73,11 @@ fn start(auth: bool) -> Server {
     if !auth {
         cmd.arg("--insecure-no-auth");
     }
+    if let Some(text) = config {
+        let path = data.path().join("config.toml");
+        std::fs::write(&path, text).unwrap();
+        cmd.arg("--config").arg(path);
+    }
     let mut child = cmd
         .env("WCOMP_REGISTRY_ADMIN_PASSWORD", "admin-pw")
         .env_remove("WCOMP_REGISTRY_CONFIG")
@@ -78,7 +90,7 @@ fn start(auth: bool) -> Server {
             return Server {
                 child,
                 host: format!("127.0.0.1:{port}"),
-                _data: data,
+                data,
             };
         }
         assert!(child.try_wait().unwrap().is_none(), "server exited early");
@@ -252,4 +264,371 @@ fn skopeo_copies_in_and_out() {
     .output()
     .unwrap();
     assert!(!out.status.success());
+}
+
+// --- wkg (wasm-pkg-tools) ---------------------------------------------------------------
+
+/// A greeter component made the way `wasm-tools component embed --dummy | component new`
+/// makes one: wit-component's dummy core module for the world, encoded as a component.
+/// `extra` adds a second function, so two versions differ in their bytes and their world.
+fn greeter_component(version: &str, extra: bool) -> Vec<u8> {
+    use wit_component::{ComponentEncoder, StringEncoding};
+    use wit_parser::{ManglingAndAbi, Resolve};
+    let extra = if extra {
+        "greet-all: func(names: list<string>) -> string;"
+    } else {
+        ""
+    };
+    let wit = format!(
+        "package interop:greeter@{version};
+         interface api {{ greet: func(name: string) -> string; {extra} }}
+         world greeter {{ export api; }}"
+    );
+    let mut resolve = Resolve::new();
+    let pkg = resolve.push_str("greeter.wit", &wit).unwrap();
+    let world = resolve.select_world(&[pkg], Some("greeter")).unwrap();
+    let mut module = wit_component::dummy_module(&resolve, world, ManglingAndAbi::Standard32);
+    wit_component::embed_component_metadata(
+        &mut module,
+        &resolve,
+        world,
+        StringEncoding::UTF8,
+        false,
+    )
+    .unwrap();
+    ComponentEncoder::default()
+        .module(&module)
+        .unwrap()
+        .validate(true)
+        .encode()
+        .unwrap()
+}
+
+/// A WIT package encoded as wasm (what `wasm-tools component wit --wasm` writes).
+fn wit_package(wit: &str) -> Vec<u8> {
+    let mut resolve = wit_parser::Resolve::new();
+    let pkg = resolve.push_str("package.wit", wit).unwrap();
+    wit_component::encode(&resolve, pkg, false).unwrap()
+}
+
+/// Runs wkg with its config, cache and credential lookups kept inside `home`, so nothing
+/// from the machine's `~/.config/wasm-pkg` or `~/.docker` leaks in.
+fn wkg(wkg: &Path, home: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(wkg);
+    c.args(args)
+        .current_dir(home)
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("XDG_CACHE_HOME", home.join(".cache"))
+        .env("DOCKER_CONFIG", home.join(".docker"))
+        .env("NO_COLOR", "1")
+        .env_remove("WKG_CONFIG_FILE")
+        .env_remove("WKG_OCI_USERNAME")
+        .env_remove("WKG_OCI_PASSWORD")
+        .env_remove("WKG_REGISTRY")
+        .env_remove("WKG_OCI_INSECURE");
+    c
+}
+
+/// Runs a command that must fail, returning its stderr.
+#[track_caller]
+fn run_failing(cmd: &mut Command) -> String {
+    let out = cmd.stdin(Stdio::null()).output().unwrap();
+    assert!(
+        !out.status.success(),
+        "{cmd:?} succeeded but should have failed:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A GET on the server with Basic credentials: (status, body).
+fn http_get(server: &Server, path: &str, user: &str, password: &str) -> (u16, String) {
+    let url = format!("http://{}{path}", server.host);
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let r = reqwest::Client::new()
+                .get(&url)
+                .basic_auth(user, Some(password))
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        })
+}
+
+/// Runs a registry admin command against the server's data dir; returns stdout.
+fn admin(server: &Server, args: &[&str]) -> String {
+    run(Command::new(env!("CARGO_BIN_EXE_wcomp-registry"))
+        .arg("--data-dir")
+        .arg(server.data.path())
+        .arg("admin")
+        .args(args)
+        .env_remove("WCOMP_REGISTRY_CONFIG"))
+}
+
+/// `wkg oci push` then `wkg oci pull` returns the same bytes; the server validated the
+/// component wkg pushed (the namespace demands components), stored the Wasm OCI artifact
+/// wkg wrote, and indexed it: the search API finds it by the interface it exports.
+#[test]
+fn wkg_oci_push_pull_and_search() {
+    let Some(wkg_bin) = find_tool("wkg") else {
+        return;
+    };
+    let server = start_with(
+        true,
+        Some("[[namespaces]]\npattern = \"interop/**\"\nrequire_components = true\n"),
+    );
+    let home = tempfile::tempdir().unwrap();
+    let component = greeter_component("1.0.0", false);
+    std::fs::write(home.path().join("greeter.wasm"), &component).unwrap();
+    let reference = format!("{}/interop/greeter:1.0.0", server.host);
+    let creds = ["-u", "admin", "-p", "admin-pw", "--insecure", &server.host];
+
+    let pushed = run(wkg(&wkg_bin, home.path(), &["oci", "push"])
+        .args(creds)
+        .args([&reference, "greeter.wasm"]));
+    assert!(pushed.contains("digest: sha256:"), "{pushed}");
+    run(wkg(&wkg_bin, home.path(), &["oci", "pull"])
+        .args(creds)
+        .args([&reference, "-o", "pulled.wasm"]));
+    assert_eq!(
+        std::fs::read(home.path().join("pulled.wasm")).unwrap(),
+        component,
+        "the pulled component is byte for byte the pushed one"
+    );
+
+    // What wkg wrote is a Wasm OCI artifact: Wasm config, one `application/wasm` layer.
+    let (status, manifest) = http_get(
+        &server,
+        "/v2/interop/greeter/manifests/1.0.0",
+        "admin",
+        "admin-pw",
+    );
+    assert_eq!(status, 200, "{manifest}");
+    let manifest: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    assert_eq!(
+        manifest["config"]["mediaType"],
+        "application/vnd.wasm.config.v0+json"
+    );
+    assert_eq!(manifest["layers"][0]["mediaType"], "application/wasm");
+    assert_eq!(manifest["layers"].as_array().unwrap().len(), 1);
+
+    let (status, found) = http_get(
+        &server,
+        "/wcomp/v1/search?exports=interop:greeter/api@1",
+        "admin",
+        "admin-pw",
+    );
+    assert_eq!(status, 200, "{found}");
+    let found: serde_json::Value = serde_json::from_str(&found).unwrap();
+    let components = found["components"].as_array().unwrap();
+    assert_eq!(components.len(), 1, "{found}");
+    assert_eq!(components[0]["repository"], "interop/greeter");
+    assert_eq!(components[0]["package"], "interop:greeter");
+    assert_eq!(components[0]["version"], "1.0.0");
+    assert_eq!(
+        components[0]["exports"],
+        serde_json::json!([{ "interface": "interop:greeter/api", "version": "1.0.0" }])
+    );
+    let (_, none) = http_get(
+        &server,
+        "/wcomp/v1/search?exports=interop:greeter/api@2",
+        "admin",
+        "admin-pw",
+    );
+    assert!(none.contains("\"components\":[]"), "{none}");
+}
+
+/// `wkg get` and `wkg publish` with a config that maps only the namespace to the server:
+/// everything else comes from the server's `/.well-known/wasm-pkg/registry.json`. The
+/// server announces a namespace prefix (`wasm/`), so wkg finds the packages only if it read
+/// the well-known document: without the prefix it would look in `interop/greeter`.
+#[test]
+fn wkg_publish_and_get_through_well_known_discovery() {
+    let Some(wkg_bin) = find_tool("wkg") else {
+        return;
+    };
+    let server = start_with(true, Some("[wasm_pkg]\nnamespace_prefix = \"wasm/\"\n"));
+    let home = tempfile::tempdir().unwrap();
+    let v1 = greeter_component("1.0.0", false);
+    let v2 = greeter_component("1.1.0", true);
+    std::fs::write(home.path().join("v1.wasm"), &v1).unwrap();
+    std::fs::write(home.path().join("v2.wasm"), &v2).unwrap();
+    let config = home.path().join("wkg.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[namespace_registries]\ninterop = \"{host}\"\n\n\
+             [registry.\"{host}\".oci]\nprotocol = \"http\"\n\
+             auth = {{ username = \"admin\", password = \"admin-pw\" }}\n",
+            host = server.host
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let cache = home.path().join("cache");
+    let cache = cache.to_str().unwrap();
+    let common = ["--config", config, "--cache", cache];
+    // `wkg get -o` wants a path with a directory in it.
+
+    // The components go straight to where the prefix puts them, with `wkg oci push`.
+    // (`wkg publish` cannot take them: wkg 0.16 reads the package version from the
+    // decoded world before it applies `--package`, and a component's world carries none.)
+    for (version, file) in [("1.0.0", "v1.wasm"), ("1.1.0", "v2.wasm")] {
+        run(wkg(&wkg_bin, home.path(), &["oci", "push"])
+            .args(["-u", "admin", "-p", "admin-pw", "--insecure", &server.host])
+            .arg(format!("{}/wasm/interop/greeter:{version}", server.host))
+            .arg(file));
+    }
+    // A WIT package, what `wkg publish` is for: it has to find the place itself.
+    let types = wit_package("package interop:types@0.1.0; interface t { type id = u64; }");
+    std::fs::write(home.path().join("types.wasm"), &types).unwrap();
+    run(wkg(&wkg_bin, home.path(), &["publish", "types.wasm"]).args(common));
+    let (status, _) = http_get(
+        &server,
+        "/v2/wasm/interop/types/manifests/0.1.0",
+        "admin",
+        "admin-pw",
+    );
+    assert_eq!(status, 200, "`wkg publish` used the announced prefix");
+    run(wkg(&wkg_bin, home.path(), &["get", "interop:types@0.1.0"])
+        .arg("-o")
+        .arg(home.path().join("got-types.wasm"))
+        .args(common));
+    assert_eq!(
+        std::fs::read(home.path().join("got-types.wasm")).unwrap(),
+        types
+    );
+
+    let (status, tags) = http_get(
+        &server,
+        "/v2/wasm/interop/greeter/tags/list",
+        "admin",
+        "admin-pw",
+    );
+    assert_eq!(status, 200, "{tags}");
+    let tags: serde_json::Value = serde_json::from_str(&tags).unwrap();
+    assert_eq!(tags["tags"], serde_json::json!(["1.0.0", "1.1.0"]));
+
+    run(
+        wkg(&wkg_bin, home.path(), &["get", "interop:greeter@1.0.0"])
+            .arg("-o")
+            .arg(home.path().join("got-1.0.0.wasm"))
+            .args(common),
+    );
+    assert_eq!(
+        std::fs::read(home.path().join("got-1.0.0.wasm")).unwrap(),
+        v1
+    );
+    // No version: wkg lists the tags and takes the newest.
+    run(wkg(&wkg_bin, home.path(), &["get", "interop:greeter"])
+        .arg("-o")
+        .arg(home.path().join("got-latest.wasm"))
+        .args(common));
+    assert_eq!(
+        std::fs::read(home.path().join("got-latest.wasm")).unwrap(),
+        v2
+    );
+    // A version that does not exist is an error, not some other version.
+    let err = run_failing(
+        wkg(&wkg_bin, home.path(), &["get", "interop:greeter@9.9.9"])
+            .arg("-o")
+            .arg(home.path().join("nope.wasm"))
+            .args(common),
+    );
+    assert!(!home.path().join("nope.wasm").exists(), "{err}");
+}
+
+/// Pushing needs credentials with push rights: an API token of a user granted `push` on
+/// `team/**` pushes there (and pulls back the same bytes); without credentials the server
+/// answers 401 and wkg reports an authorisation error; the same token is refused outside
+/// its grant. Nothing refused ends up in the registry.
+#[test]
+fn wkg_push_needs_credentials_with_push_rights() {
+    let Some(wkg_bin) = find_tool("wkg") else {
+        return;
+    };
+    let server = start(true);
+    admin(&server, &["user-add", "alice", "--password", "alice-pw"]);
+    let token = admin(&server, &["token-create", "alice"])
+        .trim()
+        .to_string();
+    assert!(token.starts_with("wcr_"), "{token}");
+    admin(
+        &server,
+        &["grant-add", "user:alice", "team/**", "pull,push"],
+    );
+
+    let home = tempfile::tempdir().unwrap();
+    let component = greeter_component("1.0.0", false);
+    std::fs::write(home.path().join("greeter.wasm"), &component).unwrap();
+    let insecure = ["--insecure", server.host.as_str()];
+    let team_ref = format!("{}/team/greeter:1.0.0", server.host);
+
+    // No credentials: 401 from the server, an auth error from wkg.
+    let err = run_failing(
+        wkg(&wkg_bin, home.path(), &["oci", "push"])
+            .args(insecure)
+            .args([&team_ref, "greeter.wasm"]),
+    );
+    assert!(
+        err.contains("401") && err.contains("UNAUTHORIZED"),
+        "wkg should report the 401:\n{err}"
+    );
+    let (status, _) = http_get(
+        &server,
+        "/v2/team/greeter/manifests/1.0.0",
+        "admin",
+        "admin-pw",
+    );
+    assert_eq!(status, 404, "an anonymous push must leave nothing behind");
+
+    // The token, outside its grant: refused. wkg goes through the Docker token flow, and
+    // a bearer token that does not cover the repository gets 401 (docs/registry.md).
+    let err = run_failing(
+        wkg(&wkg_bin, home.path(), &["oci", "push"])
+            .args(insecure)
+            .args(["-u", "alice", "-p", &token])
+            .args([
+                &format!("{}/other/greeter:1.0.0", server.host),
+                "greeter.wasm",
+            ]),
+    );
+    assert!(
+        err.contains("UNAUTHORIZED") || err.contains("DENIED"),
+        "{err}"
+    );
+    let (status, _) = http_get(
+        &server,
+        "/v2/other/greeter/manifests/1.0.0",
+        "admin",
+        "admin-pw",
+    );
+    assert_eq!(status, 404);
+
+    // The token, inside its grant: pushed, and the same bytes come back.
+    run(wkg(&wkg_bin, home.path(), &["oci", "push"])
+        .args(insecure)
+        .args(["-u", "alice", "-p", &token])
+        .args([&team_ref, "greeter.wasm"]));
+    run(wkg(&wkg_bin, home.path(), &["oci", "pull"])
+        .args(insecure)
+        .args(["-u", "alice", "-p", &token])
+        .args([&team_ref, "-o", "pulled.wasm"]));
+    assert_eq!(
+        std::fs::read(home.path().join("pulled.wasm")).unwrap(),
+        component
+    );
+    // A wrong password is refused like no credentials.
+    run_failing(
+        wkg(&wkg_bin, home.path(), &["oci", "pull"])
+            .args(insecure)
+            .args(["-u", "alice", "-p", "wrong"])
+            .args([&team_ref, "-o", "wrong.wasm"]),
+    );
+    assert!(!home.path().join("wrong.wasm").exists());
 }

@@ -121,8 +121,9 @@ impl Opts {
             .output
             .clone()
             .unwrap_or_else(|| PathBuf::from(format!("{root_name}.composed.wasm")));
-        // wac-graph validated the encoding; decode its world for the summary.
-        let decoded = wcomp_wasm::component::decode_validated(&out.display().to_string(), &bytes)
+        // The composition must decode as a component whose world we can print. It was
+        // validated when it was encoded (`wcomp_compose::encode::validate`).
+        let decoded = wcomp_wasm::component::decode_component(&out.display().to_string(), &bytes)
             .map_err(|e| {
             CliError::failure(
                 anyhow::Error::new(e).context("the composed component does not check"),

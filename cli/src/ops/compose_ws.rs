@@ -135,7 +135,7 @@ pub fn compose(
             version: env!("CARGO_PKG_VERSION"),
         },
     )?;
-    let decoded = wcomp_wasm::component::decode_validated(&output.display().to_string(), &bytes)
+    let decoded = wcomp_wasm::component::decode_component(&output.display().to_string(), &bytes)
         .context("the composed component does not check")?;
     let imports: std::collections::BTreeSet<String> =
         wcomp_wasm::inspect::world_summary(&decoded.resolve, decoded.world)

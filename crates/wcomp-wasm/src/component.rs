@@ -20,6 +20,23 @@ pub fn validate(name: &str, bytes: &[u8]) -> Result<(), Error> {
         .map_err(|e| binary_error(name, bytes.len(), e))
 }
 
+/// wasmparser validation of everything except core function bodies: the structure, every
+/// type, import, export, instantiation and alias, and each module's sections. For bytes
+/// whose code is known to be valid already: a composition's core modules are its parts'
+/// modules, copied unchanged, and the parts were fully validated when they were loaded,
+/// so checking their function bodies again would only repeat the most expensive pass.
+pub fn validate_except_function_bodies(name: &str, bytes: &[u8]) -> Result<(), Error> {
+    let mut validator = Validator::new_with_features(WasmFeatures::all());
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        let payload = payload.map_err(|e| binary_error(name, bytes.len(), e))?;
+        // A `ValidPayload::Func` is a function body handed back for validation: skipped.
+        validator
+            .payload(&payload)
+            .map_err(|e| binary_error(name, bytes.len(), e))?;
+    }
+    Ok(())
+}
+
 /// Turns a wasmparser error into ours; running out of bytes is reported as truncation.
 pub(crate) fn binary_error(name: &str, len: usize, e: wasmparser::BinaryReaderError) -> Error {
     let message = e.message().to_string();
@@ -79,9 +96,14 @@ pub fn load_any(name: &str, bytes: &[u8]) -> Result<Decoded, Error> {
     decoded
 }
 
-/// Validates and decodes a component; an encoded WIT package is an error here.
-pub fn load(name: &str, bytes: &[u8]) -> Result<DecodedComponent, Error> {
-    match load_any(name, bytes)? {
+/// Decodes a component's world without validating it, for bytes validated another way
+/// (see [`validate_except_function_bodies`]); an encoded WIT package is an error here.
+pub fn decode_component(name: &str, bytes: &[u8]) -> Result<DecodedComponent, Error> {
+    let decoded = match without_data(bytes) {
+        Some(skeleton) => decode(&skeleton),
+        None => decode(bytes),
+    }?;
+    match decoded {
         Decoded::Component(c) => Ok(c),
         Decoded::WitPackage(..) => Err(Error::WitPackageNotComponent {
             name: name.to_string(),
@@ -89,15 +111,9 @@ pub fn load(name: &str, bytes: &[u8]) -> Result<DecodedComponent, Error> {
     }
 }
 
-/// Decodes the world of a component that has already been validated (for example by the
-/// encoder that just produced it), without validating it again. Large binaries are decoded
-/// from their data-free skeleton, as in [`load_any`].
-pub fn decode_validated(name: &str, bytes: &[u8]) -> Result<DecodedComponent, Error> {
-    let decoded = match without_data(bytes) {
-        Some(skeleton) if bytes.len() > 1 << 20 => decode(&skeleton),
-        _ => decode(bytes),
-    }?;
-    match decoded {
+/// Validates and decodes a component; an encoded WIT package is an error here.
+pub fn load(name: &str, bytes: &[u8]) -> Result<DecodedComponent, Error> {
+    match load_any(name, bytes)? {
         Decoded::Component(c) => Ok(c),
         Decoded::WitPackage(..) => Err(Error::WitPackageNotComponent {
             name: name.to_string(),
@@ -209,6 +225,32 @@ fn write_leb(out: &mut Vec<u8>, mut value: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn skipping_function_bodies_skips_only_them() {
+        let bad_body =
+            wat::parse_str("(component (core module (func (result i32) i64.const 0)))").unwrap();
+        assert!(validate("c", &bad_body).is_err());
+        validate_except_function_bodies("c", &bad_body).unwrap();
+
+        let unknown_func = wat::parse_str(r#"(component (export "f" (func 0)))"#).unwrap();
+        assert!(validate("c", &unknown_func).is_err());
+        let e = validate_except_function_bodies("c", &unknown_func).unwrap_err();
+        assert!(matches!(e, Error::Invalid { .. }), "{e}");
+
+        let bad_import = wat::parse_str(
+            r#"(component
+                (core module $m (import "x" "f" (func)))
+                (core instance (instantiate $m)))"#,
+        )
+        .unwrap();
+        assert!(validate_except_function_bodies("c", &bad_import).is_err());
+
+        let mut cut = wat::parse_str("(component (core module (func)))").unwrap();
+        cut.truncate(cut.len() - 2);
+        let e = validate_except_function_bodies("c", &cut).unwrap_err();
+        assert!(matches!(e, Error::Truncated { .. }), "{e}");
+    }
 
     #[test]
     fn emptied_data_keeps_the_world_and_validity() {

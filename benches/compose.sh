@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Benchmark: `wcomp compose` against wac on the same parts, in one run: `wac plug` for a
+# root and plugs that only satisfy the root's imports (the one shape `wac plug` can do),
+# and `wac compose` with the WAC file `wcomp compose --emit-wac` writes for the whole
+# pipeline (plugs feeding plugs). Two input sets: small parts (wit-component's dummy
+# modules for the example pipeline's worlds) and the real pipeline parts, whose JavaScript
+# normaliser is ~12 MB; for those it also times `cp` of the output file.
+# Prints medians and ratios. Run on demand (not part of CI): benches/compose.sh [runs]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-11}
+tools=$PWD/target/bench-tools
+work=$PWD/target/bench/compose
+mkdir -p "$work"
+
+WAC_VERSION=0.12.0
+WASM_TOOLS_VERSION=1.263.0
+have() { [ -x "$tools/bin/$1" ] && "$tools/bin/$1" --version 2>/dev/null | grep -q "$2"; }
+if ! have wac "$WAC_VERSION"; then
+  echo "== installing wac-cli $WAC_VERSION into $tools (several minutes, once)"
+  cargo install --locked wac-cli --version "$WAC_VERSION" --root "$tools"
+fi
+if ! have wasm-tools "$WASM_TOOLS_VERSION"; then
+  echo "== installing wasm-tools $WASM_TOOLS_VERSION into $tools (a few minutes, once)"
+  cargo install --locked wasm-tools --version "$WASM_TOOLS_VERSION" --root "$tools"
+fi
+wac=$tools/bin/wac
+wasm_tools=$tools/bin/wasm-tools
+
+echo "== building wcomp (release)"
+cargo build --release --locked -p wcomp
+wcomp=$PWD/target/release/wcomp
+
+echo "== small parts: dummy components for the pipeline's worlds"
+small=$work/small
+mkdir -p "$small"
+wit=examples/pipeline/wit
+for world in normaliser validator adapter; do
+  "$wasm_tools" component embed --dummy --world "$world" "$wit" \
+    | "$wasm_tools" component new -o "$small/$world.wasm"
+done
+
+echo "== large parts: the example pipeline built with its real toolchains"
+large=$work/large
+if [ ! -f "$large/normaliser/build/normaliser.wasm" ] \
+   || [ ! -f "$large/validator/build/validator.wasm" ] \
+   || [ ! -f "$large/adapter/build/adapter.wasm" ]; then
+  scripts/install-toolchains.sh >/dev/null
+  rm -rf "$large"
+  cp -r examples/pipeline "$large"
+  for part in normaliser validator adapter; do
+    (cd "$large/$part" && "$wcomp" build >/dev/null)
+  done
+fi
+for part in normaliser validator adapter; do
+  cp "$large/$part/build/$part.wasm" "$large/$part.wasm"
+done
+
+python3 - "$runs" "$wcomp" "$wac" "$work" <<'PY'
+import os, shutil, statistics, subprocess, sys, time
+runs, wcomp, wac, work = int(sys.argv[1]), *sys.argv[2:]
+
+def median_time(cmd, cwd):
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        p = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        times.append(time.perf_counter() - t)
+        if p.returncode != 0:
+            sys.exit(f"{' '.join(cmd)} exited {p.returncode}:\n{p.stderr.decode()}")
+    return statistics.median(times)
+
+def ms(t):
+    return f"{t*1000:8.1f}ms"
+
+print(f"\n{runs} runs each, median wall time; ratio = wcomp / wac (below 1: wcomp is faster)\n")
+print(f"{'case':<48}{'inputs':>12}{'output':>12}{'wcomp':>11}{'wac':>11}{'ratio':>7}{'cp out':>11}{'wcomp/cp':>9}")
+for kind in ["small", "large"]:
+    d = os.path.join(work, kind)
+    parts = {p: os.path.getsize(os.path.join(d, p + ".wasm")) for p in ["normaliser", "validator", "adapter"]}
+    # The WAC file for the whole pipeline, as wcomp chose the wiring.
+    subprocess.run([wcomp, "compose", "adapter.wasm", "--plug", "validator.wasm", "--plug",
+                    "normaliser.wasm", "--emit-wac", "pipeline.wac", "-o", "auto.wasm"],
+                   cwd=d, check=True, stdout=subprocess.DEVNULL)
+    deps = ["--dep", "compose:adapter=adapter.wasm", "--dep", "compose:validator=validator.wasm",
+            "--dep", "compose:normaliser=normaliser.wasm"]
+    cases = [
+        ("plug: validator <- normaliser",
+         parts["validator"] + parts["normaliser"],
+         [wcomp, "compose", "validator.wasm", "--plug", "normaliser.wasm", "-o", "ours.wasm"],
+         [wac, "plug", "validator.wasm", "--plug", "normaliser.wasm", "-o", "theirs.wasm"]),
+        ("plug: adapter <- validator",
+         parts["adapter"] + parts["validator"],
+         [wcomp, "compose", "adapter.wasm", "--plug", "validator.wasm", "-o", "ours.wasm"],
+         [wac, "plug", "adapter.wasm", "--plug", "validator.wasm", "-o", "theirs.wasm"]),
+        ("pipeline (3 parts): auto vs wac compose",
+         sum(parts.values()),
+         [wcomp, "compose", "adapter.wasm", "--plug", "validator.wasm", "--plug", "normaliser.wasm",
+          "-o", "ours.wasm"],
+         [wac, "compose", "pipeline.wac", *deps, "-o", "theirs.wasm"]),
+        ("pipeline (3 parts): both from the WAC",
+         sum(parts.values()),
+         [wcomp, "compose", "pipeline.wac", *deps, "-o", "ours.wasm"],
+         [wac, "compose", "pipeline.wac", *deps, "-o", "theirs.wasm"]),
+    ]
+    for name, insize, ours_cmd, theirs_cmd in cases:
+        ours = median_time(ours_cmd, d)
+        theirs = median_time(theirs_cmd, d)
+        out = os.path.join(d, "ours.wasm")
+        size = os.path.getsize(out)
+        copy = median_time(["cp", out, os.path.join(d, "copy.wasm")], d)
+        print(f"{kind + ' ' + name:<48}{insize:>12,}{size:>12,}{ms(ours)}{ms(theirs)}{ours/theirs:>7.2f}{ms(copy)}{ours/copy:>9.2f}")
+print("\ncp out = `cp` of wcomp's output file (page cache warm); wcomp/cp = wcomp / cp")
+PY
