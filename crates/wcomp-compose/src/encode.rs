@@ -72,18 +72,9 @@ pub fn encode(parts: &[Part], plan: &Plan, tool: &Tool<'_>) -> Result<Vec<u8>, E
             .export(alias, e.name.clone())
             .map_err(|err| Error::Encode(format!("{err:#}")))?;
     }
-    let mut bytes = graph
-        .encode(EncodeOptions {
-            define_components: true,
-            validate: false,
-            processor: Some(Processor {
-                name: tool.name,
-                version: tool.version,
-            }),
-        })
-        .map_err(|e| {
-            merge_conflict(plan, &chain(&e)).unwrap_or_else(|| Error::Encode(chain(&e)))
-        })?;
+    let mut bytes = graph.encode(encode_options(tool)).map_err(|e| {
+        merge_conflict(plan, &chain(&e)).unwrap_or_else(|| Error::Encode(chain(&e)))
+    })?;
     validate(&bytes)?;
     let record = CompositionRecord {
         version: wcomp_wasm::provenance::VERSION,
@@ -149,6 +140,19 @@ fn merge_conflict(plan: &Plan, message: &str) -> Option<Error> {
 pub(crate) fn validate(bytes: &[u8]) -> Result<(), Error> {
     wcomp_wasm::component::validate_except_function_bodies("composition", bytes)
         .map_err(|e| Error::Encode(format!("the output does not validate: {e}")))
+}
+
+/// How wcomp has wac-graph encode: components defined inline, validation left to
+/// [`validate`], wcomp named as the processor.
+pub(crate) fn encode_options<'a>(tool: &Tool<'a>) -> EncodeOptions<'a> {
+    EncodeOptions {
+        define_components: true,
+        validate: false,
+        processor: Some(Processor {
+            name: tool.name,
+            version: tool.version,
+        }),
+    }
 }
 
 pub fn part_record(p: &Part) -> PartRecord {

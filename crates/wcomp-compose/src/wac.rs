@@ -7,7 +7,6 @@ use crate::part::Part;
 use crate::plan::Plan;
 use indexmap::IndexMap;
 use miette::Diagnostic;
-use wac_graph::{EncodeOptions, Processor};
 use wac_types::BorrowedPackageKey;
 use wcomp_wasm::provenance::CompositionRecord;
 
@@ -69,14 +68,7 @@ pub fn compose(path: &str, source: &str, deps: &[Dep], tool: &Tool<'_>) -> Resul
         }
     })?;
     let mut bytes = resolution
-        .encode(EncodeOptions {
-            define_components: true,
-            validate: false,
-            processor: Some(Processor {
-                name: tool.name,
-                version: tool.version,
-            }),
-        })
+        .encode(crate::encode::encode_options(tool))
         .map_err(|e| {
             let (line, column) = position(source, &e);
             Error::WacResolve {

@@ -210,7 +210,8 @@ fn read_leb(bytes: &[u8]) -> Option<(u32, usize)> {
     None
 }
 
-fn write_leb(out: &mut Vec<u8>, mut value: u32) {
+/// Appends `value` as unsigned LEB128.
+pub(crate) fn write_leb(out: &mut Vec<u8>, mut value: u32) {
     loop {
         let byte = (value & 0x7f) as u8;
         value >>= 7;

@@ -5,6 +5,7 @@
 //! `wcomp inspect` shows it, and `wcomp publish` turns it into the `resolvedDependencies` of
 //! the signed SLSA provenance. A custom section changes nothing a runtime sees.
 
+use crate::component::write_leb;
 use serde::{Deserialize, Serialize};
 
 /// The custom section's name.
@@ -65,11 +66,14 @@ pub struct WireRecord {
 pub fn append(component: &mut Vec<u8>, record: &CompositionRecord) {
     let data = serde_json::to_vec(record).expect("a record always serialises");
     let mut payload = Vec::with_capacity(data.len() + SECTION.len() + 8);
-    leb(&mut payload, SECTION.len() as u64);
+    write_leb(&mut payload, SECTION.len() as u32);
     payload.extend_from_slice(SECTION.as_bytes());
     payload.extend_from_slice(&data);
     component.push(0); // custom section id
-    leb(component, payload.len() as u64);
+    write_leb(
+        component,
+        u32::try_from(payload.len()).expect("a composition record is far below 4 GiB"),
+    );
     component.extend_from_slice(&payload);
 }
 
@@ -106,16 +110,4 @@ pub fn read(bytes: &[u8]) -> Option<Result<CompositionRecord, String>> {
                 }
             }),
     )
-}
-
-fn leb(out: &mut Vec<u8>, mut value: u64) {
-    loop {
-        let byte = (value & 0x7f) as u8;
-        value >>= 7;
-        if value == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
 }
