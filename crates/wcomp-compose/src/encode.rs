@@ -4,7 +4,7 @@ use crate::Error;
 use crate::part::Part;
 use crate::plan::Plan;
 use std::collections::{BTreeSet, HashMap};
-use wac_graph::{CompositionGraph, EncodeOptions, NodeId, PackageId, Processor};
+use wac_graph::{CompositionGraph, EncodeError, EncodeOptions, NodeId, PackageId, Processor};
 use wcomp_wasm::provenance::{CompositionRecord, PartRecord, WireRecord};
 
 /// The version wcomp records as the composing tool.
@@ -72,8 +72,11 @@ pub fn encode(parts: &[Part], plan: &Plan, tool: &Tool<'_>) -> Result<Vec<u8>, E
             .export(alias, e.name.clone())
             .map_err(|err| Error::Encode(format!("{err:#}")))?;
     }
-    let mut bytes = graph.encode(encode_options(tool)).map_err(|e| {
-        merge_conflict(plan, &chain(&e)).unwrap_or_else(|| Error::Encode(chain(&e)))
+    let mut bytes = graph.encode(encode_options(tool)).map_err(|e| match &e {
+        EncodeError::ImportTypeMergeConflict { import, source, .. } => {
+            merge_conflict(plan, import, &format!("{source:#}"))
+        }
+        _ => Error::Encode(chain(&e)),
     })?;
     validate(&bytes)?;
     let record = CompositionRecord {
@@ -105,9 +108,7 @@ pub fn encode(parts: &[Part], plan: &Plan, tool: &Tool<'_>) -> Result<Vec<u8>, E
 /// wac-graph refuses to import one interface once when the parts that import it disagree
 /// on its types (semver-compatible versions, or the same version, that differ). Said in
 /// our terms: which parts import what.
-fn merge_conflict(plan: &Plan, message: &str) -> Option<Error> {
-    let rest = message.split("implicit import `").nth(1)?;
-    let (name, _) = rest.split_once('`')?;
+fn merge_conflict(plan: &Plan, name: &str, detail: &str) -> Error {
     let unversioned = |n: &str| n.split('@').next().unwrap_or(n).to_string();
     let importers: Vec<String> = plan
         .open_imports
@@ -115,9 +116,6 @@ fn merge_conflict(plan: &Plan, message: &str) -> Option<Error> {
         .filter(|o| unversioned(&o.name) == unversioned(name))
         .map(|o| format!("`{}` imports `{}`", o.part_name, o.name))
         .collect();
-    let detail = message
-        .split_once("due to conflicting types: ")
-        .map_or(message, |(_, d)| d);
     let mut problem = crate::Problem::new(
         crate::ProblemKind::TypeMismatch,
         format!(
@@ -127,9 +125,9 @@ fn merge_conflict(plan: &Plan, message: &str) -> Option<Error> {
     );
     problem.details = importers;
     problem.details.push(detail.to_string());
-    Some(Error::Rejected(vec![problem.hint(
+    Error::Rejected(vec![problem.hint(
         "rebuild the parts against one version of the interface, or add a part that exports it",
-    )]))
+    )])
 }
 
 /// Validates an encoded composition. wac-graph embeds every part's bytes unchanged
