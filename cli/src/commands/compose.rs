@@ -242,7 +242,7 @@ impl Opts {
         }
         let mut specs = vec![split_spec(&self.input)];
         specs.extend(self.plug.iter().map(|p| split_spec(p)));
-        let parts = load_parts(&specs)?;
+        let parts = crate::ops::parts::load(&specs, Path::new(""))?;
         let plan = wcomp_compose::plan(
             &parts,
             0,
@@ -301,7 +301,7 @@ impl Opts {
                 *name = Some(name_from_path(&bare.replace(':', "-")));
             }
         }
-        let parts = load_parts(&specs)?;
+        let parts = crate::ops::parts::load(&specs, Path::new(""))?;
         let deps: Vec<Dep> = parts
             .into_iter()
             .zip(packages)
@@ -371,75 +371,6 @@ fn split_spec(spec: &str) -> (Option<String>, String) {
         }
         _ => (None, spec.to_string()),
     }
-}
-
-/// Reads and decodes every part, on as many threads as there are parts.
-fn load_parts(specs: &[(Option<String>, String)]) -> Result<Vec<Part>, Error> {
-    let loaded: Vec<Result<Part, Error>> = std::thread::scope(|s| {
-        let handles: Vec<_> = specs
-            .iter()
-            .map(|(name, path)| {
-                s.spawn(move || {
-                    if wcomp_compose::part::is_reference(path) {
-                        let name = name
-                            .clone()
-                            .unwrap_or_else(|| wcomp_compose::part::name_from_reference(path));
-                        return fetch_part(&name, path);
-                    }
-                    let name = name.clone().unwrap_or_else(|| name_from_path(path));
-                    let bytes = wcomp_wasm::input::read_file(Path::new(path))?;
-                    Part::load(&name, path, bytes)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("part loader panicked"))
-            .collect()
-    });
-    let parts = loaded.into_iter().collect::<Result<Vec<_>, _>>()?;
-    for (i, p) in parts.iter().enumerate() {
-        if parts[..i].iter().any(|q| q.name == p.name) {
-            return Err(Error::DuplicatePart(p.name.clone()));
-        }
-    }
-    Ok(parts)
-}
-
-/// Pulls a part named by registry reference, verifying its digest, signature and
-/// provenance under the trust policy (as `wcomp pull` does), and keeps where it came from
-/// and who signed it for the composition record.
-fn fetch_part(name: &str, reference: &str) -> Result<Part, Error> {
-    let fail = |message: String| Error::Fetch {
-        name: name.to_string(),
-        reference: reference.to_string(),
-        message,
-    };
-    let dir = tempfile::tempdir().map_err(|e| fail(e.to_string()))?;
-    let file = dir.path().join("part.wasm");
-    let pulled = crate::ops::pull::run(
-        crate::ops::pull::Options {
-            reference: reference.to_string(),
-            output: Some(Some(file.clone())),
-            key: None,
-            skip_verify: false,
-            insecure: false,
-        },
-        &crate::printer::Bar::new(),
-    )
-    .map_err(|e| fail(format!("{e:#}")))?;
-    let bytes = wcomp_wasm::input::read_file(&file)?;
-    let mut part = Part::load(name, reference, bytes)?;
-    part.origin = Some(wcomp_compose::part::Origin {
-        reference: pulled.reference.clone(),
-        manifest_digest: pulled.manifest_digest.clone(),
-        signer: pulled
-            .verification
-            .as_ref()
-            .and_then(|v| v.signers.first())
-            .map(|s| s.key_id.clone()),
-    });
-    Ok(part)
 }
 
 fn world_wit(c: &wcomp_wasm::component::DecodedComponent) -> Result<String, CliError> {

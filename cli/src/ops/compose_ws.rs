@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use std::path::{Path, PathBuf};
 use wcomp_compose::encode::Tool;
-use wcomp_compose::part::{Part, name_from_path};
+use wcomp_compose::part::name_from_path;
 
 /// The composed output of a workspace.
 #[derive(Debug, Serialize)]
@@ -107,12 +107,12 @@ pub fn compose(
             unified: Vec::new(),
         });
     }
-    let mut parts = Vec::new();
-    for ((_, path), name) in specs.iter().zip(&names) {
-        let bytes = fs_err::read(path)?;
-        let source = path.strip_prefix(dir).unwrap_or(path).display().to_string();
-        parts.push(Part::load(name, &source, bytes)?);
-    }
+    let specs: Vec<(Option<String>, String)> = specs
+        .iter()
+        .zip(&names)
+        .map(|((_, path), name)| (Some(name.clone()), path.display().to_string()))
+        .collect();
+    let parts = super::parts::load(&specs, dir)?;
 
     let wires = c
         .wires

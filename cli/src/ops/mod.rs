@@ -5,6 +5,7 @@ pub mod build_go;
 pub mod compose_ws;
 pub mod manifest;
 pub mod new_world;
+pub mod parts;
 pub mod run;
 pub mod scaffold;
 pub mod sql;

@@ -1,0 +1,79 @@
+//! The parts of a composition, read from files or pulled from registries; shared by
+//! `wcomp compose` and a workspace's `[composition]`.
+
+use std::path::Path;
+use wcomp_compose::Error;
+use wcomp_compose::part::{Part, name_from_path};
+
+/// Reads and decodes every part (a file, or a registry reference pulled and verified), on
+/// as many threads as there are parts. A file's source is recorded relative to `base`.
+pub fn load(specs: &[(Option<String>, String)], base: &Path) -> Result<Vec<Part>, Error> {
+    let loaded: Vec<Result<Part, Error>> = std::thread::scope(|s| {
+        let handles: Vec<_> = specs
+            .iter()
+            .map(|(name, path)| {
+                s.spawn(move || {
+                    if wcomp_compose::part::is_reference(path) {
+                        let name = name
+                            .clone()
+                            .unwrap_or_else(|| wcomp_compose::part::name_from_reference(path));
+                        return fetch_part(&name, path);
+                    }
+                    let name = name.clone().unwrap_or_else(|| name_from_path(path));
+                    let bytes = wcomp_wasm::input::read_file(Path::new(path))?;
+                    let source = Path::new(path)
+                        .strip_prefix(base)
+                        .unwrap_or(Path::new(path));
+                    Part::load(&name, &source.display().to_string(), bytes)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("part loader panicked"))
+            .collect()
+    });
+    let parts = loaded.into_iter().collect::<Result<Vec<_>, _>>()?;
+    for (i, p) in parts.iter().enumerate() {
+        if parts[..i].iter().any(|q| q.name == p.name) {
+            return Err(Error::DuplicatePart(p.name.clone()));
+        }
+    }
+    Ok(parts)
+}
+
+/// Pulls a part named by registry reference, verifying its digest, signature and
+/// provenance under the trust policy (as `wcomp pull` does), and keeps where it came from
+/// and who signed it for the composition record.
+fn fetch_part(name: &str, reference: &str) -> Result<Part, Error> {
+    let fail = |message: String| Error::Fetch {
+        name: name.to_string(),
+        reference: reference.to_string(),
+        message,
+    };
+    let dir = tempfile::tempdir().map_err(|e| fail(e.to_string()))?;
+    let file = dir.path().join("part.wasm");
+    let pulled = crate::ops::pull::run(
+        crate::ops::pull::Options {
+            reference: reference.to_string(),
+            output: Some(Some(file.clone())),
+            key: None,
+            skip_verify: false,
+            insecure: false,
+        },
+        &crate::printer::Bar::new(),
+    )
+    .map_err(|e| fail(format!("{e:#}")))?;
+    let bytes = wcomp_wasm::input::read_file(&file)?;
+    let mut part = Part::load(name, reference, bytes)?;
+    part.origin = Some(wcomp_compose::part::Origin {
+        reference: pulled.reference.clone(),
+        manifest_digest: pulled.manifest_digest.clone(),
+        signer: pulled
+            .verification
+            .as_ref()
+            .and_then(|v| v.signers.first())
+            .map(|s| s.key_id.clone()),
+    });
+    Ok(part)
+}
