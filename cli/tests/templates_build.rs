@@ -5,64 +5,14 @@
 //! These need the language toolchains (scripts/install-toolchains.sh). Without one, the
 //! test says so and passes, except under CI (`CI` set), where a missing toolchain fails.
 
+mod toolchain;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
+use toolchain::{Host, text, toolchain_ready, wcomp};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
-
-fn wcomp(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wcomp"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}--- stderr\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// Whether `language`'s toolchain is ready, by `wcomp doctor --json`.
-fn toolchain_ready(language: &str) -> bool {
-    let o = wcomp(Path::new("."), &["doctor", "--json"]);
-    let all: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let ready = all
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|s| s["language"] == language && s["ready"] == true);
-    if !ready {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the {language} toolchain is missing under CI; scripts/install-toolchains.sh should have installed it"
-        );
-        eprintln!(
-            "skipping: the {language} toolchain is not installed (scripts/install-toolchains.sh)"
-        );
-    }
-    ready
-}
-
-struct Host {
-    ctx: WasiCtx,
-    table: ResourceTable,
-}
-
-impl WasiView for Host {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.ctx,
-            table: &mut self.table,
-        }
-    }
-}
+use wasmtime_wasi::WasiCtxBuilder;
 
 /// Instantiates the component with WASI 0.2 and calls `<iface>.greet(arg)`.
 fn call_greet(wasm: &Path, iface: &str, arg: &str) -> String {
