@@ -403,6 +403,66 @@ fn key_generate_list_export_and_refusals() {
     assert_eq!(u.run(&["key", "export", "nope"]).code, 2);
 }
 
+/// On a terminal the passphrase is asked twice and never echoed; the key it protects
+/// opens with it. Python's `pty` module plays the terminal.
+#[test]
+fn the_passphrase_prompt_does_not_echo() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("SKIP: no python3 for a pseudo-terminal");
+        return;
+    }
+    let u = User::new();
+    let script = r#"
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1], "key", "generate", "--name", "typed"])
+seen = b""
+def read_until(marker):
+    global seen
+    while marker not in seen:
+        chunk = os.read(fd, 1024)
+        if not chunk:
+            raise SystemExit("eof before " + repr(marker) + ": " + repr(seen))
+        seen += chunk
+read_until(b"passphrase to protect key")
+os.write(fd, b"typed-secret-9\n")
+read_until(b"repeat the passphrase")
+os.write(fd, b"typed-secret-9\n")
+while True:
+    try:
+        chunk = os.read(fd, 1024)
+    except OSError:
+        break
+    if not chunk:
+        break
+    seen += chunk
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(seen.decode("utf-8", "replace"))
+sys.exit(os.waitstatus_to_exitcode(status))
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script, env!("CARGO_BIN_EXE_wcomp")])
+        .env("WCOMP_CONFIG_DIR", u.config.path())
+        .env("NO_COLOR", "1")
+        .env_remove("WCOMP_KEY_PASSWORD")
+        .output()
+        .unwrap();
+    let terminal = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{terminal}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(terminal.contains("repeat the passphrase"), "{terminal}");
+    assert!(
+        !terminal.contains("typed-secret-9"),
+        "the passphrase was echoed:\n{terminal}"
+    );
+    let pem = std::fs::read_to_string(u.config.path().join("keys/typed.key")).unwrap();
+    KeyPair::from_encrypted_pem(&pem, "typed-secret-9").unwrap();
+}
+
 #[test]
 fn publish_pull_round_trip_of_a_component_and_a_wit_package() {
     let reg = wcomp_registry();
@@ -1398,7 +1458,9 @@ fn wit_dependencies_are_fetched_verified_locked_and_cached() {
         "package acme:proj;\n\nworld w {\n  import example:app/api@1.0.0;\n}\n",
     )
     .unwrap();
-    let f = u.ok(&["wit", "fetch", "--path", "proj", "--json"]).json();
+    let f = u
+        .ok(&["wit", "fetch", "--path", "proj", "--type", "wasm", "--json"])
+        .json();
     let p = &f["packages"][0];
     assert_eq!(p["from"], "registry");
     assert_eq!(
@@ -1437,12 +1499,33 @@ fn wit_dependencies_are_fetched_verified_locked_and_cached() {
             "proj",
             "--locked",
             "--offline",
+            "--type",
+            "wasm",
             "--json",
         ])
         .json();
     assert_eq!(f["packages"][0]["from"], "cache");
     assert_eq!(f["lock_changed"], false);
     assert_eq!(std::fs::read(&dep).unwrap(), bytes);
+
+    // wkg's default layout (what `wcomp wit fetch` writes without `--type`): the package
+    // printed as WIT in a directory of its own, replacing the `.wasm` of the other layout
+    // (both at once would define the package twice).
+    let f = u.ok(&["wit", "fetch", "--path", "proj", "--json"]).json();
+    let dir = proj.join("wit/deps/example-app-1.0.0");
+    assert_eq!(f["packages"][0]["path"], "proj/wit/deps/example-app-1.0.0");
+    assert_eq!(f["lock_changed"], false);
+    let text = std::fs::read_to_string(dir.join("package.wit")).unwrap();
+    assert!(text.contains("package example:app@1.0.0;"), "{text}");
+    assert!(
+        !dep.exists(),
+        "the .wasm layout was left beside the WIT one"
+    );
+    // The package's own dependency gets its directory too, as wkg writes it.
+    let cli = std::fs::read_to_string(proj.join("wit/deps/wasi-cli-0.2.6/package.wit")).unwrap();
+    assert!(cli.contains("interface environment"), "{cli}");
+    let i = u.ok(&["inspect", "proj/wit", "--json"]).json();
+    assert_eq!(i["kind"], "wit-package");
 
     // A new version under --locked, and an empty cache under --offline: refused.
     std::fs::write(proj.join("wcomp.toml"), toml("1.0.1")).unwrap();
@@ -1462,6 +1545,119 @@ fn wit_dependencies_are_fetched_verified_locked_and_cached() {
         std::fs::read_to_string(proj.join("wcomp.lock")).unwrap(),
         lock
     );
+}
+
+/// The same `[dependencies]` fetched by `wcomp wit fetch` and by `wkg wit fetch` (0.16.1)
+/// from the same registry give the same `wit/deps/`: the same directories, the same
+/// files, the same packages with the same interfaces (the text may differ only in how
+/// the two versions of wit-component print it).
+#[test]
+fn wit_fetch_writes_the_deps_directory_wkg_writes() {
+    let Some(wkg) = find_tool("wkg", &[]) else {
+        return;
+    };
+    let reg = wcomp_registry();
+    let u = User::new();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/cli/fixtures/app.wit");
+    std::fs::copy(&fixture, u.path("app.wit")).unwrap();
+    let r: Run = u
+        .cmd(&["wit", "publish", "--wit", "app.wit", "--no-sign"])
+        .env("WCOMP_REGISTRY", &reg.host)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for project in ["by-wcomp", "by-wkg"] {
+        let dir = u.path(project);
+        std::fs::create_dir_all(dir.join("wit")).unwrap();
+        std::fs::write(
+            dir.join("wcomp.toml"),
+            format!(
+                "[package]\nname = \"acme:proj\"\nversion = \"0.1.0\"\n\n[dependencies]\n\"example:app\" = {{ version = \"1.0.0\", registry = \"{}\" }}\n",
+                reg.host
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("wit/world.wit"),
+            "package acme:proj;\n\nworld w {\n  import example:app/api@1.0.0;\n}\n",
+        )
+        .unwrap();
+    }
+    u.ok(&["wit", "fetch", "--path", "by-wcomp"]);
+    let home = u.path("wkg-home");
+    std::fs::create_dir_all(&home).unwrap();
+    let config = home.join("wkg.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[namespace_registries]\nexample = \"{host}\"\n\n[registry.\"{host}\".oci]\nprotocol = \"http\"\n",
+            host = reg.host
+        ),
+    )
+    .unwrap();
+    let out = Command::new(&wkg)
+        .args(["wit", "fetch", "--config"])
+        .arg(&config)
+        .arg("--cache")
+        .arg(home.join("cache"))
+        .current_dir(u.path("by-wkg"))
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("XDG_CACHE_HOME", home.join(".cache"))
+        .env("DOCKER_CONFIG", home.join(".docker"))
+        .env_remove("WKG_CONFIG_FILE")
+        .env_remove("WKG_REGISTRY")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "wkg wit fetch: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tree = |project: &str| {
+        let deps = u.path(project).join("wit/deps");
+        let mut files: Vec<(String, String)> = Vec::new();
+        for dir in std::fs::read_dir(&deps).unwrap() {
+            let dir = dir.unwrap().path();
+            for file in std::fs::read_dir(&dir).unwrap() {
+                let file = file.unwrap().path();
+                let rel = file.strip_prefix(&deps).unwrap().display().to_string();
+                files.push((rel, std::fs::read_to_string(&file).unwrap()));
+            }
+        }
+        files.sort();
+        files
+    };
+    let (ours, theirs) = (tree("by-wcomp"), tree("by-wkg"));
+    let names = |t: &[(String, String)]| t.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&ours), names(&theirs));
+    assert_eq!(
+        names(&ours),
+        [
+            "example-app-1.0.0/package.wit",
+            "wasi-cli-0.2.6/package.wit"
+        ]
+    );
+    // Each file parses to the same package with the same interfaces and functions.
+    let shape = |text: &str| {
+        let group = wit_parser::UnresolvedPackageGroup::parse("package.wit", text).unwrap();
+        let p = &group.main;
+        let mut items: Vec<String> = p
+            .interfaces
+            .iter()
+            .flat_map(|(_, i)| {
+                let name = i.name.clone().unwrap_or_default();
+                i.functions.keys().map(move |f| format!("{name}#{f}"))
+            })
+            .collect();
+        items.extend(p.worlds.iter().map(|(_, w)| format!("world {}", w.name)));
+        items.sort();
+        (p.name.to_string(), items)
+    };
+    for ((name, a), (_, b)) in ours.iter().zip(&theirs) {
+        assert_eq!(shape(a), shape(b), "{name}:\n--- wcomp\n{a}\n--- wkg\n{b}");
+    }
 }
 
 /// Imports `example:x/x` and exports `api.run() = x.f(41)`.

@@ -123,8 +123,14 @@ impl Opts {
             .unwrap_or_else(|| PathBuf::from(format!("{root_name}.composed.wasm")));
         // The composition must decode as a component whose world we can print. It was
         // validated when it was encoded (`wcomp_compose::encode::validate`).
-        let decoded = wcomp_wasm::component::decode_component(&out.display().to_string(), &bytes)
-            .map_err(|e| {
+        // Hashing the output overlaps decoding it.
+        let (decoded, digest) = std::thread::scope(|s| {
+            let digest = s.spawn(|| wcomp_core::Digest::sha256(&bytes));
+            let decoded =
+                wcomp_wasm::component::decode_component(&out.display().to_string(), &bytes);
+            (decoded, digest.join().expect("hashing thread panicked"))
+        });
+        let decoded = decoded.map_err(|e| {
             CliError::failure(
                 anyhow::Error::new(e).context("the composed component does not check"),
             )
@@ -153,7 +159,6 @@ impl Opts {
             let _ = std::fs::remove_file(&out);
             return Err(e);
         }
-        let digest = wcomp_core::Digest::sha256(&bytes);
         let imports: Vec<String> = summary.imports.iter().map(|i| i.name.clone()).collect();
         let exports: Vec<String> = summary.exports.iter().map(|i| i.name.clone()).collect();
         let import_set: BTreeSet<String> = imports.iter().cloned().collect();

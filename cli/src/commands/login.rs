@@ -41,15 +41,11 @@ impl Opts {
                 .map_err(anyhow::Error::from)?;
             s.trim_end_matches(['\r', '\n']).to_string()
         } else if std::io::stdin().is_terminal() {
-            eprint!(
-                "password for {}@{} (input is shown): ",
+            crate::ops::userconfig::read_hidden(&format!(
+                "password for {}@{}",
                 self.username, self.registry
-            );
-            let mut s = String::new();
-            std::io::stdin()
-                .read_line(&mut s)
-                .map_err(anyhow::Error::from)?;
-            s.trim_end_matches(['\r', '\n']).to_string()
+            ))
+            .map_err(CliError::usage)?
         } else {
             return Err(CliError::usage(EnvironmentError(
                 "no password: pass `--password-stdin` and pipe it in".into(),

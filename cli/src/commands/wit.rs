@@ -10,6 +10,7 @@ use std::path::PathBuf;
   wcomp wit fetch               [dependencies] into wit/deps/, pinned in wcomp.lock
   wcomp wit fetch --locked      fail if wcomp.lock would change (CI)
   wcomp wit fetch --offline     only the local cache (pinned by wcomp.lock)
+  wcomp wit fetch --type wasm   packages as encoded .wasm files (wkg's --type wasm)
   wcomp wit publish             wit/ as <ns>:<name>@<version> from its package line
 
 Exit codes: 0 success, 1 a verification failed, the lock would change under --locked,
@@ -35,6 +36,11 @@ enum WitCommand {
         /// Use plain http for non-loopback registries.
         #[arg(long)]
         insecure: bool,
+        /// How packages are written into wit/deps/ (wkg's layouts): `wit` prints each
+        /// package and its dependencies as `<ns>-<name>-<version>/package.wit`, `wasm`
+        /// writes the encoded package as `<ns>-<name>-<version>.wasm`.
+        #[arg(long = "type", value_enum, default_value_t = deps::Layout::Wit)]
+        layout: deps::Layout,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -64,10 +70,12 @@ impl Opts {
                 locked,
                 offline,
                 insecure,
+                layout,
                 json,
             } => {
                 let out = deps::fetch(&Options {
                     project: path,
+                    layout,
                     locked,
                     offline,
                     insecure,

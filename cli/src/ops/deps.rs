@@ -7,8 +7,11 @@
 //! "acme:api" = { version = "1.0.0", registry = "localhost:5000" }
 //! ```
 //!
-//! Each package lands in `wit/deps/<ns>-<name>-<version>.wasm` (a WIT package encoded
-//! as wasm, which wit-parser reads from `deps/`). `wcomp.lock` records, per package:
+//! The layout of `wit/deps/` is wkg's, so one directory serves both tools: by default each
+//! package, and every package it depends on, is printed as WIT into
+//! `wit/deps/<ns>-<name>-<version>/package.wit` (`wkg wit fetch`); with `--type wasm`, the
+//! package lands as `wit/deps/<ns>-<name>-<version>.wasm`, a WIT package encoded as wasm
+//! (`wkg wit fetch --type wasm`). wit-parser reads both. `wcomp.lock` records, per package:
 //! name, version, reference, manifest digest, layer digest and signer key id. The cache
 //! (`$WCOMP_CACHE_DIR`, else the user cache dir + `/wcomp`) holds layers by digest under
 //! `blobs/sha256/<hex>`.
@@ -68,8 +71,19 @@ pub struct LockFile {
 #[error("{0}")]
 pub struct LockError(pub String);
 
+/// How fetched packages are written into `wit/deps/` (wkg's two layouts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Layout {
+    /// `<ns>-<name>-<version>/package.wit` for the package and each of its dependencies.
+    #[default]
+    Wit,
+    /// `<ns>-<name>-<version>.wasm`, the package encoded as wasm.
+    Wasm,
+}
+
 pub struct Options {
     pub project: PathBuf,
+    pub layout: Layout,
     pub locked: bool,
     pub offline: bool,
     pub insecure: bool,
@@ -217,13 +231,25 @@ pub fn fetch(opts: &Options) -> Result<Fetched> {
             );
         }
         fs_err::create_dir_all(&deps_dir)?;
-        let dest = deps_dir.join(format!("{}-{}-{version}.wasm", pkg.namespace, pkg.name));
-        let tmp = deps_dir.join(format!(
-            ".{}-{}-{version}.wasm.tmp",
-            pkg.namespace, pkg.name
-        ));
-        fs_err::write(&tmp, &bytes)?;
-        fs_err::rename(&tmp, &dest)?;
+        // The package in the other layout, from an earlier fetch, would define it twice.
+        let as_wasm = deps_dir.join(format!("{}.wasm", dir_name(&pkg)));
+        let as_wit = deps_dir.join(dir_name(&pkg));
+        let dest = match opts.layout {
+            Layout::Wasm => {
+                write_atomic(&as_wasm, &bytes)?;
+                if as_wit.join("package.wit").is_file() {
+                    fs_err::remove_dir_all(&as_wit)?;
+                }
+                as_wasm
+            }
+            Layout::Wit => {
+                let dest = write_wit(&deps_dir, name, &bytes)?;
+                if as_wasm.is_file() {
+                    fs_err::remove_file(&as_wasm)?;
+                }
+                dest
+            }
+        };
         new_lock.packages.push(locked.clone());
         out.push(FetchedPackage {
             locked,
@@ -252,4 +278,57 @@ pub fn fetch(opts: &Options) -> Result<Fetched> {
         packages: out,
         lock_changed: changed,
     })
+}
+
+/// `ns:name@1.2.3` as wkg names its file or directory in `deps/`: `ns-name-1.2.3`.
+fn dir_name(pkg: &PackageName) -> String {
+    match &pkg.version {
+        Some(v) => format!("{}-{}-{v}", pkg.namespace, pkg.name),
+        None => format!("{}-{}", pkg.namespace, pkg.name),
+    }
+}
+
+fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<()> {
+    let file_name = dest
+        .file_name()
+        .expect("deps paths have a file name")
+        .to_string_lossy();
+    let tmp = dest.with_file_name(format!(".{file_name}.tmp"));
+    fs_err::write(&tmp, bytes)?;
+    fs_err::rename(&tmp, dest)?;
+    Ok(())
+}
+
+/// Prints the WIT package in `bytes`, and each package it depends on, as
+/// `deps/<ns>-<name>-<version>/package.wit`; returns the package's own directory. A
+/// dependency shared by several packages is written once per fetch, identically.
+fn write_wit(deps_dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
+    let (resolve, top) = match wcomp_wasm::component::decode(bytes)? {
+        wcomp_wasm::component::Decoded::WitPackage(resolve, pkg) => (resolve, pkg),
+        wcomp_wasm::component::Decoded::Component(_) => {
+            bail!("`{name}` is a component, not a WIT package; `[dependencies]` takes WIT packages")
+        }
+    };
+    let mut own = None;
+    for (id, package) in resolve.packages.iter() {
+        let mut printer = wit_component::WitPrinter::default();
+        printer
+            .print(&resolve, id, &[])
+            .with_context(|| format!("printing the WIT of `{}`", package.name))?;
+        let n = &package.name;
+        let dir = deps_dir.join(dir_name(&PackageName {
+            namespace: n.namespace.clone(),
+            name: n.name.clone(),
+            version: n.version.as_ref().map(|v| v.to_string()),
+        }));
+        fs_err::create_dir_all(&dir)?;
+        write_atomic(
+            &dir.join("package.wit"),
+            printer.output.to_string().as_bytes(),
+        )?;
+        if id == top {
+            own = Some(dir);
+        }
+    }
+    Ok(own.expect("the decoded package is in its resolve"))
 }

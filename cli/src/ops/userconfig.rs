@@ -185,18 +185,41 @@ pub fn passphrase(purpose: &str, confirm: bool) -> Result<String> {
         )
         .into());
     }
-    // Read without echo would need a terminal crate; the prompt says so.
-    let ask = |prompt: &str| -> Result<String> {
-        eprint!("{prompt} (input is shown): ");
-        let mut line = String::new();
-        std::io::stdin().read_line(&mut line)?;
-        Ok(line.trim_end_matches(['\r', '\n']).to_string())
-    };
-    let p = ask(&format!("passphrase to {purpose}"))?;
-    if confirm && ask("repeat the passphrase")? != p {
+    let p = read_hidden(&format!("passphrase to {purpose}"))?;
+    if confirm && read_hidden("repeat the passphrase")? != p {
         bail!("the passphrases differ");
     }
     Ok(p)
+}
+
+/// Prompts on stderr and reads a line from the terminal on stdin without echoing it. The
+/// terminal's settings are restored whatever happens, and the typed line is not shown.
+#[cfg(unix)]
+pub fn read_hidden(prompt: &str) -> Result<String> {
+    use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
+    let stdin = std::io::stdin();
+    let saved = tcgetattr(&stdin).map_err(|e| EnvironmentError(format!("terminal: {e}")))?;
+    let mut quiet = saved.clone();
+    quiet.local_modes.remove(LocalModes::ECHO);
+    quiet.local_modes.insert(LocalModes::ECHONL);
+    eprint!("{prompt}: ");
+    tcsetattr(&stdin, OptionalActions::Flush, &quiet)
+        .map_err(|e| EnvironmentError(format!("terminal: {e}")))?;
+    let mut line = String::new();
+    let read = stdin.read_line(&mut line);
+    let restored = tcsetattr(&stdin, OptionalActions::Now, &saved);
+    read?;
+    restored.map_err(|e| EnvironmentError(format!("terminal: {e}")))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// Where there is no termios, the line is read as typed, and the prompt says it shows.
+#[cfg(not(unix))]
+pub fn read_hidden(prompt: &str) -> Result<String> {
+    eprint!("{prompt} (input is shown): ");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
 /// Loads a signing key by name (under `keys/`) or by path to an encrypted PEM.

@@ -50,6 +50,8 @@ impl Part {
     pub fn load(name: &str, source: &str, bytes: Vec<u8>) -> Result<Part, Error> {
         check_name(name)?;
         let bytes = match wcomp_wasm::input::classify(source, &bytes)? {
+            // Binary input is borrowed as it is: keep the buffer rather than copy it.
+            Content::Wasm(bin) if bin.kind == BinaryKind::Component && !bin.from_wat => bytes,
             Content::Wasm(bin) if bin.kind == BinaryKind::Component => bin.bytes.into_owned(),
             Content::Wasm(_) => {
                 return Err(wcomp_wasm::Error::CoreModule {
@@ -65,7 +67,20 @@ impl Part {
                 .into());
             }
         };
-        let world = wcomp_wasm::component::load(source, &bytes)?;
+        // Hashing a large part overlaps validating and decoding it.
+        let (world, digest) = if bytes.len() > 1 << 20 {
+            std::thread::scope(|s| {
+                let digest = s.spawn(|| Digest::sha256(&bytes));
+                let world = wcomp_wasm::component::load(source, &bytes);
+                (world, digest.join().expect("hashing thread panicked"))
+            })
+        } else {
+            (
+                wcomp_wasm::component::load(source, &bytes),
+                Digest::sha256(&bytes),
+            )
+        };
+        let world = world?;
         let (imports, exports) = {
             let w = &world.resolve.worlds[world.world];
             (
@@ -76,7 +91,7 @@ impl Part {
         Ok(Part {
             name: name.to_string(),
             source: source.to_string(),
-            digest: Digest::sha256(&bytes),
+            digest,
             bytes,
             world,
             imports,

@@ -1,7 +1,7 @@
 //! Validating a component and decoding its world.
 
 use crate::Error;
-use wasmparser::{Validator, WasmFeatures};
+use wasmparser::{ValidPayload, Validator, WasmFeatures};
 use wit_parser::decoding::DecodedWasm;
 use wit_parser::{Resolve, WorldId};
 
@@ -13,11 +13,86 @@ pub struct DecodedComponent {
 
 /// Full wasmparser validation, component model on (every feature wasmparser knows, so
 /// components from newer toolchains are not refused for a proposal we merely disabled).
+///
+/// Function bodies, most of the work on a large component, are validated on every core
+/// (as `wasm-tools validate` does); the verdict and the error reported are the same as a
+/// single-threaded pass: the first invalid body in binary order.
 pub fn validate(name: &str, bytes: &[u8]) -> Result<(), Error> {
-    Validator::new_with_features(WasmFeatures::all())
-        .validate_all(bytes)
-        .map(drop)
-        .map_err(|e| binary_error(name, bytes.len(), e))
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || bytes.len() < PARALLEL_BODIES_ABOVE {
+        return Validator::new_with_features(WasmFeatures::all())
+            .validate_all(bytes)
+            .map(drop)
+            .map_err(|e| binary_error(name, bytes.len(), e));
+    }
+    validate_parallel(name, bytes, threads)
+}
+
+fn validate_parallel(name: &str, bytes: &[u8], threads: usize) -> Result<(), Error> {
+    let mut validator = Validator::new_with_features(WasmFeatures::all());
+    let mut bodies = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        let payload = payload.map_err(|e| binary_error(name, bytes.len(), e))?;
+        if let ValidPayload::Func(func, body) = validator
+            .payload(&payload)
+            .map_err(|e| binary_error(name, bytes.len(), e))?
+        {
+            bodies.push((func, body));
+        }
+    }
+    validate_bodies(bodies, threads).map_err(|e| binary_error(name, bytes.len(), e))
+}
+
+/// Below this size a component is validated on one thread: starting threads would cost
+/// more than they save.
+const PARALLEL_BODIES_ABOVE: usize = 512 * 1024;
+
+/// Validates function bodies on `threads` threads, each taking the next unclaimed body.
+/// Once a body fails, bodies after it are skipped, but every body before it is still
+/// checked, so the error returned is the first in binary order whatever the timing.
+fn validate_bodies(
+    bodies: Vec<(
+        wasmparser::FuncToValidate<wasmparser::ValidatorResources>,
+        wasmparser::FunctionBody<'_>,
+    )>,
+    threads: usize,
+) -> Result<(), wasmparser::BinaryReaderError> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let first_failure = AtomicUsize::new(usize::MAX);
+    let error: Mutex<Option<(usize, wasmparser::BinaryReaderError)>> = Mutex::new(None);
+    let slots: Vec<Mutex<Option<_>>> = bodies.into_iter().map(|b| Mutex::new(Some(b))).collect();
+    std::thread::scope(|s| {
+        for _ in 0..threads.min(slots.len().max(1)) {
+            s.spawn(|| {
+                let mut allocs = wasmparser::FuncValidatorAllocations::default();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= slots.len() || i > first_failure.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let Some((func, body)) = slots[i].lock().expect("unpoisoned").take() else {
+                        continue;
+                    };
+                    let mut v = func.into_validator(allocs);
+                    let result = v.validate(&body);
+                    allocs = v.into_allocations();
+                    if let Err(e) = result {
+                        first_failure.fetch_min(i, Ordering::Relaxed);
+                        let mut slot = error.lock().expect("unpoisoned");
+                        if slot.as_ref().is_none_or(|(j, _)| i < *j) {
+                            *slot = Some((i, e));
+                        }
+                    }
+                }
+            });
+        }
+    });
+    match error.into_inner().expect("unpoisoned") {
+        Some((_, e)) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// wasmparser validation of everything except core function bodies: the structure, every
@@ -251,6 +326,39 @@ mod tests {
         cut.truncate(cut.len() - 2);
         let e = validate_except_function_bodies("c", &cut).unwrap_err();
         assert!(matches!(e, Error::Truncated { .. }), "{e}");
+    }
+
+    /// Bodies validated on several threads give the single-threaded verdict, and the
+    /// same (first) error when several bodies are invalid.
+    #[test]
+    fn parallel_body_validation_reports_the_first_invalid_body() {
+        let mut funcs = String::new();
+        for i in 0..400 {
+            let body = if i == 150 || i == 151 || i == 390 {
+                "i64.const 0" // wrong result type
+            } else {
+                "i32.const 1 i32.const 2 i32.add"
+            };
+            funcs.push_str(&format!("(func (result i32) {body})"));
+        }
+        let bad = wat::parse_str(format!("(component (core module {funcs}))")).unwrap();
+        let expected = validate("c", &bad).unwrap_err().to_string();
+        for threads in [2, 3, 8] {
+            for _ in 0..10 {
+                let e = validate_parallel("c", &bad, threads)
+                    .unwrap_err()
+                    .to_string();
+                assert_eq!(e, expected, "{threads} threads");
+            }
+        }
+        let good = wat::parse_str(format!(
+            "(component (core module {}))",
+            funcs.replace("i64.const 0", "i32.const 0")
+        ))
+        .unwrap();
+        validate_parallel("c", &good, 2).unwrap();
+        let empty = wat::parse_str("(component)").unwrap();
+        validate_parallel("c", &empty, 2).unwrap();
     }
 
     #[test]
