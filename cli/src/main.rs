@@ -21,6 +21,11 @@ fn main() -> ExitCode {
             });
         }
     };
+    // Components validated in full are remembered by digest in the cache (see
+    // `wcomp_wasm::component::remember_validated_in`); without a cache dir, nothing is.
+    if let Ok(cache) = ops::deps::cache_dir() {
+        wcomp_wasm::component::remember_validated_in(cache.join("validated"));
+    }
     match cli.run() {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

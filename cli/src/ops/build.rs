@@ -203,7 +203,8 @@ fn build_project(
     };
 
     r.step(&name, "checking the component against its world");
-    let component = wcomp_wasm::component::load(&name, &bytes)?;
+    // Remembered as validated, so composing it later skips its function bodies.
+    let (component, _) = wcomp_wasm::component::load_hashed(&name, &bytes)?;
     let report = check::check(
         World {
             resolve: &component.resolve,

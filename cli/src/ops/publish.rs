@@ -91,7 +91,7 @@ pub fn read_input(path: &Path) -> Result<Artifact> {
         return Err(BadInput(wcomp_wasm::Error::CoreModule { name }).into());
     }
     let bytes = bin.bytes.into_owned();
-    component::validate(&name, &bytes).map_err(BadInput)?;
+    // `load_any` validates in full, then decodes.
     match component::load_any(&name, &bytes).map_err(BadInput)? {
         Decoded::Component(c) => {
             let summary = wcomp_wasm::inspect::world_summary(&c.resolve, c.world);

@@ -67,20 +67,7 @@ impl Part {
                 .into());
             }
         };
-        // Hashing a large part overlaps validating and decoding it.
-        let (world, digest) = if bytes.len() > 1 << 20 {
-            std::thread::scope(|s| {
-                let digest = s.spawn(|| Digest::sha256(&bytes));
-                let world = wcomp_wasm::component::load(source, &bytes);
-                (world, digest.join().expect("hashing thread panicked"))
-            })
-        } else {
-            (
-                wcomp_wasm::component::load(source, &bytes),
-                Digest::sha256(&bytes),
-            )
-        };
-        let world = world?;
+        let (world, digest) = wcomp_wasm::component::load_hashed(source, &bytes)?;
         let (imports, exports) = {
             let w = &world.resolve.worlds[world.world];
             (

@@ -2,6 +2,7 @@
 
 use crate::Error;
 use wasmparser::{ValidPayload, Validator, WasmFeatures};
+use wcomp_core::Digest;
 use wit_parser::decoding::DecodedWasm;
 use wit_parser::{Resolve, WorldId};
 
@@ -169,6 +170,65 @@ pub fn load_any(name: &str, bytes: &[u8]) -> Result<Decoded, Error> {
     // Validation errors explain more (offsets, truncation) than decoding errors.
     valid?;
     decoded
+}
+
+/// Where the digests of components that passed full validation are remembered, when the
+/// caller asked for it ([`remember_validated_in`]); a library user gets no such memory.
+static VALIDATED: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// The validator whose verdicts the memory holds. Its verdict on given bytes can change
+/// with its version, so each version has its own directory (a unit test keeps this in
+/// step with the workspace's `wasmparser` requirement).
+const VALIDATOR: &str = "wasmparser-0.262-all-features";
+
+/// Lets [`load_hashed`] remember, under `dir`, the sha256 of every component it fully
+/// validated, and skip the function bodies of a component remembered there (the most
+/// expensive part of validation, and the same verdict: the bytes are the ones that passed).
+/// The wcomp CLI points it at its cache directory, so a component built or composed once
+/// is not re-checked instruction by instruction each time it is composed again.
+pub fn remember_validated_in(dir: std::path::PathBuf) {
+    let _ = VALIDATED.set(dir.join(VALIDATOR));
+}
+
+/// As [`load`], and also the sha256 of the bytes, computed on the validating thread. With a
+/// memory set by [`remember_validated_in`], a component whose digest is remembered has
+/// everything but its function bodies validated, and one validated in full is remembered.
+pub fn load_hashed(name: &str, bytes: &[u8]) -> Result<(DecodedComponent, Digest), Error> {
+    let check = || -> Result<Digest, Error> {
+        let digest = Digest::sha256(bytes);
+        let marker = VALIDATED.get().map(|dir| dir.join(digest.hex()));
+        match marker {
+            Some(m) if m.is_file() => validate_except_function_bodies(name, bytes)?,
+            _ => {
+                validate(name, bytes)?;
+                if let Some(m) = marker {
+                    // A memory that cannot be written only means validating again next time.
+                    let _ = fs_err::create_dir_all(m.parent().expect("markers are in a directory"))
+                        .and_then(|()| fs_err::write(&m, b""));
+                }
+            }
+        }
+        Ok(digest)
+    };
+    let (checked, decoded) = if bytes.len() > 1 << 20 {
+        std::thread::scope(|s| {
+            let v = s.spawn(check);
+            let d = match without_data(bytes) {
+                Some(skeleton) => decode(&skeleton),
+                None => decode(bytes),
+            };
+            (v.join().expect("validator thread panicked"), d)
+        })
+    } else {
+        (check(), decode(bytes))
+    };
+    let digest = checked?;
+    match decoded? {
+        Decoded::Component(c) => Ok((c, digest)),
+        Decoded::WitPackage(..) => Err(Error::WitPackageNotComponent {
+            name: name.to_string(),
+        }),
+    }
 }
 
 /// Decodes a component's world without validating it, for bytes validated another way
@@ -359,6 +419,51 @@ mod tests {
         validate_parallel("c", &good, 2).unwrap();
         let empty = wat::parse_str("(component)").unwrap();
         validate_parallel("c", &empty, 2).unwrap();
+    }
+
+    /// A component validated in full is remembered by digest; a remembered digest has its
+    /// function bodies skipped (shown with a marker planted for a body that does not
+    /// validate); an invalid component is never remembered.
+    #[test]
+    fn the_validation_memory_remembers_only_what_passed() {
+        let dir = std::env::temp_dir().join(format!("wcomp-validated-{}", std::process::id()));
+        remember_validated_in(dir.clone());
+        let memory = dir.join(VALIDATOR);
+        let good = wat::parse_str(
+            r#"(component (core module (func (export "f") (result i32) i32.const 1)))"#,
+        )
+        .unwrap();
+        let (_, digest) = load_hashed("good", &good).unwrap();
+        assert_eq!(digest, Digest::sha256(&good));
+        assert!(memory.join(digest.hex()).is_file());
+
+        let bad =
+            wat::parse_str("(component (core module (func (result i32) i64.const 0)))").unwrap();
+        assert!(load_hashed("bad", &bad).is_err());
+        let bad_digest = Digest::sha256(&bad);
+        assert!(!memory.join(bad_digest.hex()).exists());
+        fs_err::write(memory.join(bad_digest.hex()), b"").unwrap();
+        load_hashed("bad", &bad).expect("a remembered digest skips function bodies");
+        // Everything else is still checked for remembered bytes.
+        let unknown = wat::parse_str(r#"(component (export "f" (func 0)))"#).unwrap();
+        fs_err::write(memory.join(Digest::sha256(&unknown).hex()), b"").unwrap();
+        assert!(load_hashed("unknown", &unknown).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The validator named in the memory's directory is the one the workspace builds with.
+    #[test]
+    fn the_validation_memory_names_the_workspace_validator() {
+        let manifest = include_str!("../../../Cargo.toml");
+        let version = manifest
+            .lines()
+            .find_map(|l| l.strip_prefix("wasmparser = \""))
+            .and_then(|rest| rest.split('"').next())
+            .expect("the workspace requires wasmparser");
+        assert!(
+            VALIDATOR.starts_with(&format!("wasmparser-{version}-")),
+            "update VALIDATOR ({VALIDATOR}) to wasmparser {version}"
+        );
     }
 
     #[test]
