@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Benchmark: wcomp-registry against Debian's docker-registry (CNCF distribution 2.8) on
-# loopback, both without auth, driven by the same client (oras for push/pull, curl for
-# blob GET latency). Prints throughput per size and concurrency, the ratio, p50/p99 blob GET
-# latency and each server's peak RSS. A measurement, not a test: run it by hand on an idle
-# machine.
+# loopback, both without auth, driven by the same clients: oras for push/pull, and curl
+# for pulls too (GET of the blob URL into /dev/null). oras hashes and writes every pulled
+# file, which caps a single large pull at about what either server delivers; curl does
+# neither, so its figures show the servers. Prints throughput per client, size and
+# concurrency with the ratio, p50/p99 blob GET latency, each server's peak RSS and the load
+# average before and after. A measurement, not a test: run it by hand on an idle machine.
 #
 #   cargo build --release -p wcomp-registry
 #   apt-get install -y docker-registry curl      # and oras: scripts/install-test-deps.sh
 #   registry-server/scripts/bench.sh [sizes-in-MB...]   (default: 1 10 100)
+#
+# BENCH_REPS=n (default 1) measures every cell n times, ours and distribution alternating,
+# and prints the medians.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -17,6 +22,7 @@ oras="$(command -v oras || echo "$root/registry-server/target-tools/bin/oras")"
 sizes=("${@:-1 10 100}"); read -r -a sizes <<< "${sizes[*]}"
 concurrency=(1 32)
 gets=200
+reps="${BENCH_REPS:-1}"
 
 for t in "$ours" "$dist" "$oras" curl; do
   command -v "$t" >/dev/null 2>&1 || [ -x "$t" ] || { echo "missing: $t" >&2; exit 2; }
@@ -47,42 +53,63 @@ wait_up "$p_ours"; wait_up "$p_dist"
 
 for s in "${sizes[@]}"; do head -c "$((s * 1024 * 1024))" /dev/urandom > "$work/blob-$s.bin"; done
 
-# run_parallel PORT OP SIZE N: N concurrent oras pushes (or pulls) of distinct repositories.
+# How many times one curl client GETs the blob (one process, one connection), so that at
+# least about 100 MB is fetched and process start-up does not dominate small blobs.
+per_client() { [ "$2" = curl ] && echo $(( $1 >= 100 ? 1 : 100 / $1 )) || echo 1; }
+
+# run_parallel PORT OP SIZE N REP: N concurrent clients, one repository each. OP is push or
+# pull (oras) or curl (GETs of the blob into /dev/null).
 run_parallel() {
-  local port=$1 op=$2 size=$3 n=$4 i
+  local port=$1 op=$2 size=$3 n=$4 rep=$5 i repo k args
   for i in $(seq "$n"); do
-    if [ "$op" = push ]; then
-      (cd "$work" && "$oras" push --plain-http --no-tty "127.0.0.1:$port/bench/s$size-c$n-$i:v1" "blob-$size.bin:application/octet-stream" >/dev/null) &
-    else
-      mkdir -p "$work/pull-$port-$size-$n-$i"
-      "$oras" pull --plain-http --no-tty -o "$work/pull-$port-$size-$n-$i" "127.0.0.1:$port/bench/s$size-c$n-$i:v1" >/dev/null &
-    fi
+    repo="bench/r$rep-s$size-c$n-$i"
+    case "$op" in
+      push) (cd "$work" && "$oras" push --plain-http --no-tty "127.0.0.1:$port/$repo:v1" "blob-$size.bin:application/octet-stream" >/dev/null) & ;;
+      pull)
+        mkdir -p "$work/pull-$port-$size-$n-$i"
+        "$oras" pull --plain-http --no-tty -o "$work/pull-$port-$size-$n-$i" "127.0.0.1:$port/$repo:v1" >/dev/null & ;;
+      curl)
+        args=()
+        for k in $(seq "$(per_client "$size" curl)"); do args+=(-o /dev/null "http://127.0.0.1:$port/v2/$repo/blobs/${digests[$size]}"); done
+        curl -fsS "${args[@]}" & ;;
+    esac
   done
   wait $(jobs -p | grep -v -e "$pid_ours" -e "$pid_dist") 2>/dev/null || true
 }
 
-throughput() { # port op size n -> MB/s
+throughput() { # port op size n rep -> MB/s
   local t0 t1; t0=$(now); run_parallel "$@"; t1=$(now)
-  python3 -c "print(f'{$3 * $4 / ($t1 - $t0):.1f}')"
+  rm -rf "$work"/pull-*
+  python3 -c "print(f'{$3 * $4 * $(per_client "$3" "$2") / ($t1 - $t0):.1f}')"
 }
+median() { python3 -c "import sys; v=sorted(map(float, sys.argv[1:])); print(f'{v[len(v)//2]:.1f}')" "$@"; }
 
-printf '%-6s %-5s %-4s %12s %12s %7s\n' op MB conc ours_MB/s dist_MB/s ratio
+declare -A digests
+for s in "${sizes[@]}"; do digests[$s]="sha256:$(sha256sum "$work/blob-$s.bin" | cut -d' ' -f1)"; done
+
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-5s %-5s %-5s %-4s %12s %12s %7s\n' client op MB conc ours_MB/s dist_MB/s ratio
 for s in "${sizes[@]}"; do
   for c in "${concurrency[@]}"; do
-    for op in push pull; do
-      a=$(throughput "$p_ours" "$op" "$s" "$c"); b=$(throughput "$p_dist" "$op" "$s" "$c")
-      printf '%-6s %-5s %-4s %12s %12s %7s\n' "$op" "$s" "$c" "$a" "$b" "$(python3 -c "print(f'{$a/$b:.2f}')")"
+    for op in push pull curl; do
+      as=(); bs=()
+      for r in $(seq "$reps"); do
+        as+=("$(throughput "$p_ours" "$op" "$s" "$c" "$r")"); bs+=("$(throughput "$p_dist" "$op" "$s" "$c" "$r")")
+      done
+      a=$(median "${as[@]}"); b=$(median "${bs[@]}")
+      case "$op" in curl) client=curl; shown=pull ;; *) client=oras; shown=$op ;; esac
+      printf '%-5s %-5s %-5s %-4s %12s %12s %7s\n' "$client" "$shown" "$s" "$c" "$a" "$b" "$(python3 -c "print(f'{$a/$b:.2f}')")"
     done
   done
 done
 
 latency() { # port -> "p50 p99" in ms for GETs of the first size's blob
-  local port=$1 digest i
-  digest="sha256:$(sha256sum "$work/blob-${sizes[0]}.bin" | cut -d' ' -f1)"
+  local port=$1 i
   for i in $(seq "$gets"); do
-    curl -s -o /dev/null -w '%{time_total}\n' "http://127.0.0.1:$port/v2/bench/s${sizes[0]}-c1-1/blobs/$digest"
+    curl -s -o /dev/null -w '%{time_total}\n' "http://127.0.0.1:$port/v2/bench/r1-s${sizes[0]}-c1-1/blobs/${digests[${sizes[0]}]}"
   done | sort -n | python3 -c "import sys; v=[float(x)*1000 for x in sys.stdin]; print(f'{v[len(v)//2]:.2f} {v[int(len(v)*0.99)-1]:.2f}')"
 }
 echo "blob GET latency (${sizes[0]} MB, $gets requests) p50/p99 ms: ours $(latency "$p_ours")  dist $(latency "$p_dist")"
 rss() { awk '/VmHWM/ {print $2/1024 " MB"}' "/proc/$1/status"; }
 echo "peak RSS: ours $(rss "$pid_ours")  dist $(rss "$pid_dist")"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

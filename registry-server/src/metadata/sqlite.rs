@@ -1,13 +1,28 @@
-//! The embedded SQLite backend. One connection in WAL mode behind a mutex, used from
-//! blocking threads: SQLite serialises writers anyway, and `BEGIN IMMEDIATE` on every
-//! writing call makes each trait method one atomic step, which the GC argument relies on.
+//! The embedded SQLite backend, in WAL mode, used from blocking threads.
+//!
+//! * Every writing call runs on the one writer connection, behind a mutex: SQLite serialises
+//!   writers anyway, and `BEGIN IMMEDIATE` on every writing call makes each trait method one
+//!   atomic step, which the GC argument relies on.
+//! * Reading calls take a connection from a small pool of read-only (`query_only`) ones, so
+//!   manifest, tag and blob lookups neither wait for each other nor for a write in progress
+//!   (WAL lets readers proceed while a writer holds its transaction). Each reading call runs in
+//!   one read transaction, so it sees one snapshot, as it did when everything shared one
+//!   connection.
+//! * An in-memory database cannot be shared between connections: there, reads use the writer.
+//!
 //! A separate process (`wcomp-registry gc`) may open the same file; `busy_timeout` makes it
 //! wait its turn instead of failing.
 
 use super::*;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+
+/// Read connections per database. Reads are short index lookups; a few connections are
+/// enough to keep them from queueing on a small machine without holding many file handles.
+const READERS: usize = 4;
+
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS repositories (
@@ -101,7 +116,88 @@ CREATE INDEX IF NOT EXISTS component_items_iface ON component_items(interface, d
 
 #[derive(Clone)]
 pub struct SqliteMetadata {
-    conn: Arc<Mutex<Connection>>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    writer: Mutex<Connection>,
+    /// `None` for an in-memory database.
+    readers: Option<ReadPool>,
+    /// The directory of a [`SqliteMetadata::temporary`] database, removed after the
+    /// connections above are closed (fields drop in order).
+    #[cfg(test)]
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// Read-only connections to one database file, opened on first need up to [`READERS`].
+struct ReadPool {
+    path: PathBuf,
+    state: Mutex<PoolState>,
+    returned: Condvar,
+}
+
+struct PoolState {
+    idle: Vec<Connection>,
+    open: usize,
+}
+
+impl ReadPool {
+    fn new(path: &Path) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            state: Mutex::new(PoolState {
+                idle: Vec::new(),
+                open: 0,
+            }),
+            returned: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MetaResult<std::sync::MutexGuard<'_, PoolState>> {
+        self.state
+            .lock()
+            .map_err(|_| MetaError::Backend("read pool mutex poisoned".into()))
+    }
+
+    /// Takes an idle connection, opens one if fewer than [`READERS`] exist, or waits for one
+    /// to come back. Called on a blocking thread.
+    fn take(&self) -> MetaResult<Connection> {
+        let mut st = self.lock()?;
+        loop {
+            if let Some(c) = st.idle.pop() {
+                return Ok(c);
+            }
+            if st.open < READERS {
+                st.open += 1;
+                drop(st);
+                return self.connect().inspect_err(|_| {
+                    if let Ok(mut st) = self.lock() {
+                        st.open -= 1;
+                    }
+                    self.returned.notify_one();
+                });
+            }
+            st = self
+                .returned
+                .wait(st)
+                .map_err(|_| MetaError::Backend("read pool mutex poisoned".into()))?;
+        }
+    }
+
+    fn give_back(&self, c: Connection) {
+        if let Ok(mut st) = self.lock() {
+            st.idle.push(c);
+        }
+        self.returned.notify_one();
+    }
+
+    fn connect(&self) -> MetaResult<Connection> {
+        let c = Connection::open(&self.path).map_err(be)?;
+        c.busy_timeout(BUSY_TIMEOUT).map_err(be)?;
+        // A reading call that tried to write would be a bug; make it an error.
+        c.pragma_update(None, "query_only", true).map_err(be)?;
+        Ok(c)
+    }
 }
 
 fn be(e: impl std::fmt::Display) -> MetaError {
@@ -111,36 +207,90 @@ fn be(e: impl std::fmt::Display) -> MetaError {
 impl SqliteMetadata {
     pub fn open(path: &Path) -> MetaResult<Self> {
         let conn = Connection::open(path).map_err(be)?;
-        Self::init(conn)
+        Self::init(conn, Some(ReadPool::new(path)))
     }
 
     pub fn in_memory() -> MetaResult<Self> {
-        Self::init(Connection::open_in_memory().map_err(be)?)
+        Self::init(Connection::open_in_memory().map_err(be)?, None)
     }
 
-    fn init(conn: Connection) -> MetaResult<Self> {
-        conn.busy_timeout(std::time::Duration::from_secs(30))
-            .map_err(be)?;
+    /// A database file in a fresh temporary directory, removed when the last clone is
+    /// dropped: the suite runs against it too, so the read pool is tested, not only the
+    /// in-memory path.
+    #[cfg(test)]
+    pub fn temporary() -> MetaResult<Self> {
+        let dir = tempfile::tempdir().map_err(be)?;
+        let path = dir.path().join("registry.db");
+        let mut m = Self::open(&path)?;
+        Arc::get_mut(&mut m.inner)
+            .expect("just created, not shared")
+            ._dir = Some(dir);
+        Ok(m)
+    }
+
+    fn init(conn: Connection, readers: Option<ReadPool>) -> MetaResult<Self> {
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(be)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(be)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(be)?;
         conn.execute_batch(SCHEMA).map_err(be)?;
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
+            inner: Arc::new(Inner {
+                writer: Mutex::new(conn),
+                readers,
+                #[cfg(test)]
+                _dir: None,
+            }),
         })
     }
 
-    async fn with<T: Send + 'static>(
+    /// Runs a writing call on the writer connection.
+    async fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> MetaResult<T> + Send + 'static,
     ) -> MetaResult<T> {
-        let conn = self.conn.clone();
+        let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
-            let mut guard = conn
+            let mut guard = inner
+                .writer
                 .lock()
                 .map_err(|_| MetaError::Backend("connection mutex poisoned".into()))?;
             f(&mut guard)
+        })
+        .await
+        .map_err(be)?
+    }
+
+    /// Runs a reading call in one read transaction on a pooled connection (the writer for an
+    /// in-memory database).
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> MetaResult<T> + Send + 'static,
+    ) -> MetaResult<T> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let in_snapshot = |c: &mut Connection| {
+                let tx = c.transaction().map_err(be)?;
+                let out = f(&tx)?;
+                tx.commit().map_err(be)?;
+                Ok(out)
+            };
+            match &inner.readers {
+                Some(pool) => {
+                    let mut c = pool.take()?;
+                    let out = in_snapshot(&mut c);
+                    pool.give_back(c);
+                    out
+                }
+                None => {
+                    let mut guard = inner
+                        .writer
+                        .lock()
+                        .map_err(|_| MetaError::Backend("connection mutex poisoned".into()))?;
+                    in_snapshot(&mut guard)
+                }
+            }
         })
         .await
         .map_err(be)?
@@ -216,7 +366,7 @@ fn get_grants(conn: &Connection, subject: Option<&str>) -> MetaResult<Vec<Grant>
 impl Metadata for SqliteMetadata {
     async fn repo_exists(&self, repo: &str) -> MetaResult<bool> {
         let repo = repo.to_string();
-        self.with(move |c| {
+        self.read(move |c| {
             c.query_row("SELECT 1 FROM repositories WHERE name = ?1", [repo], |_| {
                 Ok(())
             })
@@ -229,7 +379,7 @@ impl Metadata for SqliteMetadata {
 
     async fn list_repos(&self, last: Option<&str>, n: u32) -> MetaResult<Vec<String>> {
         let last = last.unwrap_or("").to_string();
-        self.with(move |c| {
+        self.read(move |c| {
             let mut s = c
                 .prepare("SELECT name FROM repositories WHERE name > ?1 ORDER BY name LIMIT ?2")
                 .map_err(be)?;
@@ -241,7 +391,7 @@ impl Metadata for SqliteMetadata {
 
     async fn link_blob(&self, repo: &str, digest: &Digest, size: u64, now: i64) -> MetaResult<()> {
         let (repo, d) = (repo.to_string(), digest.to_string());
-        self.with(move |c| {
+        self.write(move |c| {
             let tx = c
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(be)?;
@@ -273,7 +423,7 @@ impl Metadata for SqliteMetadata {
 
     async fn repo_blob(&self, repo: &str, digest: &Digest) -> MetaResult<Option<u64>> {
         let (repo, d) = (repo.to_string(), digest.to_string());
-        self.with(move |c| {
+        self.read(move |c| {
             c.query_row(
                 "SELECT b.size FROM repo_blobs rb JOIN blobs b ON b.digest = rb.digest
                  WHERE rb.repo = ?1 AND rb.digest = ?2 AND b.state = 'live'",
@@ -289,7 +439,7 @@ impl Metadata for SqliteMetadata {
 
     async fn blob_repos(&self, digest: &Digest) -> MetaResult<Vec<String>> {
         let d = digest.to_string();
-        self.with(move |c| {
+        self.read(move |c| {
             let mut s = c
                 .prepare("SELECT repo FROM repo_blobs WHERE digest = ?1 ORDER BY repo LIMIT 100")
                 .map_err(be)?;
@@ -301,7 +451,7 @@ impl Metadata for SqliteMetadata {
 
     async fn unlink_blob(&self, repo: &str, digest: &Digest) -> MetaResult<bool> {
         let (repo, d) = (repo.to_string(), digest.to_string());
-        self.with(move |c| {
+        self.write(move |c| {
             c.execute(
                 "DELETE FROM repo_blobs WHERE repo = ?1 AND digest = ?2",
                 params![repo, d],
@@ -313,7 +463,7 @@ impl Metadata for SqliteMetadata {
     }
 
     async fn put_manifest(&self, m: NewManifest, now: i64) -> MetaResult<()> {
-        self.with(move |c| {
+        self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(be)?;
             let mut missing = Vec::new();
             for b in &m.blobs {
@@ -398,7 +548,7 @@ impl Metadata for SqliteMetadata {
         digest: &Digest,
     ) -> MetaResult<Option<ManifestRecord>> {
         let (repo, d) = (repo.to_string(), digest.to_string());
-        self.with(move |c| get_manifest(c, &repo, &d)).await
+        self.read(move |c| get_manifest(c, &repo, &d)).await
     }
 
     async fn get_manifest_by_tag(
@@ -407,7 +557,7 @@ impl Metadata for SqliteMetadata {
         tag: &str,
     ) -> MetaResult<Option<ManifestRecord>> {
         let (repo, tag) = (repo.to_string(), tag.to_string());
-        self.with(move |c| {
+        self.read(move |c| {
             let d: Option<String> = c
                 .query_row(
                     "SELECT digest FROM tags WHERE repo = ?1 AND name = ?2",
@@ -426,7 +576,7 @@ impl Metadata for SqliteMetadata {
 
     async fn delete_manifest(&self, repo: &str, digest: &Digest) -> MetaResult<bool> {
         let (repo, d) = (repo.to_string(), digest.to_string());
-        self.with(move |c| {
+        self.write(move |c| {
             let tx = c
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(be)?;
@@ -464,7 +614,7 @@ impl Metadata for SqliteMetadata {
 
     async fn delete_tag(&self, repo: &str, tag: &str) -> MetaResult<bool> {
         let (repo, tag) = (repo.to_string(), tag.to_string());
-        self.with(move |c| {
+        self.write(move |c| {
             c.execute(
                 "DELETE FROM tags WHERE repo = ?1 AND name = ?2",
                 params![repo, tag],
@@ -477,7 +627,7 @@ impl Metadata for SqliteMetadata {
 
     async fn list_tags(&self, repo: &str, last: Option<&str>, n: u32) -> MetaResult<Vec<String>> {
         let (repo, last) = (repo.to_string(), last.unwrap_or("").to_string());
-        self.with(move |c| {
+        self.read(move |c| {
             let mut s = c
                 .prepare(
                     "SELECT name FROM tags WHERE repo = ?1 AND name > ?2 ORDER BY name LIMIT ?3",
@@ -504,7 +654,7 @@ impl Metadata for SqliteMetadata {
             artifact_type.map(str::to_string),
             last.unwrap_or("").to_string(),
         );
-        self.with(move |c| {
+        self.read(move |c| {
             let mut s = c
                 .prepare(
                     "SELECT digest, media_type, size, artifact_type, annotations FROM manifests
@@ -529,7 +679,7 @@ impl Metadata for SqliteMetadata {
 
     async fn create_upload(&self, id: &str, repo: &str, now: i64) -> MetaResult<()> {
         let (id, repo) = (id.to_string(), repo.to_string());
-        self.with(move |c| {
+        self.write(move |c| {
             c.execute(
                 "INSERT INTO uploads(id, repo, offset, chunks, created_at, updated_at) VALUES (?1, ?2, 0, '', ?3, ?3)",
                 params![id, repo, now],
@@ -542,7 +692,7 @@ impl Metadata for SqliteMetadata {
 
     async fn get_upload(&self, id: &str) -> MetaResult<Option<UploadSession>> {
         let id = id.to_string();
-        self.with(move |c| {
+        self.read(move |c| {
             c.query_row(
                 "SELECT id, repo, offset, chunks, updated_at FROM uploads WHERE id = ?1",
                 [id],
@@ -571,7 +721,7 @@ impl Metadata for SqliteMetadata {
         now: i64,
     ) -> MetaResult<UploadSession> {
         let (id, part) = (id.to_string(), part.to_string());
-        self.with(move |c| {
+        self.write(move |c| {
             let tx = c
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(be)?;
@@ -616,7 +766,7 @@ impl Metadata for SqliteMetadata {
 
     async fn delete_upload(&self, id: &str) -> MetaResult<bool> {
         let id = id.to_string();
-        self.with(move |c| {
+        self.write(move |c| {
             c.execute("DELETE FROM uploads WHERE id = ?1", [id])
                 .map(|n| n > 0)
                 .map_err(be)
@@ -625,7 +775,7 @@ impl Metadata for SqliteMetadata {
     }
 
     async fn gc_mark(&self, cutoff: i64, uploads_cutoff: i64) -> MetaResult<GcPlan> {
-        self.with(move |c| {
+        self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(be)?;
             tx.execute(
                 "UPDATE blobs SET state = 'deleting'
@@ -660,7 +810,7 @@ impl Metadata for SqliteMetadata {
 
     async fn gc_sweep(&self, blobs: &[Digest]) -> MetaResult<()> {
         let blobs: Vec<String> = blobs.iter().map(|d| d.to_string()).collect();
-        self.with(move |c| {
+        self.write(move |c| {
             let tx = c
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(be)?;
@@ -678,7 +828,7 @@ impl Metadata for SqliteMetadata {
 
     async fn blob_known(&self, digest: &Digest) -> MetaResult<bool> {
         let d = digest.to_string();
-        self.with(move |c| {
+        self.read(move |c| {
             c.query_row("SELECT 1 FROM blobs WHERE digest = ?1", [d], |_| Ok(()))
                 .optional()
                 .map(|o| o.is_some())
@@ -689,7 +839,7 @@ impl Metadata for SqliteMetadata {
 
     async fn put_user(&self, user: &User) -> MetaResult<()> {
         let u = user.clone();
-        self.with(move |c| {
+        self.write(move |c| {
             c.execute(
                 "INSERT INTO users(name, password_hash, admin) VALUES (?1, ?2, ?3)
                  ON CONFLICT(name) DO UPDATE SET password_hash = excluded.password_hash, admin = excluded.admin",
@@ -703,7 +853,7 @@ impl Metadata for SqliteMetadata {
 
     async fn get_user(&self, name: &str) -> MetaResult<Option<User>> {
         let name = name.to_string();
-        self.with(move |c| {
+        self.read(move |c| {
             c.query_row(
                 "SELECT name, password_hash, admin FROM users WHERE name = ?1",
                 [name],
@@ -722,7 +872,7 @@ impl Metadata for SqliteMetadata {
     }
 
     async fn count_users(&self) -> MetaResult<u64> {
-        self.with(|c| {
+        self.read(|c| {
             c.query_row("SELECT COUNT(*) FROM users", [], |r| r.get::<_, i64>(0))
                 .map(|n| n as u64)
                 .map_err(be)
@@ -742,7 +892,7 @@ impl Metadata for SqliteMetadata {
             token_hash.to_string(),
             description.to_string(),
         );
-        self.with(move |c| {
+        self.write(move |c| {
             c.execute(
                 "INSERT INTO api_tokens(hash, user, description, created_at) VALUES (?1, ?2, ?3, ?4)",
                 params![h, u, d, now],
@@ -755,7 +905,7 @@ impl Metadata for SqliteMetadata {
 
     async fn api_token_user(&self, token_hash: &str) -> MetaResult<Option<String>> {
         let h = token_hash.to_string();
-        self.with(move |c| {
+        self.read(move |c| {
             c.query_row("SELECT user FROM api_tokens WHERE hash = ?1", [h], |r| {
                 r.get(0)
             })
@@ -767,7 +917,7 @@ impl Metadata for SqliteMetadata {
 
     async fn add_grant(&self, subject: &str, pattern: &str, actions: &[String]) -> MetaResult<i64> {
         let (s, p, a) = (subject.to_string(), pattern.to_string(), actions.join(","));
-        self.with(move |c| {
+        self.write(move |c| {
             c.execute(
                 "INSERT INTO grants(subject, pattern, actions) VALUES (?1, ?2, ?3)",
                 params![s, p, a],
@@ -779,7 +929,7 @@ impl Metadata for SqliteMetadata {
     }
 
     async fn remove_grant(&self, id: i64) -> MetaResult<bool> {
-        self.with(move |c| {
+        self.write(move |c| {
             c.execute("DELETE FROM grants WHERE id = ?1", [id])
                 .map(|n| n > 0)
                 .map_err(be)
@@ -789,16 +939,16 @@ impl Metadata for SqliteMetadata {
 
     async fn grants_for(&self, subject: &str) -> MetaResult<Vec<Grant>> {
         let s = subject.to_string();
-        self.with(move |c| get_grants(c, Some(&s))).await
+        self.read(move |c| get_grants(c, Some(&s))).await
     }
 
     async fn list_grants(&self) -> MetaResult<Vec<Grant>> {
-        self.with(|c| get_grants(c, None)).await
+        self.read(|c| get_grants(c, None)).await
     }
 
     async fn put_component(&self, e: &ComponentEntry) -> MetaResult<()> {
         let e = e.clone();
-        self.with(move |c| {
+        self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(be)?;
             tx.execute(
                 "INSERT OR REPLACE INTO components(repo, manifest, package, version, world) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -823,7 +973,7 @@ impl Metadata for SqliteMetadata {
 
     async fn search_components(&self, q: &ComponentQuery) -> MetaResult<Vec<ComponentEntry>> {
         let q = q.clone();
-        self.with(move |c| {
+        self.read(move |c| {
             // `iface@ver` matches `ver` itself and any version it is a prefix of at a dot
             // boundary: `wasi:http/incoming-handler@0.2` matches 0.2.0 and 0.2.6, not 0.20.
             let split = |s: &Option<String>| {
@@ -884,4 +1034,80 @@ impl Metadata for SqliteMetadata {
         })
         .await
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Holds the writer connection, inside an open write transaction, on another thread,
+    /// and reads meanwhile. With reads on the writer (as before the pool) the read would
+    /// wait for the mutex until the transaction ends, which here it never would: the
+    /// generous timeout only turns that hang into a failure.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_proceed_while_a_write_transaction_is_open() {
+        let meta = SqliteMetadata::temporary().unwrap();
+        let d = Digest::of(crate::oci::Algorithm::Sha256, b"x");
+        meta.link_blob("r", &d, 5, 0).await.unwrap();
+
+        let (opened_tx, opened_rx) = std::sync::mpsc::channel();
+        let (finish_tx, finish_rx) = std::sync::mpsc::channel::<()>();
+        let inner = meta.inner.clone();
+        let writer = std::thread::spawn(move || {
+            let mut c = inner.writer.lock().unwrap();
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .unwrap();
+            tx.execute("DELETE FROM repo_blobs WHERE repo = 'r'", [])
+                .unwrap();
+            opened_tx.send(()).unwrap();
+            finish_rx.recv().unwrap();
+            tx.commit().unwrap();
+        });
+        tokio::task::spawn_blocking(move || opened_rx.recv().unwrap())
+            .await
+            .unwrap();
+
+        let reads = async {
+            // Several at once, more than there are read connections.
+            let lookups = (0..2 * READERS).map(|_| meta.repo_blob("r", &d));
+            let sizes = futures_util::future::try_join_all(lookups).await.unwrap();
+            let exists = meta.repo_exists("r").await.unwrap();
+            (sizes, exists)
+        };
+        let (sizes, exists) = tokio::time::timeout(std::time::Duration::from_secs(60), reads)
+            .await
+            .expect("reads waited for the open write transaction");
+        assert!(
+            sizes.iter().all(|s| *s == Some(5)),
+            "readers see the last committed state, not the open transaction: {sizes:?}"
+        );
+        assert!(exists);
+
+        finish_tx.send(()).unwrap();
+        writer.join().unwrap();
+        assert_eq!(
+            meta.repo_blob("r", &d).await.unwrap(),
+            None,
+            "a committed write is visible to the next read"
+        );
+    }
+
+    #[tokio::test]
+    async fn read_connections_refuse_writes() {
+        let meta = SqliteMetadata::temporary().unwrap();
+        let err = meta
+            .read(|c| {
+                c.execute("DELETE FROM tags", []).map_err(be)?;
+                Ok(())
+            })
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("readonly"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod file_backend {
+    crate::metadata_suite!(super::SqliteMetadata::temporary().unwrap());
 }
