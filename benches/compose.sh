@@ -60,11 +60,25 @@ python3 - "$runs" "$wcomp" "$wac" "$work" <<'PY'
 import os, shutil, statistics, subprocess, sys, time
 runs, wcomp, wac, work = int(sys.argv[1]), *sys.argv[2:]
 
-def median_time(cmd, cwd):
+# wcomp remembers the digests of components it validated in full (its validation memory,
+# under WCOMP_CACHE_DIR) and then skips their function bodies. "cold" empties that memory
+# before every run (every part is validated in full, as wac does); "warm" keeps it, as
+# after a `wcomp build` or an earlier compose of the same parts.
+cold_cache = os.path.join(work, "cache-cold")
+warm_cache = os.path.join(work, "cache-warm")
+shutil.rmtree(warm_cache, ignore_errors=True)
+
+def median_time(cmd, cwd, cache=None):
     times = []
+    env = dict(os.environ)
+    if cache:
+        env["WCOMP_CACHE_DIR"] = cache
+        subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(runs):
+        if cache == cold_cache:
+            shutil.rmtree(cold_cache, ignore_errors=True)
         t = time.perf_counter()
-        p = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        p = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         times.append(time.perf_counter() - t)
         if p.returncode != 0:
             sys.exit(f"{' '.join(cmd)} exited {p.returncode}:\n{p.stderr.decode()}")
@@ -74,7 +88,7 @@ def ms(t):
     return f"{t*1000:8.1f}ms"
 
 print(f"\n{runs} runs each, median wall time; ratio = wcomp / wac (below 1: wcomp is faster)\n")
-print(f"{'case':<48}{'inputs':>12}{'output':>12}{'wcomp':>11}{'wac':>11}{'ratio':>7}{'cp out':>11}{'wcomp/cp':>9}")
+print(f"{'case':<48}{'inputs':>12}{'output':>12}{'cold':>11}{'warm':>11}{'wac':>11}{'cold/wac':>9}{'warm/wac':>9}{'cp out':>11}{'cold/cp':>8}{'warm/cp':>8}")
 for kind in ["small", "large"]:
     d = os.path.join(work, kind)
     parts = {p: os.path.getsize(os.path.join(d, p + ".wasm")) for p in ["normaliser", "validator", "adapter"]}
@@ -104,11 +118,14 @@ for kind in ["small", "large"]:
          [wac, "compose", "pipeline.wac", *deps, "-o", "theirs.wasm"]),
     ]
     for name, insize, ours_cmd, theirs_cmd in cases:
-        ours = median_time(ours_cmd, d)
+        cold = median_time(ours_cmd, d, cold_cache)
+        warm = median_time(ours_cmd, d, warm_cache)
         theirs = median_time(theirs_cmd, d)
         out = os.path.join(d, "ours.wasm")
         size = os.path.getsize(out)
         copy = median_time(["cp", out, os.path.join(d, "copy.wasm")], d)
-        print(f"{kind + ' ' + name:<48}{insize:>12,}{size:>12,}{ms(ours)}{ms(theirs)}{ours/theirs:>7.2f}{ms(copy)}{ours/copy:>9.2f}")
-print("\ncp out = `cp` of wcomp's output file (page cache warm); wcomp/cp = wcomp / cp")
+        print(f"{kind + ' ' + name:<48}{insize:>12,}{size:>12,}{ms(cold)}{ms(warm)}{ms(theirs)}{cold/theirs:>9.2f}{warm/theirs:>9.2f}{ms(copy)}{cold/copy:>8.1f}{warm/copy:>8.1f}")
+print("\ncold = wcomp with an empty validation memory, warm = with the parts remembered;")
+print("cp out = `cp` of wcomp's output file (page cache warm)")
+print(f"load average: {os.getloadavg()}")
 PY
