@@ -1128,6 +1128,107 @@ fn cosign_and_wcomp_verify_each_others_signatures_and_attestations() {
     }
 }
 
+/// Keys move between the tools: a key from `cosign generate-key-pair` imports as a wcomp
+/// signing key (same key id), and a wcomp key exported with `--cosign-private` is one
+/// cosign signs with: `cosign sign --key` stores a signature that `wcomp pull` verifies
+/// against the wcomp key. A wrong password imports nothing.
+#[test]
+fn keys_import_from_and_export_to_cosign() {
+    let Some(cosign) = find_tool("cosign", &[]) else {
+        return;
+    };
+    let reg = wcomp_registry();
+    let u = User::new();
+    let cosign_cmd = |args: &[&str], password: &str| -> Run {
+        Command::new(&cosign)
+            .args(args)
+            .current_dir(u.work.path())
+            .env("HOME", u.work.path())
+            .env("COSIGN_PASSWORD", password)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+            .into()
+    };
+    let r = cosign_cmd(&["generate-key-pair"], "cosign-pw");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let cosign_id = wcomp_trust::PublicKey::from_pem(
+        &std::fs::read_to_string(u.path("cosign.pub")).unwrap(),
+    )
+    .unwrap()
+    .key_id();
+
+    // Wrong password: refused (exit 1), no key written.
+    let r: Run = u
+        .cmd(&["key", "import", "cosign.key", "--name", "ci"])
+        .env("COSIGN_PASSWORD", "wrong")
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("could not be decrypted"), "{}", r.stderr);
+    assert!(!u.config.path().join("keys/ci.key").exists());
+    let r: Run = u
+        .cmd(&["key", "import", "cosign.key", "--name", "ci", "--json"])
+        .env("COSIGN_PASSWORD", "cosign-pw")
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["key_id"], cosign_id.as_str());
+    assert_eq!(u.signing_key("ci").public().key_id(), cosign_id);
+
+    // A wcomp key, exported for cosign under another password; cosign reads it.
+    u.key("main");
+    let main_id = u.signing_key("main").public().key_id();
+    let r: Run = u
+        .cmd(&["key", "export", "main", "--cosign-private"])
+        .env("COSIGN_PASSWORD", "export-pw")
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    u.write("exported.key", r.stdout.as_bytes());
+    let r = cosign_cmd(&["public-key", "--key", "exported.key"], "export-pw");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        wcomp_trust::PublicKey::from_pem(&r.stdout)
+            .unwrap()
+            .key_id(),
+        main_id
+    );
+    // cosign signs with it; wcomp verifies the signature against the wcomp key.
+    u.write("c.wasm", &component());
+    let reference = format!("{}/acme/exported:1.0.0", reg.host);
+    let d = u
+        .ok(&["publish", "c.wasm", &reference, "--no-sign", "--json"])
+        .json()["manifest_digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = cosign_cmd(
+        &[
+            "sign",
+            "--key",
+            "exported.key",
+            "--tlog-upload=false",
+            "--allow-http-registry",
+            "-y",
+            &format!("{}/acme/exported@{d}", reg.host),
+        ],
+        "export-pw",
+    );
+    assert_eq!(r.code, 0, "cosign sign: {}", r.stderr);
+    let v = u
+        .ok(&["verify", &reference, "--key", "main.pub", "--json"])
+        .json();
+    assert_eq!(
+        v["verification"]["signers"][0]["key_id"],
+        main_id.as_str(),
+        "{v}"
+    );
+}
+
 #[test]
 fn package_names_resolve_through_the_registrys_well_known_document() {
     let reg = wcomp_registry_with(|c| c.wasm_pkg.namespace_prefix = Some("wasm/".into()));

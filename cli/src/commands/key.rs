@@ -17,6 +17,8 @@ use wcomp_trust::KeyPair;
   wcomp key generate --name release        a new key (the first one is the default)
   wcomp key list --json                    keys and trusted keys as JSON
   wcomp key export release > release.pub   the public key, for `cosign verify --key`
+  wcomp key export release --cosign-private > cosign.key   for `cosign sign --key`
+  wcomp key import cosign.key --name ci    a key from `cosign generate-key-pair`
   wcomp key trust acme.pub --for 'reg.example.com/acme/**'
 
 Exit codes: 0 success, 1 the operation failed, 2 usage or environment error (no
@@ -43,10 +45,28 @@ enum KeyCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Print a signing key's public key (PEM, SPKI) to standard output.
+    /// Print a signing key's public key (PEM, SPKI) to standard output; with
+    /// `--cosign-private`, the private key in cosign's format instead.
     Export {
         /// The key's name (default: the default key).
         name: Option<String>,
+        /// Print the private key as cosign's `ENCRYPTED SIGSTORE PRIVATE KEY`, for `cosign
+        /// sign --key`. It is encrypted with COSIGN_PASSWORD if set, else with the key's
+        /// own passphrase.
+        #[arg(long)]
+        cosign_private: bool,
+    },
+    /// Import a private key written by `cosign generate-key-pair` (its password from
+    /// COSIGN_PASSWORD or a prompt) as a wcomp signing key.
+    Import {
+        /// The cosign private key file (`cosign.key`).
+        file: PathBuf,
+        /// Name of the new key (default: `default`).
+        #[arg(long, default_value = "default")]
+        name: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Trust a public key (PEM) for artifacts matching a pattern.
     Trust {
@@ -81,7 +101,11 @@ impl Opts {
         match self.command {
             KeyCommand::Generate { name, json } => generate(&dir, &name, json),
             KeyCommand::List { json } => list(&dir, json),
-            KeyCommand::Export { name } => export(&dir, name),
+            KeyCommand::Export {
+                name,
+                cosign_private,
+            } => export(&dir, name, cosign_private),
+            KeyCommand::Import { file, name, json } => import(&dir, &file, &name, json),
             KeyCommand::Trust {
                 public_pem,
                 pattern,
@@ -94,7 +118,6 @@ fn generate(dir: &std::path::Path, name: &str, json: bool) -> Result<u8, CliErro
     userconfig::check_key_name(name)?;
     let keys = userconfig::keys_dir(dir);
     let private = keys.join(format!("{name}.key"));
-    let public = keys.join(format!("{name}.pub"));
     if private.exists() {
         return Err(CliError::usage(EnvironmentError(format!(
             "a key named `{name}` already exists ({}); choose another `--name`",
@@ -102,8 +125,23 @@ fn generate(dir: &std::path::Path, name: &str, json: bool) -> Result<u8, CliErro
         ))));
     }
     let pass = userconfig::passphrase(&format!("protect key `{name}`"), true)?;
-    let key = KeyPair::generate();
-    let pem = key.to_encrypted_pem(&pass).map_err(anyhow::Error::from)?;
+    store(dir, name, &KeyPair::generate(), &pass, json, "created")
+}
+
+/// Writes `key` as the signing key `name` (private encrypted with `pass`, mode 0600; public
+/// beside it); the first key becomes the default.
+fn store(
+    dir: &std::path::Path,
+    name: &str,
+    key: &KeyPair,
+    pass: &str,
+    json: bool,
+    verb: &str,
+) -> Result<u8, CliError> {
+    let keys = userconfig::keys_dir(dir);
+    let private = keys.join(format!("{name}.key"));
+    let public = keys.join(format!("{name}.pub"));
+    let pem = key.to_encrypted_pem(pass).map_err(anyhow::Error::from)?;
     fs_err::create_dir_all(&keys).map_err(anyhow::Error::from)?;
     wcomp_oci::auth::write_private(&private, pem.as_bytes()).map_err(anyhow::Error::from)?;
     fs_err::write(&public, key.public().to_pem()).map_err(anyhow::Error::from)?;
@@ -125,7 +163,7 @@ fn generate(dir: &std::path::Path, name: &str, json: bool) -> Result<u8, CliErro
     } else {
         printer::out(&format!(
             "{} key `{}` ({}){}\n  private: {}\n  public:  {}\n",
-            paint(OK, "created"),
+            paint(OK, verb),
             name,
             info.key_id,
             if first {
@@ -210,7 +248,11 @@ fn list(dir: &std::path::Path, json: bool) -> Result<u8, CliError> {
     Ok(0)
 }
 
-fn export(dir: &std::path::Path, name: Option<String>) -> Result<u8, CliError> {
+fn export(
+    dir: &std::path::Path,
+    name: Option<String>,
+    cosign_private: bool,
+) -> Result<u8, CliError> {
     let cfg = UserConfig::load(dir)?;
     let Some(name) = name.or(cfg.default_key) else {
         return Err(CliError::usage(EnvironmentError(
@@ -224,9 +266,57 @@ fn export(dir: &std::path::Path, name: Option<String>) -> Result<u8, CliError> {
             "no key named `{name}` (see `wcomp key list`)"
         ))));
     }
+    if cosign_private {
+        let cfg = UserConfig::load(dir)?;
+        let (key, _) = userconfig::load_signing_key(dir, &cfg, Some(&name))?;
+        let password = match std::env::var("COSIGN_PASSWORD") {
+            Ok(p) => p,
+            Err(_) => userconfig::passphrase(&format!("unlock key `{name}`"), false)?,
+        };
+        let pem = key.to_cosign_pem(&password).map_err(anyhow::Error::from)?;
+        printer::out(&pem);
+        return Ok(0);
+    }
     let key = userconfig::read_public(&path)?;
     printer::out(&key.to_pem());
     Ok(0)
+}
+
+fn import(
+    dir: &std::path::Path,
+    file: &std::path::Path,
+    name: &str,
+    json: bool,
+) -> Result<u8, CliError> {
+    userconfig::check_key_name(name)?;
+    let private = userconfig::keys_dir(dir).join(format!("{name}.key"));
+    if private.exists() {
+        return Err(CliError::usage(EnvironmentError(format!(
+            "a key named `{name}` already exists ({}); choose another `--name`",
+            private.display()
+        ))));
+    }
+    let pem = fs_err::read_to_string(file)
+        .map_err(|e| CliError::usage(EnvironmentError(e.to_string())))?;
+    let password = match std::env::var("COSIGN_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            use std::io::IsTerminal as _;
+            if !std::io::stdin().is_terminal() {
+                return Err(CliError::usage(crate::ops::HintedError::new(
+                    "the cosign key's password is needed, and there is no terminal to ask on",
+                    "set COSIGN_PASSWORD to it",
+                )));
+            }
+            userconfig::read_hidden(&format!("password of {}", file.display()))
+                .map_err(CliError::usage)?
+        }
+    };
+    let key = KeyPair::from_cosign_pem(&pem, &password).map_err(|e| {
+        CliError::failure(anyhow::Error::new(e).context(format!("cannot read {}", file.display())))
+    })?;
+    let pass = userconfig::passphrase(&format!("protect key `{name}`"), true)?;
+    store(dir, name, &key, &pass, json, "imported")
 }
 
 fn trust(dir: &std::path::Path, pem: &std::path::Path, pattern: &str) -> Result<u8, CliError> {

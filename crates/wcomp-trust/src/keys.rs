@@ -15,7 +15,7 @@ const PBKDF2_ROUNDS: u32 = 200_000;
 
 /// A private key with its public half.
 pub struct KeyPair {
-    signing: SigningKey,
+    pub(crate) signing: SigningKey,
 }
 
 impl KeyPair {

@@ -17,6 +17,7 @@
 //! the formats are small and sigstore drags in an OCI client and Fulcio/Rekor support we
 //! do not use (docs/architecture.md).
 
+pub mod cosign_key;
 pub mod dsse;
 pub mod intoto;
 pub mod keys;
