@@ -1152,11 +1152,10 @@ fn keys_import_from_and_export_to_cosign() {
     };
     let r = cosign_cmd(&["generate-key-pair"], "cosign-pw");
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let cosign_id = wcomp_trust::PublicKey::from_pem(
-        &std::fs::read_to_string(u.path("cosign.pub")).unwrap(),
-    )
-    .unwrap()
-    .key_id();
+    let cosign_id =
+        wcomp_trust::PublicKey::from_pem(&std::fs::read_to_string(u.path("cosign.pub")).unwrap())
+            .unwrap()
+            .key_id();
 
     // Wrong password: refused (exit 1), no key written.
     let r: Run = u
@@ -1646,6 +1645,105 @@ fn wit_dependencies_are_fetched_verified_locked_and_cached() {
         std::fs::read_to_string(proj.join("wcomp.lock")).unwrap(),
         lock
     );
+}
+
+/// A requirement (`^1.0`, `~1.0`) resolves to the newest published version that meets it,
+/// is pinned in the lock (and kept by `--locked` while it still meets it), and a
+/// requirement nothing meets is refused with the versions there are.
+#[test]
+fn wit_dependency_ranges_resolve_to_the_newest_matching_version() {
+    let reg = wcomp_registry();
+    let u = User::new();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/cli/fixtures/app.wit");
+    let text = std::fs::read_to_string(&fixture).unwrap();
+    for version in ["1.0.0", "1.1.0", "2.0.0-rc.1"] {
+        let file = format!("app-{version}.wit");
+        std::fs::write(
+            u.path(&file),
+            text.replace(
+                "package example:app@1.0.0;",
+                &format!("package example:app@{version};"),
+            ),
+        )
+        .unwrap();
+        let r: Run = u
+            .cmd(&["wit", "publish", "--wit", &file, "--no-sign"])
+            .env("WCOMP_REGISTRY", &reg.host)
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let proj = u.path("proj");
+    std::fs::create_dir_all(proj.join("wit")).unwrap();
+    std::fs::write(
+        proj.join("wit/world.wit"),
+        "package acme:proj;\n\nworld w {\n  import example:app/api@1.0.0;\n}\n",
+    )
+    .unwrap();
+    let wants = |req: &str| {
+        std::fs::write(
+            proj.join("wcomp.toml"),
+            format!(
+                "[package]\nname = \"acme:proj\"\nversion = \"0.1.0\"\n\n[dependencies]\n\"example:app\" = {{ version = \"{req}\", registry = \"{}\" }}\n",
+                reg.host
+            ),
+        )
+        .unwrap();
+    };
+    wants("^1.0");
+    let f = u.ok(&["wit", "fetch", "--path", "proj", "--json"]).json();
+    assert_eq!(
+        f["packages"][0]["version"], "1.1.0",
+        "the newest 1.x, not the 2.0 pre-release"
+    );
+    assert!(
+        proj.join("wit/deps/example-app-1.1.0/package.wit")
+            .is_file()
+    );
+    let lock = std::fs::read_to_string(proj.join("wcomp.lock")).unwrap();
+    assert!(lock.contains("version = \"1.1.0\""), "{lock}");
+    // The pin still meets the requirement: --locked and --offline keep it.
+    let f = u
+        .ok(&[
+            "wit",
+            "fetch",
+            "--path",
+            "proj",
+            "--locked",
+            "--offline",
+            "--json",
+        ])
+        .json();
+    assert_eq!(f["packages"][0]["version"], "1.1.0");
+    assert_eq!(f["lock_changed"], false);
+    // A narrower requirement the pin does not meet: --locked refuses, a plain fetch
+    // re-resolves and re-pins.
+    wants("~1.0.0");
+    let r = u.run(&["wit", "fetch", "--path", "proj", "--locked"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let f = u.ok(&["wit", "fetch", "--path", "proj", "--json"]).json();
+    assert_eq!(f["packages"][0]["version"], "1.0.0");
+    assert_eq!(f["lock_changed"], true);
+    // Nothing meets it: exit 1, naming what exists; the lock is untouched.
+    let before = std::fs::read_to_string(proj.join("wcomp.lock")).unwrap();
+    wants("^3");
+    let r = u.run(&["wit", "fetch", "--path", "proj"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("no published version of `example:app` meets `^3`")
+            && r.stderr.contains("1.0.0, 1.1.0, 2.0.0-rc.1"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(proj.join("wcomp.lock")).unwrap(),
+        before
+    );
+    // Not a version at all: a usage error.
+    wants("one point oh");
+    assert_eq!(u.run(&["wit", "fetch", "--path", "proj"]).code, 2);
 }
 
 /// The same `[dependencies]` fetched by `wcomp wit fetch` and by `wkg wit fetch` (0.16.1)

@@ -4,6 +4,7 @@
 //! ```toml
 //! [dependencies]
 //! "wasi:io" = "0.2.6"                                          # exact version
+//! "wasi:cli" = "^0.2"                                           # the newest 0.2.x
 //! "acme:api" = { version = "1.0.0", registry = "localhost:5000" }
 //! ```
 //!
@@ -152,22 +153,39 @@ pub fn fetch(opts: &Options) -> Result<Fetched> {
             DepSpec::Version(v) => (v.clone(), None),
             DepSpec::Detailed { version, registry } => (version.clone(), registry.clone()),
         };
-        let pkg = PackageName::parse(&format!("{name}@{version}")).ok_or_else(|| {
-            EnvironmentError(format!(
-                "dependency `{name}` = `{version}`: expected `ns:name` and an exact `x.y.z` version"
-            ))
-        })?;
+        // An exact `x.y.z`, or a requirement such as `^1.2` or `>=1.0, <2` (Cargo's syntax,
+        // as wkg takes it), resolved to the newest published version that meets it.
+        let wanted = Wanted::parse(name, &version)?;
         let pinned = old_lock
             .packages
             .iter()
-            .find(|l| l.name == *name && l.version == version)
+            .find(|l| l.name == *name && wanted.accepts(&l.version))
             .cloned();
         if opts.locked && pinned.is_none() {
             return Err(LockError(format!(
-                "`{name}@{version}` is not in {LOCK_FILE}, and --locked forbids changing it; run `wcomp wit fetch` without --locked"
+                "`{name}` {} is not in {LOCK_FILE}, and --locked forbids changing it; run `wcomp wit fetch` without --locked",
+                wanted.describe()
             ))
             .into());
         }
+        let version = match (&pinned, &wanted) {
+            (Some(l), _) => l.version.clone(),
+            (None, Wanted::Exact(v)) => v.to_string(),
+            (None, Wanted::Range(req)) if opts.offline => {
+                return Err(LockError(format!(
+                    "`{name}` {req} is not pinned in {LOCK_FILE}, and --offline forbids asking the registry which versions exist"
+                ))
+                .into());
+            }
+            (None, Wanted::Range(req)) => {
+                newest_matching(name, req, host.as_deref(), &cfg, opts.insecure)?
+            }
+        };
+        let pkg = PackageName::parse(&format!("{name}@{version}")).ok_or_else(|| {
+            EnvironmentError(format!(
+                "dependency `{name}` = `{version}`: expected `ns:name` and a version"
+            ))
+        })?;
         let (locked, from) = match (&pinned, opts.offline) {
             (Some(l), _) if blob_path(&cache, &l.layer)?.is_file() => (l.clone(), "cache"),
             (_, true) => {
@@ -331,4 +349,83 @@ fn write_wit(deps_dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
         }
     }
     Ok(own.expect("the decoded package is in its resolve"))
+}
+
+/// What a `[dependencies]` entry asks for.
+enum Wanted {
+    Exact(semver::Version),
+    Range(semver::VersionReq),
+}
+
+impl Wanted {
+    fn parse(name: &str, text: &str) -> Result<Wanted> {
+        if let Ok(v) = semver::Version::parse(text) {
+            return Ok(Wanted::Exact(v));
+        }
+        match semver::VersionReq::parse(text) {
+            Ok(req) => Ok(Wanted::Range(req)),
+            Err(e) => Err(EnvironmentError(format!(
+                "dependency `{name}` = `{text}`: not a version (`1.2.3`) or a requirement (`^1.2`, `>=1.0, <2`): {e}"
+            ))
+            .into()),
+        }
+    }
+
+    fn accepts(&self, version: &str) -> bool {
+        match (self, semver::Version::parse(version)) {
+            (Wanted::Exact(v), Ok(found)) => *v == found,
+            (Wanted::Range(req), Ok(found)) => req.matches(&found),
+            (_, Err(_)) => false,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Wanted::Exact(v) => format!("@{v}"),
+            Wanted::Range(req) => req.to_string(),
+        }
+    }
+}
+
+/// The newest version of package `name` in its registry that `req` accepts: the tags of
+/// its repository that are versions (OCI tags spell `+` as `_`).
+fn newest_matching(
+    name: &str,
+    req: &semver::VersionReq,
+    host: Option<&str>,
+    cfg: &UserConfig,
+    insecure: bool,
+) -> Result<String> {
+    let pkg = PackageName::parse(name)
+        .ok_or_else(|| EnvironmentError(format!("dependency `{name}`: expected `ns:name`")))?;
+    let rt = registry::runtime()?;
+    let reference = rt.block_on(registry::resolve_package(&pkg, host, cfg))?;
+    let dir = userconfig::config_dir()?;
+    let client = registry::client(&reference.registry, &dir, cfg, insecure);
+    let tags = rt
+        .block_on(client.tags(&reference.repository))
+        .with_context(|| format!("listing the versions of `{name}` in {}", reference.registry))?;
+    let mut versions: Vec<semver::Version> = tags
+        .iter()
+        .filter_map(|t| semver::Version::parse(&t.replace('_', "+")).ok())
+        .collect();
+    versions.sort();
+    match versions.iter().rev().find(|v| req.matches(v)) {
+        Some(v) => Ok(v.to_string()),
+        None => Err(LockError(format!(
+            "no published version of `{name}` meets `{req}` (in {}/{}: {})",
+            reference.registry,
+            reference.repository,
+            if versions.is_empty() {
+                "no versions".to_string()
+            } else {
+                versions
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        ))
+        .into()),
+    }
 }
