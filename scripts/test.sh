@@ -8,7 +8,7 @@ ensure_rust
 echo "== language toolchains for the template tests"
 scripts/install-toolchains.sh
 
-echo "== OCI clients for the interop tests (skopeo, oras, docker-registry, cosign, wkg) and the OCI conformance suite"
+echo "== OCI clients for the interop tests (skopeo, oras, docker-registry, cosign, wkg, warg-server) and the OCI conformance suite"
 registry-server/scripts/install-test-deps.sh
 # Under CI a missing client is a failure, not a skip.
 if [ -n "${CI:-}" ]; then
@@ -25,8 +25,14 @@ cargo fmt --all -- --check
 echo "== cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+echo "== cargo clippy --features warg (warg-client and its older wasm-tools set)"
+cargo clippy -p wcomp --features warg --all-targets --locked -- -D warnings
+
 echo "== dependency rules"
 scripts/check-deps.sh
 
 echo "== cargo test"
 cargo test --workspace --locked
+
+echo "== cargo test --features warg (publish/pull against a real warg-server)"
+cargo test -p wcomp --locked --features warg --test warg

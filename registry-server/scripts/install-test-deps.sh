@@ -12,6 +12,8 @@
 #                    to check that cosign accepts wcomp's signatures and attestations
 #   wkg              `cargo install --locked` from crates.io (wasm-pkg-tools): 10-18 minutes
 #                    of compiling on 2 cores, once per machine (cached in wcomp's tools dir)
+#   warg-server      `cargo install --locked` from crates.io, the same way, for the warg
+#                    tests (cli/tests/warg.rs, `--features warg`)
 #
 # Binaries land in $WCOMP_TEST_BIN (default: registry-server/target-tools/bin), which the
 # tests also search.
@@ -96,8 +98,26 @@ if ! wkg_ok "$bin/wkg" && ! wkg_ok "$(command -v wkg || true)"; then
   fi
   if wkg_ok "$wkg_cached"; then ln -sf "$wkg_cached" "$bin/wkg"; fi
 fi
+# warg-server 0.10.0, the last warg release (DESIGN.md sections 1 and 7), for
+# `wcomp publish/pull warg://...` (cli/tests/warg.rs). Same caching as wkg.
+WARG_VERSION=0.10.0
+warg_ok() { [ -x "$1" ] && "$1" --help >/dev/null 2>&1; }
+warg_cached="$tools/warg-server-$WARG_VERSION/bin/warg-server"
+if ! warg_ok "$bin/warg-server" && ! warg_ok "$(command -v warg-server || true)"; then
+  if ! warg_ok "$warg_cached"; then
+    if command -v cargo >/dev/null 2>&1; then
+      echo "== cargo install warg-server $WARG_VERSION (a few minutes, once per machine)"
+      cargo install --locked --quiet warg-server --version "$WARG_VERSION" --root "$tools/warg-server-$WARG_VERSION"
+    else
+      echo "warg-server: no cargo here; skipping" >&2
+    fi
+  fi
+  if warg_ok "$warg_cached"; then ln -sf "$warg_cached" "$bin/warg-server"; fi
+fi
+warg_at() { if warg_ok "$bin/warg-server"; then echo "$bin/warg-server"; else command -v warg-server || echo missing; fi; }
+
 wkg_at() { if wkg_ok "$bin/wkg"; then echo "$bin/wkg"; else command -v wkg || echo missing; fi; }
-echo "test clients: skopeo=$(command -v skopeo || echo missing) oras=$( [ -x "$bin/oras" ] && echo "$bin/oras" || command -v oras || echo missing) wkg=$(wkg_at)"
+echo "test clients: skopeo=$(command -v skopeo || echo missing) oras=$( [ -x "$bin/oras" ] && echo "$bin/oras" || command -v oras || echo missing) wkg=$(wkg_at) warg-server=$(warg_at)"
 
 # The OCI distribution-spec conformance suite (tests/conformance.rs), pinned and built from
 # the Go module proxy by conformance.sh itself; skipped without Go.

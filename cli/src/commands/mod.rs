@@ -101,6 +101,10 @@ pub fn op_error(e: anyhow::Error) -> CliError {
     {
         return CliError::failure(e);
     }
+    #[cfg(feature = "warg")]
+    if e.downcast_ref::<crate::ops::warg::Refused>().is_some() {
+        return CliError::failure(e);
+    }
     if e.downcast_ref::<EnvironmentError>().is_some()
         || e.downcast_ref::<crate::ops::HintedError>().is_some()
     {

@@ -11,6 +11,10 @@ use std::path::PathBuf;
 /// and an OCI 1.1 referrer) and attaches SLSA v1 provenance in a DSSE envelope (tag
 /// `sha256-<hex>.att` and a referrer). A component carrying a `wcomp-composition` section
 /// gets every part listed in the provenance's resolvedDependencies.
+///
+/// `warg://host[:port]/ns:name@version` publishes to a warg registry instead (wcomp built
+/// with the `warg` feature): the package log is created if needed, and the release record
+/// is signed with your wcomp key.
 #[derive(clap::Args)]
 #[command(after_help = "Examples:
   wcomp publish app.wasm localhost:5000/acme/app:1.0.0     signed with the default key
@@ -18,6 +22,7 @@ use std::path::PathBuf;
   wcomp publish app.wasm acme:app@1.0.0                    registry from config
   wcomp publish app.wasm reg.example.com/acme/app:1.0.0 --key release --json
   wcomp publish app.wasm localhost:5000/scratch/app:dev --no-sign
+  wcomp publish app.wasm warg://127.0.0.1:8090/acme:app@1.0.0  a warg registry (`warg` feature)
 
 The key's passphrase comes from WCOMP_KEY_PASSWORD or a prompt on a terminal.
 
@@ -27,7 +32,8 @@ reference, registry unreachable).")]
 pub struct Opts {
     /// A component (`.wasm` or WAT), or a WIT package (`.wasm`-encoded, `.wit` file or directory).
     input: PathBuf,
-    /// Where: `host[:port]/repository:tag`, or a package version `ns:name@1.2.0`.
+    /// Where: `host[:port]/repository:tag`, a package version `ns:name@1.2.0`, or
+    /// `warg://host[:port]/ns:name@1.2.0`.
     reference: String,
     /// Signing key: a name under the key directory or a path to an encrypted PEM.
     #[arg(long, value_name = "NAME|PATH", conflicts_with = "no_sign")]
@@ -55,24 +61,15 @@ fn parse_kv(s: &str) -> Result<(String, String), String> {
 
 impl Opts {
     pub fn run(self) -> Result<u8, CliError> {
+        if crate::ops::warg::is_warg(&self.reference) {
+            return self.run_warg();
+        }
         let bar = printer::Bar::new();
         let warn = |m: &str| {
             printer::err(&format!("{}: {m}\n", paint(WARN, "warning")));
         };
         let json = self.json;
-        let out = publish::run(
-            Options {
-                input: self.input,
-                reference: self.reference,
-                key: self.key,
-                no_sign: self.no_sign,
-                annotations: self.annotations,
-                insecure: self.insecure,
-            },
-            &bar,
-            &warn,
-        )
-        .map_err(super::op_error)?;
+        let out = publish::run(self.options(), &bar, &warn).map_err(super::op_error)?;
         if json {
             printer::json(&out)?;
             return Ok(0);
@@ -100,6 +97,53 @@ impl Opts {
             }
         }
         printer::out(&s);
+        Ok(0)
+    }
+}
+
+impl Opts {
+    fn options(self) -> Options {
+        Options {
+            input: self.input,
+            reference: self.reference,
+            key: self.key,
+            no_sign: self.no_sign,
+            annotations: self.annotations,
+            insecure: self.insecure,
+        }
+    }
+
+    #[cfg(not(feature = "warg"))]
+    fn run_warg(self) -> Result<u8, CliError> {
+        Err(super::op_error(crate::ops::warg::unsupported()))
+    }
+
+    #[cfg(feature = "warg")]
+    fn run_warg(self) -> Result<u8, CliError> {
+        let json = self.json;
+        let out = crate::ops::warg::publish(&self.options()).map_err(super::op_error)?;
+        if json {
+            printer::json(&out)?;
+            return Ok(0);
+        }
+        printer::out(&format!(
+            "{} {} ({}, {})\n  registry {}{}\n  content  {}\n  record   {}\n  {} by key {} (warg {})\n",
+            paint(OK, "published"),
+            out.reference,
+            out.kind,
+            printer::human_size(out.size),
+            out.registry,
+            if out.initialized {
+                " (new package log)"
+            } else {
+                ""
+            },
+            out.content_digest,
+            out.record_id,
+            paint(BOLD, "signed"),
+            out.key_id,
+            out.warg_key_id
+        ));
         Ok(0)
     }
 }

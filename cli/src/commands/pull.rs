@@ -10,17 +10,25 @@ use std::path::PathBuf;
 /// file appear (written to a temporary file and renamed); a failure names the check
 /// (no signature, unknown key, bad signature, digest mismatch, attestation subject
 /// mismatch) and leaves no file.
+///
+/// `warg://host[:port]/ns:name[@version]` pulls from a warg registry (wcomp built with the
+/// `warg` feature; no version: the newest release). warg-client checks the registry's
+/// log and the content digest; wcomp then checks that the key that signed the release is
+/// trusted for `host/ns/name` (or is exactly `--key`).
 #[derive(clap::Args)]
 #[command(after_help = "Examples:
   wcomp pull localhost:5000/acme/app:1.0.0       trust policy; writes app.wasm
   wcomp pull localhost:5000/acme/app:1.0.0 -o app.wasm --key acme.pub
   wcomp pull acme:app@1.0.0 --json
   wcomp pull localhost:5000/scratch/app:dev --insecure-skip-verify
+  wcomp pull warg://127.0.0.1:8090/acme:app@1.0.0 -o app.wasm   (`warg` feature)
+  wcomp pull warg://127.0.0.1:8090/acme:app                    newest release
 
 Exit codes: 0 pulled and verified, 1 a verification failed or the artifact is not there
 (nothing written), 2 usage or environment error.")]
 pub struct Opts {
-    /// `host[:port]/repository[:tag][@digest]`, or `ns:name@1.2.0`.
+    /// `host[:port]/repository[:tag][@digest]`, `ns:name@1.2.0`, or
+    /// `warg://host[:port]/ns:name[@1.2.0]`.
     reference: String,
     /// Output file (default: the layer's title, or `<repository name>.wasm`).
     #[arg(short, long)]
@@ -41,6 +49,9 @@ pub struct Opts {
 
 impl Opts {
     pub fn run(self) -> Result<u8, CliError> {
+        if crate::ops::warg::is_warg(&self.reference) {
+            return self.run_warg();
+        }
         if self.insecure_skip_verify {
             printer::err(&format!(
                 "{}: --insecure-skip-verify: the signature and provenance of {} will NOT be checked; only the layer digest is\n",
@@ -96,6 +107,63 @@ impl Opts {
                     WARN,
                     "signature and attestation NOT checked (--insecure-skip-verify)"
                 )
+            )),
+        }
+        printer::out(&s);
+        Ok(0)
+    }
+}
+
+impl Opts {
+    #[cfg(not(feature = "warg"))]
+    fn run_warg(self) -> Result<u8, CliError> {
+        Err(super::op_error(crate::ops::warg::unsupported()))
+    }
+
+    #[cfg(feature = "warg")]
+    fn run_warg(self) -> Result<u8, CliError> {
+        use crate::ops::warg;
+        if self.insecure_skip_verify {
+            printer::err(&format!(
+                "{}: --insecure-skip-verify: whether a trusted key signed {} will NOT be checked; only warg's log and the content digest are\n",
+                paint(ERROR, "WARNING"),
+                self.reference
+            ));
+        }
+        let out = warg::pull(&warg::PullOptions {
+            reference: self.reference,
+            output: self.output,
+            key: self.key,
+            skip_verify: self.insecure_skip_verify,
+            insecure: self.insecure,
+        })
+        .map_err(|e| super::op_error_json(e, self.json))?;
+        for w in &out.warnings {
+            printer::err(&format!("{}: {w}\n", paint(WARN, "warning")));
+        }
+        if self.json {
+            printer::json(&out)?;
+            return Ok(0);
+        }
+        let mut s = format!(
+            "{} {} -> {} ({})\n  registry {}\n  content  {} (digest verified, package log verified)\n",
+            paint(OK, "pulled"),
+            out.reference,
+            out.output,
+            printer::human_size(out.size),
+            out.registry,
+            out.content_digest
+        );
+        let who = format!(
+            "key {} (warg {})",
+            out.signer.key_id, out.signer.warg_key_id
+        );
+        match (&out.signer.trusted_as, out.skipped.is_empty()) {
+            (Some(t), _) => s.push_str(&format!("  signed by {who} (trusted: {t})\n")),
+            (None, true) => s.push_str(&format!("  signed by {who} (not a trusted key)\n")),
+            (None, false) => s.push_str(&format!(
+                "  signed by {who}; {}\n",
+                paint(WARN, "trust policy NOT checked (--insecure-skip-verify)")
             )),
         }
         printer::out(&s);

@@ -68,3 +68,4 @@ pub mod pull;
 pub mod registry;
 pub mod userconfig;
 pub mod verify;
+pub mod warg;

@@ -64,6 +64,12 @@ impl KeyPair {
         }
     }
 
+    /// The P-256 key itself, for protocols that sign their own records with it (warg's
+    /// package logs accept `ecdsa-p256` keys, so a wcomp key can be a warg publisher key).
+    pub fn ecdsa_p256(&self) -> &SigningKey {
+        &self.signing
+    }
+
     /// ECDSA-SHA256 over `message`, as ASN.1 DER (the form cosign stores, base64-encoded).
     pub fn sign(&self, message: &[u8]) -> Vec<u8> {
         let sig: Signature = self.signing.sign(message);
@@ -83,6 +89,15 @@ impl PublicKey {
         let verifying = VerifyingKey::from_public_key_pem(pem.trim())
             .map_err(|e| Error::PublicKey(e.to_string()))?;
         Ok(PublicKey { verifying })
+    }
+
+    /// A P-256 public key found elsewhere (a warg package log names its publishers' keys).
+    pub fn from_ecdsa_p256(verifying: VerifyingKey) -> PublicKey {
+        PublicKey { verifying }
+    }
+
+    pub fn ecdsa_p256(&self) -> &VerifyingKey {
+        &self.verifying
     }
 
     pub fn to_pem(&self) -> String {
