@@ -22,17 +22,15 @@ export WCOMP_TEST_POSTGRES
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
+# wcomp is checked and tested with its `warg` feature (warg-client and its older wasm-tools
+# set; publish/pull against a real warg-server), which is a superset of the default build;
+# one clippy run of the default wcomp covers the code only it has (the no-warg message).
 echo "== cargo clippy (warnings are errors)"
-cargo clippy --workspace --all-targets --locked -- -D warnings
-
-echo "== cargo clippy --features warg (warg-client and its older wasm-tools set)"
-cargo clippy -p wcomp --features warg --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked --features wcomp/warg -- -D warnings
+cargo clippy -p wcomp --locked -- -D warnings
 
 echo "== dependency rules"
 scripts/check-deps.sh
 
 echo "== cargo test"
-cargo test --workspace --locked
-
-echo "== cargo test --features warg (publish/pull against a real warg-server)"
-cargo test -p wcomp --locked --features warg --test warg
+cargo test --workspace --locked --features wcomp/warg
