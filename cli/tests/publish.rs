@@ -413,7 +413,8 @@ fn the_passphrase_prompt_does_not_echo() {
     }
     let u = User::new();
     let script = r#"
-import os, pty, sys
+import os, pty, signal, sys
+signal.alarm(120)  # a prompt that never returns fails the test instead of hanging it
 pid, fd = pty.fork()
 if pid == 0:
     os.execv(sys.argv[1], [sys.argv[1], "key", "generate", "--name", "typed"])
@@ -783,6 +784,16 @@ fn publishing_a_core_module_or_a_non_wasm_file_is_refused() {
     let r = u.run(&["publish", "ok.wasm", "not-a-reference"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("invalid reference"), "{}", r.stderr);
+    // A wrong passphrase (the key is unlocked while the layer uploads): no manifest, no
+    // tag.
+    let r: Run = u
+        .cmd(&["publish", "ok.wasm", &reference])
+        .env("WCOMP_KEY_PASSWORD", "not the passphrase")
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("could not be decrypted"), "{}", r.stderr);
     // Nothing reached the registry.
     let tags = rt().block_on(client(&reg.host).tags("acme/bad")).unwrap();
     assert!(tags.is_empty(), "{tags:?}");

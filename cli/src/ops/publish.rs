@@ -138,15 +138,15 @@ pub fn run(opts: Options, progress: &dyn Reporter, note: &dyn Fn(&str)) -> Resul
     let artifact = read_input(&opts.input)?;
     let dir = userconfig::config_dir()?;
     let cfg = UserConfig::load(&dir)?;
-    // Unlock the key before any upload: a wrong passphrase must not leave a half publish.
-    let key = if opts.no_sign {
+    // The key file and passphrase are read first (a missing key fails before anything is
+    // sent); the key derivation then runs while the layer uploads, and is joined before the
+    // first manifest is pushed, so a wrong passphrase leaves nothing a user can see (at
+    // most an unreferenced blob, which GC removes).
+    let unlocking = if opts.no_sign {
         None
     } else {
-        Some(userconfig::load_signing_key(
-            &dir,
-            &cfg,
-            opts.key.as_deref(),
-        )?)
+        let locked = userconfig::signing_key_material(&dir, &cfg, opts.key.as_deref())?;
+        Some(std::thread::spawn(move || locked.unlock()))
     };
     let rt = registry::runtime()?;
     rt.block_on(async {
@@ -241,6 +241,10 @@ pub fn run(opts: Options, progress: &dyn Reporter, note: &dyn Fn(&str)) -> Resul
         for (k, v) in &opts.annotations {
             manifest.annotations.insert(k.clone(), v.clone());
         }
+        let key = match unlocking {
+            Some(thread) => Some(thread.join().expect("key unlocking thread panicked")?),
+            None => None,
+        };
         let manifest_bytes = manifest.to_json();
         // By digest first: the tag is set only after the signature and attestation are in
         // place, so an interrupted publish never leaves a tag pointing at an unsigned
@@ -268,9 +272,12 @@ pub fn run(opts: Options, progress: &dyn Reporter, note: &dyn Fn(&str)) -> Resul
         match key {
             None => note("published WITHOUT a signature or provenance attestation (--no-sign)"),
             Some((key, _label)) => {
-                let sig = attach::push_signature(&client, &reference, &subject, &key).await?;
                 let statement = Statement::provenance(&reference.scope(), &manifest_digest.to_string(), &prov);
-                let att = attach::push_attestation(&client, &reference, &subject, &key, &statement).await?;
+                // Independent of each other: pushed concurrently.
+                let (sig, att) = tokio::try_join!(
+                    attach::push_signature(&client, &reference, &subject, &key),
+                    attach::push_attestation(&client, &reference, &subject, &key, &statement),
+                )?;
                 out.signed = true;
                 out.key_id = Some(key.public().key_id());
                 out.signature = Some(sig.to_string());

@@ -202,9 +202,11 @@ pub fn read_hidden(prompt: &str) -> Result<String> {
     let mut quiet = saved.clone();
     quiet.local_modes.remove(LocalModes::ECHO);
     quiet.local_modes.insert(LocalModes::ECHONL);
-    eprint!("{prompt}: ");
-    tcsetattr(&stdin, OptionalActions::Flush, &quiet)
+    // Echo goes off before the prompt shows, and input typed ahead is kept (not flushed),
+    // so nothing typed after the prompt can be echoed or lost.
+    tcsetattr(&stdin, OptionalActions::Now, &quiet)
         .map_err(|e| EnvironmentError(format!("terminal: {e}")))?;
+    eprint!("{prompt}: ");
     let mut line = String::new();
     let read = stdin.read_line(&mut line);
     let restored = tcsetattr(&stdin, OptionalActions::Now, &saved);
@@ -228,6 +230,31 @@ pub fn load_signing_key(
     cfg: &UserConfig,
     which: Option<&str>,
 ) -> Result<(KeyPair, String)> {
+    signing_key_material(dir, cfg, which)?.unlock()
+}
+
+/// A signing key read and its passphrase obtained, not yet decrypted: decrypting (the key
+/// derivation, deliberately slow) can then run while other work goes on.
+pub struct LockedKey {
+    pem: String,
+    pass: String,
+    label: String,
+}
+
+impl LockedKey {
+    pub fn unlock(self) -> Result<(KeyPair, String)> {
+        let key = KeyPair::from_encrypted_pem(&self.pem, &self.pass)
+            .map_err(|e| EnvironmentError(format!("key `{}`: {e}", self.label)))?;
+        Ok((key, self.label))
+    }
+}
+
+/// The key file and passphrase behind [`load_signing_key`].
+pub fn signing_key_material(
+    dir: &Path,
+    cfg: &UserConfig,
+    which: Option<&str>,
+) -> Result<LockedKey> {
     let (path, label) = match which {
         Some(w) if w.contains('/') || w.ends_with(".key") || w.ends_with(".pem") => {
             (PathBuf::from(w), w.to_string())
@@ -246,7 +273,5 @@ pub fn load_signing_key(
     };
     let pem = fs_err::read_to_string(&path).map_err(|e| EnvironmentError(e.to_string()))?;
     let pass = passphrase(&format!("unlock key `{label}`"), false)?;
-    let key = KeyPair::from_encrypted_pem(&pem, &pass)
-        .map_err(|e| EnvironmentError(format!("key `{label}`: {e}")))?;
-    Ok((key, label))
+    Ok(LockedKey { pem, pass, label })
 }
