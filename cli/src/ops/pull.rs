@@ -159,16 +159,7 @@ pub fn run(opts: Options, progress: &dyn Reporter) -> Result<Pulled> {
 
         // 3. Only now does the file appear under its name.
         if let (Some(t), Some(target)) = (temp, &target) {
-            // tempfile creates 0600; a pulled component is an ordinary file.
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt as _;
-                t.as_file()
-                    .set_permissions(std::fs::Permissions::from_mode(0o644))
-                    .with_context(|| format!("failed to write {}", target.display()))?;
-            }
-            t.persist(target)
-                .with_context(|| format!("failed to write {}", target.display()))?;
+            persist(t, target)?;
             out.output = Some(target.display().to_string());
         }
         Ok(out)
@@ -184,4 +175,19 @@ fn default_name(repo: &str, layer: &wcomp_oci::manifest::Descriptor) -> String {
         Some(t) => t.clone(),
         None => format!("{}.wasm", repo.rsplit('/').next().unwrap_or("component")),
     }
+}
+
+/// Moves a fully checked temporary file to `target` as an ordinary file (tempfile creates
+/// them 0600; a pulled component is readable like any other file).
+pub(crate) fn persist(t: tempfile::NamedTempFile, target: &std::path::Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        t.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .with_context(|| format!("failed to write {}", target.display()))?;
+    }
+    t.persist(target)
+        .with_context(|| format!("failed to write {}", target.display()))?;
+    Ok(())
 }

@@ -538,16 +538,7 @@ fn write(target: &Path, bytes: &[u8]) -> Result<()> {
         .with_context(|| format!("failed to create a file in {}", parent.display()))?;
     std::io::Write::write_all(&mut t, bytes)
         .with_context(|| format!("failed to write {}", target.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        t.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .with_context(|| format!("failed to write {}", target.display()))?;
-    }
-    t.persist(target)
-        .with_context(|| format!("failed to write {}", target.display()))?;
-    Ok(())
+    crate::ops::pull::persist(t, target)
 }
 
 #[cfg(test)]
