@@ -178,7 +178,7 @@ pub fn fetch(opts: &Options) -> Result<Fetched> {
                 .into());
             }
             (None, Wanted::Range(req)) => {
-                newest_matching(name, req, host.as_deref(), &cfg, opts.insecure)?
+                newest_matching(name, req, host.as_deref(), (&dir, &cfg), opts.insecure)?
             }
         };
         let pkg = PackageName::parse(&format!("{name}@{version}")).ok_or_else(|| {
@@ -393,15 +393,14 @@ fn newest_matching(
     name: &str,
     req: &semver::VersionReq,
     host: Option<&str>,
-    cfg: &UserConfig,
+    (dir, cfg): (&Path, &UserConfig),
     insecure: bool,
 ) -> Result<String> {
     let pkg = PackageName::parse(name)
         .ok_or_else(|| EnvironmentError(format!("dependency `{name}`: expected `ns:name`")))?;
     let rt = registry::runtime()?;
     let reference = rt.block_on(registry::resolve_package(&pkg, host, cfg))?;
-    let dir = userconfig::config_dir()?;
-    let client = registry::client(&reference.registry, &dir, cfg, insecure);
+    let client = registry::client(&reference.registry, dir, cfg, insecure);
     let tags = rt
         .block_on(client.tags(&reference.repository))
         .with_context(|| format!("listing the versions of `{name}` in {}", reference.registry))?;

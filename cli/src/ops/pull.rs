@@ -44,13 +44,7 @@ pub struct Pulled {
 pub fn run(opts: Options, progress: &dyn Reporter) -> Result<Pulled> {
     let dir = userconfig::config_dir()?;
     let cfg = UserConfig::load(&dir)?;
-    let keys = match &opts.key {
-        Some(p) => Keys::Exactly {
-            key: userconfig::read_public(p)?,
-            path: p.display().to_string(),
-        },
-        None => Keys::Policy(userconfig::policy(&dir, &cfg)?),
-    };
+    let keys = Keys::load(&dir, &cfg, opts.key.as_deref())?;
     let rt = registry::runtime()?;
     rt.block_on(async {
         let reference = registry::resolve(&opts.reference, &cfg).await?;

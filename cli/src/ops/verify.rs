@@ -19,6 +19,23 @@ pub enum Keys {
     Policy(Policy),
 }
 
+impl Keys {
+    /// `--key <path>` when given, else the trust policy from the user's config.
+    pub fn load(
+        dir: &std::path::Path,
+        cfg: &super::userconfig::UserConfig,
+        key: Option<&std::path::Path>,
+    ) -> Result<Keys> {
+        Ok(match key {
+            Some(p) => Keys::Exactly {
+                key: super::userconfig::read_public(p)?,
+                path: p.display().to_string(),
+            },
+            None => Keys::Policy(super::userconfig::policy(dir, cfg)?),
+        })
+    }
+}
+
 /// A failed check. The first word of each message names the check.
 #[derive(Debug, thiserror::Error)]
 pub enum Failure {

@@ -154,22 +154,30 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, Error> {
 /// Validates and decodes a component, which may turn out to be an encoded WIT package.
 /// Both passes read the whole binary, so on large inputs they run on two threads.
 pub fn load_any(name: &str, bytes: &[u8]) -> Result<Decoded, Error> {
-    const PARALLEL_ABOVE: usize = 1 << 20;
-    let (valid, decoded) = if bytes.len() > PARALLEL_ABOVE {
-        std::thread::scope(|s| {
-            let v = s.spawn(|| validate(name, bytes));
-            let d = match without_data(bytes) {
-                Some(skeleton) => decode(&skeleton),
-                None => decode(bytes),
-            };
-            (v.join().expect("validator thread panicked"), d)
-        })
-    } else {
-        (validate(name, bytes), decode(bytes))
-    };
+    let (valid, decoded) = check_and_decode(bytes, || validate(name, bytes));
     // Validation errors explain more (offsets, truncation) than decoding errors.
     valid?;
     decoded
+}
+
+/// Runs `check` (validation) and decodes the world; on inputs over 1 MiB, on two threads,
+/// decoding a data- and code-free skeleton (see [`without_data`]).
+fn check_and_decode<T: Send>(
+    bytes: &[u8],
+    check: impl FnOnce() -> Result<T, Error> + Send,
+) -> (Result<T, Error>, Result<Decoded, Error>) {
+    const PARALLEL_ABOVE: usize = 1 << 20;
+    if bytes.len() <= PARALLEL_ABOVE {
+        return (check(), decode(bytes));
+    }
+    std::thread::scope(|s| {
+        let v = s.spawn(check);
+        let d = match without_data(bytes) {
+            Some(skeleton) => decode(&skeleton),
+            None => decode(bytes),
+        };
+        (v.join().expect("validator thread panicked"), d)
+    })
 }
 
 /// Where the digests of components that passed full validation are remembered, when the
@@ -211,18 +219,7 @@ pub fn load_hashed(name: &str, bytes: &[u8]) -> Result<(DecodedComponent, Digest
         }
         Ok(digest)
     };
-    let (checked, decoded) = if bytes.len() > 1 << 20 {
-        std::thread::scope(|s| {
-            let v = s.spawn(check);
-            let d = match without_data(bytes) {
-                Some(skeleton) => decode(&skeleton),
-                None => decode(bytes),
-            };
-            (v.join().expect("validator thread panicked"), d)
-        })
-    } else {
-        (check(), decode(bytes))
-    };
+    let (checked, decoded) = check_and_decode(bytes, check);
     let digest = checked?;
     match decoded? {
         Decoded::Component(c) => Ok((c, digest)),

@@ -361,13 +361,7 @@ pub fn pull(opts: &PullOptions) -> Result<Pulled> {
     let r = WargRef::parse(&opts.reference)?;
     let dir = userconfig::config_dir()?;
     let cfg = UserConfig::load(&dir)?;
-    let keys = match &opts.key {
-        Some(p) => Keys::Exactly {
-            key: userconfig::read_public(p)?,
-            path: p.display().to_string(),
-        },
-        None => Keys::Policy(userconfig::policy(&dir, &cfg)?),
-    };
+    let keys = Keys::load(&dir, &cfg, opts.key.as_deref())?;
     let (client, url) = open(&r, &cfg, opts.insecure)?;
     let target = opts
         .output
