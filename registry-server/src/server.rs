@@ -3,6 +3,7 @@
 //! listener terminates TLS (rustls with the ring provider).
 
 use crate::app::AppState;
+use axum::serve::ListenerExt as _;
 use std::sync::atomic::Ordering::Relaxed;
 
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
@@ -13,7 +14,7 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> anyhow
     let app = crate::routes::router(state);
     match tls {
         None => {
-            axum::serve(listener, app)
+            axum::serve(plain_listener(listener), app)
                 .with_graceful_shutdown(shutdown_signal())
                 .await?
         }
@@ -25,6 +26,18 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> anyhow
         }
     }
     Ok(())
+}
+
+/// The plain-HTTP listener: every accepted socket gets TCP_NODELAY. Without it, a
+/// response whose headers and body leave in separate writes (every streamed blob) holds its
+/// body until the client's delayed ACK arrives, 40 ms on Linux: a 1 MB pull with its small
+/// signature blobs took 56 ms instead of 10.
+pub fn plain_listener(
+    listener: tokio::net::TcpListener,
+) -> impl axum::serve::Listener<Io = tokio::net::TcpStream, Addr = std::net::SocketAddr> {
+    listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    })
 }
 
 pub fn tls_acceptor(t: &crate::config::TlsConfig) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
@@ -77,6 +90,8 @@ impl TlsListener {
                         continue;
                     }
                 };
+                // As for plain HTTP (`plain_listener`).
+                let _ = tcp.set_nodelay(true);
                 let (acceptor, conn_tx) = (acceptor.clone(), tx.clone());
                 tokio::spawn(async move {
                     let hs = tokio::time::timeout(
@@ -170,4 +185,57 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down: finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::serve::Listener as _;
+    use std::path::Path;
+
+    #[tokio::test]
+    async fn plain_connections_send_without_delay() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let mut l = plain_listener(l);
+        let (accepted, client) = tokio::join!(l.accept(), tokio::net::TcpStream::connect(addr));
+        let _client = client.unwrap();
+        assert!(accepted.0.nodelay().unwrap());
+    }
+
+    #[tokio::test]
+    async fn tls_connections_send_without_delay() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let acceptor = tls_acceptor(&crate::config::TlsConfig {
+            cert: fixtures.join("tls-cert.pem"),
+            key: fixtures.join("tls-key.pem"),
+        })
+        .unwrap();
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let mut l = TlsListener::new(l, acceptor);
+
+        use rustls_pki_types::pem::PemObject as _;
+        let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+        roots
+            .add(
+                rustls_pki_types::CertificateDer::from_pem_file(fixtures.join("ca-cert.pem"))
+                    .unwrap(),
+            )
+            .unwrap();
+        let provider = std::sync::Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+        let client = async {
+            let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+            connector.connect(name, tcp).await.unwrap()
+        };
+        let (accepted, _client) = tokio::join!(l.accept(), client);
+        assert!(accepted.0.get_ref().0.nodelay().unwrap());
+    }
 }
