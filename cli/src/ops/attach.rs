@@ -54,11 +54,11 @@ async fn push_attached(
     layer: Descriptor,
     layer_bytes: &[u8],
 ) -> Result<Digest> {
-    client
-        .push_blob(repo, layer_bytes, &wcomp_oci::Quiet)
-        .await?;
     let config = cosign_config(&[&layer]);
-    client.push_blob(repo, &config, &wcomp_oci::Quiet).await?;
+    tokio::try_join!(
+        client.push_blob(repo, layer_bytes, &wcomp_oci::Quiet),
+        client.push_blob(repo, &config, &wcomp_oci::Quiet),
+    )?;
     let mut m = ImageManifest::new(Descriptor::of(OCI_IMAGE_CONFIG, &config), vec![layer]);
     m.artifact_type = Some(artifact_type.to_string());
     m.subject = Some(subject.clone());

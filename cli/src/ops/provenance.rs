@@ -43,6 +43,9 @@ pub struct Input<'a> {
     pub world: Option<String>,
     pub reference: &'a str,
     pub started_on: String,
+    /// What [`git_revision`] said about the input's work tree (run by the caller, which
+    /// can overlap it with other work).
+    pub source_revision: Option<Value>,
 }
 
 pub fn build(input: &Input<'_>) -> Result<(Provenance, Option<Composition>)> {
@@ -61,8 +64,8 @@ pub fn build(input: &Input<'_>) -> Result<(Provenance, Option<Composition>)> {
     if let Some(w) = &input.world {
         external["world"] = json!(w);
     }
-    if let Some(rev) = git_revision(input.path) {
-        external["sourceRevision"] = rev;
+    if let Some(rev) = &input.source_revision {
+        external["sourceRevision"] = rev.clone();
     }
     p.build_definition.build_type = BUILD_TYPE_UPLOAD.to_string();
     let comp = if input.kind == "component" {
@@ -116,7 +119,7 @@ fn build_stamp(input: &Path) -> Option<Value> {
 }
 
 /// The commit of the git work tree holding `input`, and whether it has changes.
-fn git_revision(input: &Path) -> Option<Value> {
+pub fn git_revision(input: &Path) -> Option<Value> {
     let dir = input
         .parent()
         .filter(|d| !d.as_os_str().is_empty())

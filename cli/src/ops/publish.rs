@@ -133,21 +133,37 @@ fn wit_artifact(
     })
 }
 
+/// Runs `work` on its own thread; the answer arrives through the returned channel, so an
+/// async caller awaits it without blocking the (single-threaded) runtime.
+fn on_thread<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> tokio::sync::oneshot::Receiver<T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(work());
+    });
+    rx
+}
+
 pub fn run(opts: Options, progress: &dyn Reporter, note: &dyn Fn(&str)) -> Result<Published> {
     let started_on = provenance::now();
     let artifact = read_input(&opts.input)?;
     let dir = userconfig::config_dir()?;
     let cfg = UserConfig::load(&dir)?;
     // The key file and passphrase are read first (a missing key fails before anything is
-    // sent); the key derivation then runs while the layer uploads, and is joined before the
-    // first manifest is pushed, so a wrong passphrase leaves nothing a user can see (at
-    // most an unreferenced blob, which GC removes).
+    // sent); the key derivation then runs while the blobs upload, and is awaited before
+    // the first manifest is pushed, so a wrong passphrase leaves nothing a user can see (at
+    // most unreferenced blobs, which GC removes). `git` runs alongside too.
     let unlocking = if opts.no_sign {
         None
     } else {
         let locked = userconfig::signing_key_material(&dir, &cfg, opts.key.as_deref())?;
-        Some(std::thread::spawn(move || locked.unlock()))
+        Some(on_thread(move || locked.unlock()))
     };
+    let input_path = opts.input.clone();
+    let revision = on_thread(move || provenance::git_revision(&input_path));
+    // Hashed once: the upload, the config and the manifest all use this digest.
+    let layer_digest = wcomp_core::Digest::sha256(&artifact.bytes);
     let rt = registry::runtime()?;
     rt.block_on(async {
         let reference = registry::resolve(&opts.reference, &cfg).await?;
@@ -162,18 +178,6 @@ pub fn run(opts: Options, progress: &dyn Reporter, note: &dyn Fn(&str)) -> Resul
         let client = registry::client(&reference.registry, &dir, &cfg, opts.insecure);
         let repo = reference.repository.clone();
 
-        let (prov, comp) = provenance::build(&provenance::Input {
-            path: &opts.input,
-            bytes: &artifact.bytes,
-            kind: artifact.kind,
-            world: artifact.world.clone(),
-            reference: &reference.to_string(),
-            started_on,
-        })?;
-
-        progress.start(&artifact.title, artifact.bytes.len() as u64);
-        let layer_digest = client.push_blob(&repo, &artifact.bytes, progress).await?;
-        progress.finish();
         let created = provenance::now();
         let mut config = json!({
             "created": created,
@@ -199,13 +203,35 @@ pub fn run(opts: Options, progress: &dyn Reporter, note: &dyn Fn(&str)) -> Resul
             config["author"] = json!(a);
         }
         let config = serde_json::to_vec(&config)?;
-        client.push_blob(&repo, &config, &wcomp_oci::Quiet).await?;
 
-        let mut layer = Descriptor::of(WASM_LAYER, &artifact.bytes);
-        layer.annotations = BTreeMap::from([(
-            "org.opencontainers.image.title".to_string(),
-            artifact.title.clone(),
-        )]);
+        // The layer and the config go up together.
+        progress.start(&artifact.title, artifact.bytes.len() as u64);
+        tokio::try_join!(
+            client.push_blob_as(&repo, &layer_digest, &artifact.bytes, progress),
+            client.push_blob(&repo, &config, &wcomp_oci::Quiet),
+        )?;
+        progress.finish();
+
+        let (prov, comp) = provenance::build(&provenance::Input {
+            path: &opts.input,
+            bytes: &artifact.bytes,
+            kind: artifact.kind,
+            world: artifact.world.clone(),
+            reference: &reference.to_string(),
+            started_on,
+            source_revision: revision.await.unwrap_or(None),
+        })?;
+
+        let layer = Descriptor {
+            media_type: WASM_LAYER.to_string(),
+            digest: layer_digest.to_string(),
+            size: artifact.bytes.len() as u64,
+            artifact_type: None,
+            annotations: BTreeMap::from([(
+                "org.opencontainers.image.title".to_string(),
+                artifact.title.clone(),
+            )]),
+        };
         let mut manifest = ImageManifest::new(Descriptor::of(WASM_CONFIG, &config), vec![layer]);
         manifest
             .annotations
@@ -242,17 +268,11 @@ pub fn run(opts: Options, progress: &dyn Reporter, note: &dyn Fn(&str)) -> Resul
             manifest.annotations.insert(k.clone(), v.clone());
         }
         let key = match unlocking {
-            Some(thread) => Some(thread.join().expect("key unlocking thread panicked")?),
+            Some(rx) => Some(rx.await.expect("key unlocking thread panicked")?),
             None => None,
         };
         let manifest_bytes = manifest.to_json();
-        // By digest first: the tag is set only after the signature and attestation are in
-        // place, so an interrupted publish never leaves a tag pointing at an unsigned
-        // artifact.
         let manifest_digest = wcomp_core::Digest::sha256(&manifest_bytes);
-        client
-            .push_manifest(&repo, &manifest_digest.to_string(), &manifest_bytes, OCI_MANIFEST)
-            .await?;
         let subject = Descriptor::of(OCI_MANIFEST, &manifest_bytes);
 
         let mut out = Published {
@@ -269,12 +289,22 @@ pub fn run(opts: Options, progress: &dyn Reporter, note: &dyn Fn(&str)) -> Resul
             build_type: prov.build_definition.build_type.clone(),
             composition: comp,
         };
+        // By digest first: the tag is set only after the signature and attestation are in
+        // place, so an interrupted publish never leaves a tag pointing at an unsigned
+        // artifact. The signature and attestation name the manifest by digest and need
+        // nothing from the registry, so all three go up together (OCI 1.1 lets a manifest's
+        // `subject` arrive after it; registries without referrers ignore the field).
+        let digest_ref = manifest_digest.to_string();
+        let by_digest = client.push_manifest(&repo, &digest_ref, &manifest_bytes, OCI_MANIFEST);
         match key {
-            None => note("published WITHOUT a signature or provenance attestation (--no-sign)"),
+            None => {
+                by_digest.await?;
+                note("published WITHOUT a signature or provenance attestation (--no-sign)");
+            }
             Some((key, _label)) => {
                 let statement = Statement::provenance(&reference.scope(), &manifest_digest.to_string(), &prov);
-                // Independent of each other: pushed concurrently.
-                let (sig, att) = tokio::try_join!(
+                let (_, sig, att) = tokio::try_join!(
+                    async { by_digest.await.map_err(anyhow::Error::from) },
                     attach::push_signature(&client, &reference, &subject, &key),
                     attach::push_attestation(&client, &reference, &subject, &key, &statement),
                 )?;

@@ -22,6 +22,10 @@ pub fn scheme_for(registry: &str, insecure: bool) -> &'static str {
     }
 }
 
+/// Blobs this small are uploaded without a HEAD request first (see
+/// [`Client::push_blob_as`]).
+pub const SMALL_BLOB: u64 = 64 * 1024;
+
 /// Tuning knobs; the defaults suit real registries, tests shrink them.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -271,17 +275,32 @@ impl Client {
         reporter: &dyn Reporter,
     ) -> Result<Digest, Error> {
         let digest = Digest::sha256(data);
-        if self.blob_exists(repo, &digest).await? {
+        self.push_blob_as(repo, &digest, data, reporter).await?;
+        Ok(digest)
+    }
+
+    /// [`Client::push_blob`] for a caller that already hashed `data` (the registry checks
+    /// the digest). Blobs up to [`SMALL_BLOB`] go up without asking whether the registry
+    /// has them: the question costs the same round trip as the upload.
+    pub async fn push_blob_as(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        data: &[u8],
+        reporter: &dyn Reporter,
+    ) -> Result<(), Error> {
+        let small = data.len() as u64 <= SMALL_BLOB;
+        if !small && self.blob_exists(repo, digest).await? {
             reporter.advance(data.len() as u64);
-            return Ok(digest);
+            return Ok(());
         }
         if data.len() as u64 <= self.options.monolithic_limit {
-            self.push_monolithic(repo, &digest, data).await?;
+            self.push_monolithic(repo, digest, data).await?;
             reporter.advance(data.len() as u64);
         } else {
-            self.push_chunked(repo, &digest, data, reporter).await?;
+            self.push_chunked(repo, digest, data, reporter).await?;
         }
-        Ok(digest)
+        Ok(())
     }
 
     async fn push_monolithic(&self, repo: &str, digest: &Digest, data: &[u8]) -> Result<(), Error> {
