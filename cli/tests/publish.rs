@@ -733,6 +733,7 @@ fn signatures_by_other_keys_missing_signatures_and_foreign_attestations_are_refu
         dsse::INTOTO_PAYLOAD_TYPE,
         &statement.to_json(),
     )
+    .unwrap()
     .to_json();
     let mut layer = Descriptor::of(dsse::ENVELOPE_MEDIA_TYPE, &env);
     layer
@@ -797,6 +798,100 @@ fn publishing_a_core_module_or_a_non_wasm_file_is_refused() {
     // Nothing reached the registry.
     let tags = rt().block_on(client(&reg.host).tags("acme/bad")).unwrap();
     assert!(tags.is_empty(), "{tags:?}");
+}
+
+#[test]
+fn the_key_agent_signs_for_publish_without_the_passphrase() {
+    use std::io::BufRead as _;
+    let reg = wcomp_registry();
+    let u = User::new();
+    let pubkey = u.key("main");
+    let key_id = u.signing_key("main").public().key_id();
+    u.write("answer.wasm", &component());
+    let socket = u.config.path().join("agent.sock");
+    // No passphrase anywhere and no terminal: only an agent can sign.
+    let without_passphrase = |args: &[&str]| -> Run {
+        u.cmd(args)
+            .env_remove("WCOMP_KEY_PASSWORD")
+            .output()
+            .unwrap()
+            .into()
+    };
+    let start_agent = |extra: &[&str]| {
+        let mut child = u
+            .cmd(&[&["key", "agent"], extra].concat())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(
+            line.trim(),
+            format!(
+                "WCOMP_AGENT_SOCK={}; export WCOMP_AGENT_SOCK;",
+                socket.display()
+            )
+        );
+        child
+    };
+
+    // A wrong passphrase or an unknown key starts nothing.
+    let r: Run = u
+        .cmd(&["key", "agent"])
+        .env("WCOMP_KEY_PASSWORD", "not the passphrase")
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("could not be decrypted"), "{}", r.stderr);
+    assert!(!socket.exists());
+    let r = u.run(&["key", "agent", "missing"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("no key named `missing`"), "{}", r.stderr);
+
+    let mut agent = start_agent(&[]);
+    let reference = format!("{}/acme/agent:1.0.0", reg.host);
+    let r = without_passphrase(&["publish", "answer.wasm", &reference, "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let p = r.json();
+    assert_eq!(p["signed"], true);
+    assert_eq!(p["key_id"], key_id.as_str());
+    // The signature and the attestation verify under the key itself.
+    u.ok(&[
+        "pull",
+        &reference,
+        "-o",
+        "pulled.wasm",
+        "--key",
+        pubkey.to_str().unwrap(),
+    ]);
+    // One agent per socket.
+    let r = u.run(&["key", "agent"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("already listens"), "{}", r.stderr);
+
+    u.ok(&["key", "agent", "--stop"]);
+    assert!(agent.wait().unwrap().success());
+    assert!(!socket.exists());
+    let next = format!("{}/acme/agent:1.0.1", reg.host);
+    let r = without_passphrase(&["publish", "answer.wasm", &next]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("no terminal"), "{}", r.stderr);
+
+    // An agent killed outright leaves its socket; clients then use the key file, and a new
+    // agent replaces the stale socket.
+    let mut agent = start_agent(&[]);
+    agent.kill().unwrap();
+    agent.wait().unwrap();
+    assert!(socket.exists());
+    u.ok(&["publish", "answer.wasm", &next]);
+    // `--lifetime`: the agent exits by itself and removes its socket.
+    let mut agent = start_agent(&["--lifetime", "1s"]);
+    assert!(agent.wait().unwrap().success());
+    assert!(!socket.exists());
 }
 
 #[test]
@@ -968,7 +1063,9 @@ fn docker_registry_without_referrers_uses_the_cosign_tags() {
         &Digest::sha256(b"else").to_string(),
         &intoto::Provenance::default(),
     );
-    let env = dsse::sign(&main, dsse::INTOTO_PAYLOAD_TYPE, &statement.to_json()).to_json();
+    let env = dsse::sign(&main, dsse::INTOTO_PAYLOAD_TYPE, &statement.to_json())
+        .unwrap()
+        .to_json();
     let layer = Descriptor::of(dsse::ENVELOPE_MEDIA_TYPE, &env);
     push_attached(
         &dist.host,

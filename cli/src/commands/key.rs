@@ -20,6 +20,8 @@ use wcomp_trust::KeyPair;
   wcomp key export release --cosign-private > cosign.key   for `cosign sign --key`
   wcomp key import cosign.key --name ci    a key from `cosign generate-key-pair`
   wcomp key trust acme.pub --for 'reg.example.com/acme/**'
+  wcomp key agent --lifetime 8h &          hold the default key: publish asks no passphrase
+  wcomp key agent --stop
 
 Exit codes: 0 success, 1 the operation failed, 2 usage or environment error (no
 passphrase and no terminal, unknown key, unreadable file).")]
@@ -68,6 +70,25 @@ enum KeyCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Hold unlocked signing keys in memory, like ssh-agent, so `wcomp publish` neither
+    /// asks for a passphrase nor spends the key derivation again. Serves the same user only,
+    /// on a Unix socket (mode 0600), and never hands a private key out. Runs until Ctrl-C,
+    /// SIGTERM, `--stop` or `--lifetime`.
+    Agent {
+        /// Keys to hold (default: the default key). Each key's passphrase comes from
+        /// WCOMP_KEY_PASSWORD or a prompt.
+        names: Vec<String>,
+        /// The socket (default: WCOMP_AGENT_SOCK, else `agent.sock` in the config dir).
+        /// Clients look in the same places.
+        #[arg(long)]
+        socket: Option<PathBuf>,
+        /// Exit after this long: `30m`, `8h`, `1d` (default: until stopped).
+        #[arg(long, value_name = "DURATION", value_parser = crate::ops::agent::parse_lifetime)]
+        lifetime: Option<std::time::Duration>,
+        /// Stop the agent listening on the socket, and exit.
+        #[arg(long, conflicts_with_all = ["names", "lifetime"])]
+        stop: bool,
+    },
     /// Trust a public key (PEM) for artifacts matching a pattern.
     Trust {
         /// The public key file (PEM), as written by `wcomp key export` or `cosign public-key`.
@@ -110,8 +131,80 @@ impl Opts {
                 public_pem,
                 pattern,
             } => trust(&dir, &public_pem, &pattern),
+            KeyCommand::Agent {
+                names,
+                socket,
+                lifetime,
+                stop,
+            } => agent(&dir, names, socket, lifetime, stop),
         }
     }
+}
+
+fn agent(
+    dir: &std::path::Path,
+    names: Vec<String>,
+    socket: Option<PathBuf>,
+    lifetime: Option<std::time::Duration>,
+    stop: bool,
+) -> Result<u8, CliError> {
+    use crate::ops::agent;
+    let socket = socket.unwrap_or_else(|| agent::socket_path(dir));
+    if stop {
+        agent::stop(&socket).map_err(CliError::usage)?;
+        printer::err(&format!(
+            "{} the key agent on {}\n",
+            paint(OK, "stopped"),
+            socket.display()
+        ));
+        return Ok(0);
+    }
+    // Before any passphrase is asked for.
+    agent::check_free(&socket).map_err(CliError::usage)?;
+    let cfg = UserConfig::load(dir)?;
+    let names = match (names.is_empty(), cfg.default_key.clone()) {
+        (false, _) => names,
+        (true, Some(n)) => vec![n],
+        (true, None) => {
+            return Err(CliError::usage(EnvironmentError(
+                "no default key to hold; name one, or create one with `wcomp key generate`".into(),
+            )));
+        }
+    };
+    let mut keys = Vec::new();
+    for name in names {
+        userconfig::check_key_name(&name)?;
+        if !userconfig::keys_dir(dir)
+            .join(format!("{name}.key"))
+            .is_file()
+        {
+            return Err(CliError::usage(EnvironmentError(format!(
+                "no key named `{name}` (see `wcomp key list`)"
+            ))));
+        }
+        let (key, _) = userconfig::load_signing_key(dir, &cfg, Some(&name))?;
+        keys.push((name, key));
+    }
+    let held: Vec<String> = keys
+        .iter()
+        .map(|(n, k)| format!("`{n}` ({})", k.public().key_id()))
+        .collect();
+    agent::serve(&socket, keys, lifetime, || {
+        // For `eval "$(wcomp key agent ... &)"`-style shells and scripts: where the socket is.
+        printer::out(&format!(
+            "{}={}; export {};\n",
+            agent::ENV_AGENT_SOCK,
+            socket.display(),
+            agent::ENV_AGENT_SOCK
+        ));
+        printer::err(&format!(
+            "{} key agent holding {} on {}; stop it with Ctrl-C or `wcomp key agent --stop`\n",
+            paint(OK, "started"),
+            held.join(", "),
+            socket.display()
+        ));
+    })?;
+    Ok(0)
 }
 
 fn generate(dir: &std::path::Path, name: &str, json: bool) -> Result<u8, CliError> {

@@ -11,7 +11,7 @@ use wcomp_core::Digest;
 use wcomp_oci::Client;
 use wcomp_oci::manifest::{Descriptor, ImageManifest, OCI_IMAGE_CONFIG, OCI_MANIFEST};
 use wcomp_oci::reference::Reference;
-use wcomp_trust::{KeyPair, dsse, intoto, simple_signing};
+use wcomp_trust::{Signer, dsse, intoto, simple_signing};
 
 /// `artifactType` of attestation manifests (cosign's, for OCI 1.1 referrers).
 pub const ATTESTATION_ARTIFACT_TYPE: &str = "application/vnd.dev.cosign.artifact.att.v1+json";
@@ -72,18 +72,18 @@ pub async fn push_signature(
     client: &Client,
     reference: &Reference,
     subject: &Descriptor,
-    key: &KeyPair,
+    key: &dyn Signer,
 ) -> Result<Digest> {
     let digest: Digest = subject.digest.parse()?;
     let payload = simple_signing::payload(&reference.scope(), &subject.digest, &Default::default());
-    let sig = key.sign(&payload);
+    let sig = key.sign_message(&payload)?;
     let mut layer = Descriptor::of(simple_signing::PAYLOAD_MEDIA_TYPE, &payload);
     layer.annotations = BTreeMap::from([
         (
             simple_signing::SIGNATURE_ANNOTATION.to_string(),
             STANDARD.encode(sig),
         ),
-        (KEY_ID_ANNOTATION.to_string(), key.public().key_id()),
+        (KEY_ID_ANNOTATION.to_string(), key.public_key().key_id()),
     ]);
     push_attached(
         client,
@@ -103,11 +103,11 @@ pub async fn push_attestation(
     client: &Client,
     reference: &Reference,
     subject: &Descriptor,
-    key: &KeyPair,
+    key: &dyn Signer,
     statement: &intoto::Statement,
 ) -> Result<Digest> {
     let digest: Digest = subject.digest.parse()?;
-    let envelope = dsse::sign(key, dsse::INTOTO_PAYLOAD_TYPE, &statement.to_json()).to_json();
+    let envelope = dsse::sign(key, dsse::INTOTO_PAYLOAD_TYPE, &statement.to_json())?.to_json();
     let mut layer = Descriptor::of(dsse::ENVELOPE_MEDIA_TYPE, &envelope);
     layer.annotations = BTreeMap::from([
         (
@@ -118,7 +118,7 @@ pub async fn push_attestation(
             simple_signing::SIGNATURE_ANNOTATION.to_string(),
             String::new(),
         ),
-        (KEY_ID_ANNOTATION.to_string(), key.public().key_id()),
+        (KEY_ID_ANNOTATION.to_string(), key.public_key().key_id()),
     ]);
     push_attached(
         client,

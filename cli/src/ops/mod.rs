@@ -60,6 +60,8 @@ impl HintedError {
     }
 }
 
+#[cfg(unix)]
+pub mod agent;
 pub mod attach;
 pub mod deps;
 pub mod provenance;

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use wcomp_oci::Reporter;
 use wcomp_oci::manifest::{Descriptor, ImageManifest, OCI_MANIFEST};
+use wcomp_trust::Signer;
 use wcomp_trust::intoto::Statement;
 use wcomp_wasm::component::{self, Decoded};
 use wcomp_wasm::input::{self, BinaryKind, Content, InputPath};
@@ -154,11 +155,25 @@ pub fn run(opts: Options, progress: &dyn Reporter, note: &dyn Fn(&str)) -> Resul
     // sent); the key derivation then runs while the blobs upload, and is awaited before
     // the first manifest is pushed, so a wrong passphrase leaves nothing a user can see (at
     // most unreferenced blobs, which GC removes). `git` runs alongside too.
+    // A key a running `wcomp key agent` holds needs neither.
     let unlocking = if opts.no_sign {
         None
     } else {
-        let locked = userconfig::signing_key_material(&dir, &cfg, opts.key.as_deref())?;
-        Some(on_thread(move || locked.unlock()))
+        Some(
+            match userconfig::signing_key(&dir, &cfg, opts.key.as_deref())? {
+                #[cfg(unix)]
+                userconfig::SigningKey::Agent(held) => {
+                    let (tx, rx) = tokio::sync::oneshot::channel();
+                    let _ = tx.send(Ok(Box::new(held) as Box<dyn Signer>));
+                    rx
+                }
+                userconfig::SigningKey::Locked(locked) => on_thread(move || {
+                    locked
+                        .unlock()
+                        .map(|(key, _)| Box::new(key) as Box<dyn Signer>)
+                }),
+            },
+        )
     };
     let input_path = opts.input.clone();
     let revision = on_thread(move || provenance::git_revision(&input_path));
@@ -301,15 +316,16 @@ pub fn run(opts: Options, progress: &dyn Reporter, note: &dyn Fn(&str)) -> Resul
                 by_digest.await?;
                 note("published WITHOUT a signature or provenance attestation (--no-sign)");
             }
-            Some((key, _label)) => {
+            Some(key) => {
+                let key = key.as_ref();
                 let statement = Statement::provenance(&reference.scope(), &manifest_digest.to_string(), &prov);
                 let (_, sig, att) = tokio::try_join!(
                     async { by_digest.await.map_err(anyhow::Error::from) },
-                    attach::push_signature(&client, &reference, &subject, &key),
-                    attach::push_attestation(&client, &reference, &subject, &key, &statement),
+                    attach::push_signature(&client, &reference, &subject, key),
+                    attach::push_attestation(&client, &reference, &subject, key, &statement),
                 )?;
                 out.signed = true;
-                out.key_id = Some(key.public().key_id());
+                out.key_id = Some(key.public_key().key_id());
                 out.signature = Some(sig.to_string());
                 out.attestation = Some(att.to_string());
             }

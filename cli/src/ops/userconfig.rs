@@ -249,13 +249,10 @@ impl LockedKey {
     }
 }
 
-/// The key file and passphrase behind [`load_signing_key`].
-pub fn signing_key_material(
-    dir: &Path,
-    cfg: &UserConfig,
-    which: Option<&str>,
-) -> Result<LockedKey> {
-    let (path, label) = match which {
+/// Where the key `which` names lives (a name under `keys/`, or a path to an encrypted
+/// PEM; none: the default key), and a label for messages.
+fn key_location(dir: &Path, cfg: &UserConfig, which: Option<&str>) -> Result<(PathBuf, String)> {
+    Ok(match which {
         Some(w) if w.contains('/') || w.ends_with(".key") || w.ends_with(".pem") => {
             (PathBuf::from(w), w.to_string())
         }
@@ -270,8 +267,43 @@ pub fn signing_key_material(
                 .into());
             }
         },
-    };
-    let pem = fs_err::read_to_string(&path).map_err(|e| EnvironmentError(e.to_string()))?;
+    })
+}
+
+/// The key file and passphrase behind [`load_signing_key`].
+pub fn signing_key_material(
+    dir: &Path,
+    cfg: &UserConfig,
+    which: Option<&str>,
+) -> Result<LockedKey> {
+    let (path, label) = key_location(dir, cfg, which)?;
+    locked_key(&path, label)
+}
+
+fn locked_key(path: &Path, label: String) -> Result<LockedKey> {
+    let pem = fs_err::read_to_string(path).map_err(|e| EnvironmentError(e.to_string()))?;
     let pass = passphrase(&format!("unlock key `{label}`"), false)?;
     Ok(LockedKey { pem, pass, label })
+}
+
+/// A signing key ready to sign, or to be unlocked first.
+pub enum SigningKey {
+    /// Held by a running `wcomp key agent`: no passphrase, no key derivation.
+    #[cfg(unix)]
+    Agent(super::agent::AgentKey),
+    Locked(LockedKey),
+}
+
+/// The signing key `which` names: from the key agent when one runs and holds it (found by
+/// the key id of the public key stored beside the private one), else read from its file
+/// with its passphrase, to be unlocked.
+pub fn signing_key(dir: &Path, cfg: &UserConfig, which: Option<&str>) -> Result<SigningKey> {
+    let (path, label) = key_location(dir, cfg, which)?;
+    #[cfg(unix)]
+    if let Ok(public) = read_public(&path.with_extension("pub"))
+        && let Some(held) = super::agent::find(&super::agent::socket_path(dir), &public.key_id())
+    {
+        return Ok(SigningKey::Agent(held));
+    }
+    Ok(SigningKey::Locked(locked_key(&path, label)?))
 }

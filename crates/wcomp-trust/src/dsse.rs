@@ -1,7 +1,7 @@
 //! DSSE envelopes (Dead Simple Signing Envelope), as cosign attestations use them: the
 //! signature covers the PAE encoding of payload type and payload, never the JSON.
 
-use crate::{Error, KeyPair, PublicKey};
+use crate::{Error, PublicKey, Signer};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
@@ -44,16 +44,16 @@ pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
 }
 
 /// Signs `payload` of `payload_type` with `key`.
-pub fn sign(key: &KeyPair, payload_type: &str, payload: &[u8]) -> Envelope {
-    let sig = key.sign(&pae(payload_type, payload));
-    Envelope {
+pub fn sign(key: &dyn Signer, payload_type: &str, payload: &[u8]) -> Result<Envelope, Error> {
+    let sig = key.sign_message(&pae(payload_type, payload))?;
+    Ok(Envelope {
         payload: STANDARD.encode(payload),
         payload_type: payload_type.to_string(),
         signatures: vec![EnvelopeSignature {
-            keyid: key.public().key_id(),
+            keyid: key.public_key().key_id(),
             sig: STANDARD.encode(sig),
         }],
-    }
+    })
 }
 
 impl Envelope {
@@ -102,6 +102,7 @@ impl Envelope {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::KeyPair;
 
     #[test]
     fn pae_matches_the_dsse_spec_example() {
@@ -115,7 +116,7 @@ mod tests {
     #[test]
     fn envelopes_verify_with_the_key_and_not_after_tampering() {
         let k = KeyPair::generate();
-        let env = sign(&k, INTOTO_PAYLOAD_TYPE, b"{\"a\":1}");
+        let env = sign(&k, INTOTO_PAYLOAD_TYPE, b"{\"a\":1}").unwrap();
         let parsed = Envelope::from_json(&env.to_json()).unwrap();
         assert_eq!(parsed.verify(&k.public()).unwrap(), b"{\"a\":1}");
         assert!(parsed.verify(&KeyPair::generate().public()).is_err());

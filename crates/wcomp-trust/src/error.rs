@@ -17,6 +17,8 @@ pub enum Error {
     Malformed { what: &'static str, message: String },
     #[error("the signed payload names manifest {found}, not {expected}")]
     DigestMismatch { expected: String, found: String },
+    #[error("the key agent could not sign: {0}")]
+    Agent(String),
     #[error("invalid trust pattern `{0}`")]
     Pattern(String),
 }

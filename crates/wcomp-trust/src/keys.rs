@@ -77,6 +77,24 @@ impl KeyPair {
     }
 }
 
+/// Something that signs with an ECDSA P-256 key: a key in this process ([`KeyPair`]) or
+/// one another process holds for us (wcomp's key agent), which never hands it out.
+pub trait Signer: Send + Sync {
+    fn public_key(&self) -> PublicKey;
+    /// ECDSA-SHA256 over `message`, as ASN.1 DER.
+    fn sign_message(&self, message: &[u8]) -> Result<Vec<u8>, Error>;
+}
+
+impl Signer for KeyPair {
+    fn public_key(&self) -> PublicKey {
+        self.public()
+    }
+
+    fn sign_message(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
+        Ok(self.sign(message))
+    }
+}
+
 /// A public key, as trusted or as found beside a private key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PublicKey {

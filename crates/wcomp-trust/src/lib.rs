@@ -27,4 +27,4 @@ pub mod simple_signing;
 mod error;
 
 pub use error::Error;
-pub use keys::{KeyPair, PublicKey};
+pub use keys::{KeyPair, PublicKey, Signer};
