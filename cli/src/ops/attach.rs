@@ -151,29 +151,35 @@ pub async fn find(
     tag: &str,
     layer_media_type: &str,
 ) -> Result<(Vec<AttachedLayer>, bool)> {
-    let mut manifests: Vec<Digest> = Vec::new();
-    let referrers = client.referrers(repo, digest, Some(artifact_type)).await?;
+    use futures_util::future::try_join_all;
+    // Both discovery paths at once, then every manifest, then every layer: three round
+    // trips however many signatures there are.
+    let (referrers, tagged) = tokio::try_join!(
+        client.referrers(repo, digest, Some(artifact_type)),
+        client.get_manifest(repo, tag),
+    )?;
     let has_api = referrers.is_some();
+    let mut fetched = Vec::new();
+    if let Some(m) = tagged {
+        fetched.push(m);
+    }
+    let mut manifests: Vec<Digest> = Vec::new();
     for d in referrers.unwrap_or_default() {
         if let Ok(d) = d.digest.parse::<Digest>()
             && !manifests.contains(&d)
+            && !fetched.iter().any(|f| f.digest == d)
         {
             manifests.push(d);
         }
     }
-    let mut out = Vec::new();
-    let mut fetched = Vec::new();
-    if let Some(m) = client.get_manifest(repo, tag).await? {
-        fetched.push(m);
-    }
-    for d in &manifests {
-        if fetched.iter().any(|f| &f.digest == d) {
-            continue;
-        }
-        if let Some(m) = client.get_manifest(repo, &d.to_string()).await? {
-            fetched.push(m);
-        }
-    }
+    let more = try_join_all(
+        manifests
+            .iter()
+            .map(|d| async move { client.get_manifest(repo, &d.to_string()).await }),
+    )
+    .await?;
+    fetched.extend(more.into_iter().flatten());
+    let mut wanted = Vec::new();
     for m in fetched {
         let Ok(parsed) = ImageManifest::from_json(&m.bytes) else {
             continue;
@@ -185,14 +191,22 @@ pub async fn find(
             let Ok(ld) = layer.digest.parse::<Digest>() else {
                 continue;
             };
-            let bytes = client.get_blob(repo, &ld).await?;
-            out.push(AttachedLayer {
-                manifest: m.digest.clone(),
-                descriptor: layer,
-                bytes,
-            });
+            wanted.push((m.digest.clone(), layer, ld));
         }
     }
+    let out = try_join_all(
+        wanted
+            .into_iter()
+            .map(|(manifest, descriptor, ld)| async move {
+                let bytes = client.get_blob(repo, &ld).await?;
+                Ok::<_, wcomp_oci::Error>(AttachedLayer {
+                    manifest,
+                    descriptor,
+                    bytes,
+                })
+            }),
+    )
+    .await?;
     Ok((out, has_api))
 }
 

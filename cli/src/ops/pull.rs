@@ -93,8 +93,10 @@ pub fn run(opts: Options, progress: &dyn Reporter) -> Result<Pulled> {
             }
             None => None,
         };
+        // The layer downloads while the signatures and attestations are checked; the
+        // layer's own failures are reported first.
         progress.start(&layer_digest.to_string(), layer.size);
-        let pulled = {
+        let download = async {
             let mut sink: Box<dyn std::io::Write> = match temp.as_mut() {
                 Some(t) => Box::new(std::io::BufWriter::with_capacity(1 << 20, t.as_file_mut())),
                 None => Box::new(std::io::sink()),
@@ -110,6 +112,16 @@ pub fn run(opts: Options, progress: &dyn Reporter) -> Result<Pulled> {
                 })
             })
         };
+        let verification = async {
+            if opts.skip_verify {
+                Ok(None)
+            } else {
+                verify::check(&client, &reference, &fetched.digest, &keys)
+                    .await
+                    .map(Some)
+            }
+        };
+        let (pulled, verdict) = tokio::join!(download, verification);
         progress.finish();
         let size = match pulled {
             Ok(n) => n,
@@ -127,7 +139,8 @@ pub fn run(opts: Options, progress: &dyn Reporter) -> Result<Pulled> {
             Err(e) => return Err(e.into()),
         };
 
-        // 2. Signatures and attestations, before the file is given its name.
+        // 2. Signatures and attestations (checked above), before the file is given its
+        // name.
         let mut out = Pulled {
             schema: 1,
             reference: reference.to_string(),
@@ -140,15 +153,14 @@ pub fn run(opts: Options, progress: &dyn Reporter) -> Result<Pulled> {
             annotations: manifest.annotations.clone(),
             parts: Vec::new(),
         };
-        if opts.skip_verify {
-            out.skipped = vec!["signature", "attestation"];
-        } else {
-            let verdict = verify::check(&client, &reference, &fetched.digest, &keys).await?;
+        if let Some(verdict) = verdict? {
             if target.is_none() {
                 let make = |host: &str| registry::client(host, &dir, &cfg, opts.insecure);
                 out.parts = verify::check_parts(&verdict, &keys, &make).await;
             }
             out.verification = Some(verdict);
+        } else {
+            out.skipped = vec!["signature", "attestation"];
         }
 
         // 3. Only now does the file appear under its name.

@@ -146,15 +146,26 @@ pub async fn check(
         referrers_api: false,
     };
 
-    let (sigs, api) = attach::find(
-        client,
-        &reference.repository,
-        digest,
-        simple_signing::SIGNATURE_ARTIFACT_TYPE,
-        &attach::sig_tag(digest),
-        simple_signing::PAYLOAD_MEDIA_TYPE,
-    )
-    .await?;
+    // Signatures and attestations are looked up together.
+    let (sig_tag, att_tag) = (attach::sig_tag(digest), attach::att_tag(digest));
+    let ((sigs, api), (atts, _)) = tokio::try_join!(
+        attach::find(
+            client,
+            &reference.repository,
+            digest,
+            simple_signing::SIGNATURE_ARTIFACT_TYPE,
+            &sig_tag,
+            simple_signing::PAYLOAD_MEDIA_TYPE,
+        ),
+        attach::find(
+            client,
+            &reference.repository,
+            digest,
+            attach::ATTESTATION_ARTIFACT_TYPE,
+            &att_tag,
+            dsse::ENVELOPE_MEDIA_TYPE,
+        ),
+    )?;
     verdict.referrers_api = api;
     let mut mismatch = None;
     let mut bad = None;
@@ -248,15 +259,6 @@ pub async fn check(
         }
     }
 
-    let (atts, _) = attach::find(
-        client,
-        &reference.repository,
-        digest,
-        attach::ATTESTATION_ARTIFACT_TYPE,
-        &attach::att_tag(digest),
-        dsse::ENVELOPE_MEDIA_TYPE,
-    )
-    .await?;
     let mut ignored = 0;
     for layer in &atts {
         let Ok(envelope) = dsse::Envelope::from_json(&layer.bytes) else {
