@@ -23,6 +23,7 @@ pub struct App {
     pub auth: Auth,
     pub metrics: Metrics,
     pub indexer: Arc<dyn ComponentIndexer>,
+    pub analyses: crate::index::AnalysisCache,
 }
 
 pub type AppState = Arc<App>;
@@ -77,6 +78,7 @@ impl App {
             auth,
             metrics: Metrics::default(),
             indexer,
+            analyses: Default::default(),
         })
     }
 

@@ -14,6 +14,8 @@
 //! 8-byte preamble.
 
 use crate::metadata::ComponentEntry;
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -48,6 +50,38 @@ impl ComponentInfo {
 pub trait ComponentIndexer: Send + Sync + 'static {
     /// Validates `layer` as a component and describes its world. Runs on a blocking thread.
     fn analyze(&self, layer: &[u8]) -> Result<ComponentInfo, IndexError>;
+}
+
+/// What the indexer said about each layer, by layer digest. A layer's bytes never change,
+/// so neither does its analysis; a publish pushes the same manifest twice (by digest, then
+/// by tag) and other repositories may push the same layer, and none of these should read
+/// and validate the layer again (for a 100 MB layer that was 250 ms per push). Bounded:
+/// emptied when full.
+#[derive(Default)]
+pub struct AnalysisCache {
+    by_layer: Mutex<HashMap<String, Result<ComponentInfo, String>>>,
+}
+
+impl AnalysisCache {
+    const CAPACITY: usize = 4096;
+
+    pub fn get(&self, layer: &str) -> Option<Result<ComponentInfo, IndexError>> {
+        let map = self.by_layer.lock().unwrap();
+        map.get(layer)
+            .map(|r| r.clone().map_err(IndexError::Invalid))
+    }
+
+    pub fn put(&self, layer: &str, result: &Result<ComponentInfo, IndexError>) {
+        let mut map = self.by_layer.lock().unwrap();
+        if map.len() >= Self::CAPACITY {
+            map.clear();
+        }
+        let kept = match result {
+            Ok(info) => Ok(info.clone()),
+            Err(IndexError::Invalid(why)) => Err(why.clone()),
+        };
+        map.insert(layer.to_string(), kept);
+    }
 }
 
 /// Checks only the 8-byte preamble: `\0asm`, version 0x0d, layer 1 (a component, not a

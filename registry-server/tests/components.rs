@@ -141,6 +141,51 @@ async fn strict_namespaces_accept_only_valid_components() {
     assert_eq!(r.json()["components"].as_array().unwrap().len(), 1);
 }
 
+/// Answers as [`FakeIndexer`] and counts the layers it was asked about.
+#[derive(Default)]
+struct Counting(std::sync::atomic::AtomicUsize);
+
+impl ComponentIndexer for Counting {
+    fn analyze(&self, layer: &[u8]) -> Result<ComponentInfo, IndexError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        FakeIndexer.analyze(layer)
+    }
+}
+
+#[tokio::test]
+async fn a_layer_is_analyzed_once_however_often_it_is_pushed() {
+    let counting = Arc::new(Counting::default());
+    let reg = registry(counting.clone());
+    let count = || counting.0.load(std::sync::atomic::Ordering::SeqCst);
+    // No version inside: each push takes it from its tag.
+    let layer = br#"COMPONENT:{"package":"acme:one","world":"acme:one/w","exports":[["acme:one/api","1.0.0"]],"imports":[]}"#;
+    for (repo, tag) in [
+        ("acme/one", "latest"),
+        ("acme/one", "1.0.0"),
+        ("other/one", "2.0.0"),
+    ] {
+        let r = push_wasm(&reg, repo, tag, layer).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    }
+    assert_eq!(count(), 1);
+    let r = reg.get("/wcomp/v1/search?package=acme:one").send().await;
+    let mut versions: Vec<String> = r.json()["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["version"].as_str().unwrap_or("-").to_string())
+        .collect();
+    versions.sort();
+    assert_eq!(versions, ["1.0.0", "2.0.0"]);
+    // A refusal is remembered too, and refused the same way again.
+    for _ in 0..2 {
+        push_wasm(&reg, "strict/one", "1.0.0", b"not a component")
+            .await
+            .assert_error(400, "MANIFEST_INVALID");
+    }
+    assert_eq!(count(), 2);
+}
+
 #[tokio::test]
 async fn search_by_interface_package_and_version_range() {
     let reg = registry(Arc::new(FakeIndexer));

@@ -212,11 +212,18 @@ async fn index_component(
         // put_manifest reports the missing blob with the right error.
         return Ok(None);
     }
-    let bytes = ctx.state.blobs.read_all(layer).await?;
-    let indexer = ctx.state.indexer.clone();
-    let result = tokio::task::spawn_blocking(move || indexer.analyze(&bytes))
-        .await
-        .map_err(|e| ApiError::internal("component analysis", e))?;
+    let result = match ctx.state.analyses.get(layer.as_str()) {
+        Some(known) => known,
+        None => {
+            let bytes = ctx.state.blobs.read_all(layer).await?;
+            let indexer = ctx.state.indexer.clone();
+            let result = tokio::task::spawn_blocking(move || indexer.analyze(&bytes))
+                .await
+                .map_err(|e| ApiError::internal("component analysis", e))?;
+            ctx.state.analyses.put(layer.as_str(), &result);
+            result
+        }
+    };
     match result {
         Ok(mut info) => {
             crate::index::complete_from_reference(&mut info, name, tag);
