@@ -6,11 +6,14 @@
 //! Tools that are not installed (docker-registry, cosign) skip their tests with a note,
 //! unless `WCOMP_REQUIRE_INTEROP` (or `CI`) is set, where they fail.
 
+mod common;
+
 use base64::Engine as _;
+use common::{Run, User, find_tool};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use wcomp_core::Digest;
 use wcomp_oci::client::{Client, Options};
 use wcomp_oci::manifest::{Descriptor, ImageManifest, OCI_IMAGE_CONFIG, OCI_MANIFEST};
@@ -63,34 +66,6 @@ fn wcomp_registry_with(tweak: impl FnOnce(&mut wcomp_registry::config::Config)) 
         data,
         _dir: dir,
     }
-}
-
-fn require_tools() -> bool {
-    std::env::var_os("WCOMP_REQUIRE_INTEROP").is_some() || std::env::var_os("CI").is_some()
-}
-
-fn find_tool(name: &str, extra: &[PathBuf]) -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut dirs: Vec<PathBuf> = Vec::new();
-    if let Some(d) = std::env::var_os("WCOMP_TEST_BIN") {
-        dirs.push(PathBuf::from(d));
-    }
-    dirs.push(root.join("registry-server/target-tools/bin"));
-    dirs.extend(extra.iter().cloned());
-    if let Some(p) = std::env::var_os("PATH") {
-        dirs.extend(std::env::split_paths(&p));
-    }
-    let found = dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file());
-    if found.is_none() {
-        assert!(
-            !require_tools(),
-            "{name} is required (CI / WCOMP_REQUIRE_INTEROP) but not installed: run registry-server/scripts/install-test-deps.sh"
-        );
-        eprintln!(
-            "skipping: `{name}` is not installed (registry-server/scripts/install-test-deps.sh)"
-        );
-    }
-    found
 }
 
 /// Debian's docker-registry (distribution 2.8) on a loopback port.
@@ -147,110 +122,6 @@ fn docker_registry() -> Option<Dist> {
 }
 
 // ---------------------------------------------------------------- the user
-
-/// A user: their own config dir (keys, trust, credentials), and a work dir.
-struct User {
-    config: tempfile::TempDir,
-    work: tempfile::TempDir,
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", self.stdout, self.stderr))
-    }
-}
-
-impl From<Output> for Run {
-    fn from(o: Output) -> Run {
-        Run {
-            code: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into(),
-            stderr: String::from_utf8_lossy(&o.stderr).into(),
-        }
-    }
-}
-
-impl User {
-    fn new() -> User {
-        User {
-            config: tempfile::tempdir().unwrap(),
-            work: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_wcomp"));
-        c.args(args)
-            .current_dir(self.work.path())
-            .env("WCOMP_CONFIG_DIR", self.config.path())
-            .env("WCOMP_CACHE_DIR", self.config.path().join("cache"))
-            .env("WCOMP_KEY_PASSWORD", "test-passphrase")
-            .env("HOME", self.work.path())
-            .env("NO_COLOR", "1")
-            .env_remove("DOCKER_CONFIG")
-            .env_remove("WCOMP_REGISTRY")
-            .env_remove("WCOMP_REGISTRY_USER")
-            .env_remove("WCOMP_REGISTRY_PASSWORD")
-            .stdin(Stdio::null());
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        self.cmd(args).output().unwrap().into()
-    }
-
-    /// Runs and expects exit 0.
-    fn ok(&self, args: &[&str]) -> Run {
-        let r = self.run(args);
-        assert_eq!(
-            r.code, 0,
-            "wcomp {args:?} failed:\n{}\n{}",
-            r.stdout, r.stderr
-        );
-        r
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.work.path().join(name)
-    }
-
-    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let p = self.path(name);
-        std::fs::write(&p, bytes).unwrap();
-        p
-    }
-
-    /// A key named `name`, its public PEM written to `<name>.pub` in the work dir.
-    fn key(&self, name: &str) -> PathBuf {
-        self.ok(&["key", "generate", "--name", name]);
-        let pem = self.ok(&["key", "export", name]).stdout;
-        self.write(&format!("{name}.pub"), pem.as_bytes())
-    }
-
-    fn signing_key(&self, name: &str) -> KeyPair {
-        let pem =
-            std::fs::read_to_string(self.config.path().join(format!("keys/{name}.key"))).unwrap();
-        KeyPair::from_encrypted_pem(&pem, "test-passphrase").unwrap()
-    }
-
-    /// No file other than `keep` in the work dir (no half-written or temporary output).
-    fn assert_only(&self, keep: &[&str]) {
-        let mut names: Vec<String> = std::fs::read_dir(self.work.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
-            .filter(|n| !keep.contains(&n.as_str()))
-            .collect();
-        names.sort();
-        assert!(names.is_empty(), "unexpected files left behind: {names:?}");
-    }
-}
 
 // ---------------------------------------------------------------- fixtures
 
@@ -1632,40 +1503,68 @@ fn credentials_come_from_the_environment_and_dockers_config() {
     assert!(!u.path("again.wasm").exists());
 }
 
+/// Publishes the fixture `tests/cli/fixtures/app.wit` as `example:app@<version>` to the
+/// registry at `host` (through `WCOMP_REGISTRY`), with `extra` flags.
+fn publish_app_wit(u: &User, host: &str, version: &str, extra: &[&str]) -> Run {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/cli/fixtures/app.wit");
+    let text = std::fs::read_to_string(&fixture).unwrap();
+    let file = format!("app-{version}.wit");
+    u.write(
+        &file,
+        text.replace(
+            "package example:app@1.0.0;",
+            &format!("package example:app@{version};"),
+        )
+        .as_bytes(),
+    );
+    let args = [&["wit", "publish", "--wit", &file][..], extra].concat();
+    let r: Run = u
+        .cmd(&args)
+        .env("WCOMP_REGISTRY", host)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    r
+}
+
+/// Points the WIT project in `dir` at `example:app` `requirement` from `host`.
+fn require_app(dir: &Path, host: &str, requirement: &str) {
+    std::fs::write(
+        dir.join("wcomp.toml"),
+        format!(
+            "[package]\nname = \"acme:proj\"\nversion = \"0.1.0\"\n\n[dependencies]\n\"example:app\" = {{ version = \"{requirement}\", registry = \"{host}\" }}\n"
+        ),
+    )
+    .unwrap();
+}
+
+/// A WIT project `name` in the work dir whose world imports `example:app/api@1.0.0`,
+/// required as `requirement` from `host`.
+fn app_project(u: &User, name: &str, host: &str, requirement: &str) -> PathBuf {
+    let dir = u.path(name);
+    std::fs::create_dir_all(dir.join("wit")).unwrap();
+    std::fs::write(
+        dir.join("wit/world.wit"),
+        "package acme:proj;\n\nworld w {\n  import example:app/api@1.0.0;\n}\n",
+    )
+    .unwrap();
+    require_app(&dir, host, requirement);
+    dir
+}
+
 #[test]
 fn wit_dependencies_are_fetched_verified_locked_and_cached() {
     let reg = wcomp_registry();
     let u = User::new();
     let main = u.key("main");
     u.ok(&["key", "trust", main.to_str().unwrap()]);
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/cli/fixtures/app.wit");
-    std::fs::copy(&fixture, u.path("app.wit")).unwrap();
-    let r: Run = u
-        .cmd(&["wit", "publish", "--wit", "app.wit", "--json"])
-        .env("WCOMP_REGISTRY", &reg.host)
-        .output()
-        .unwrap()
-        .into();
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = publish_app_wit(&u, &reg.host, "1.0.0", &["--json"]);
     assert_eq!(
         r.json()["reference"],
         format!("{}/example/app:1.0.0", reg.host)
     );
-
-    let proj = u.path("proj");
-    std::fs::create_dir_all(proj.join("wit")).unwrap();
-    let toml = |version: &str| {
-        format!(
-            "[package]\nname = \"acme:proj\"\nversion = \"0.1.0\"\n\n[dependencies]\n\"example:app\" = {{ version = \"{version}\", registry = \"{}\" }}\n",
-            reg.host
-        )
-    };
-    std::fs::write(proj.join("wcomp.toml"), toml("1.0.0")).unwrap();
-    std::fs::write(
-        proj.join("wit/world.wit"),
-        "package acme:proj;\n\nworld w {\n  import example:app/api@1.0.0;\n}\n",
-    )
-    .unwrap();
+    let proj = app_project(&u, "proj", &reg.host, "1.0.0");
     let f = u
         .ok(&["wit", "fetch", "--path", "proj", "--type", "wasm", "--json"])
         .json();
@@ -1736,11 +1635,11 @@ fn wit_dependencies_are_fetched_verified_locked_and_cached() {
     assert_eq!(i["kind"], "wit-package");
 
     // A new version under --locked, and an empty cache under --offline: refused.
-    std::fs::write(proj.join("wcomp.toml"), toml("1.0.1")).unwrap();
+    require_app(&proj, &reg.host, "1.0.1");
     let r = u.run(&["wit", "fetch", "--path", "proj", "--locked"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("--locked"), "{}", r.stderr);
-    std::fs::write(proj.join("wcomp.toml"), toml("1.0.0")).unwrap();
+    require_app(&proj, &reg.host, "1.0.0");
     let r: Run = u
         .cmd(&["wit", "fetch", "--path", "proj", "--offline"])
         .env("WCOMP_CACHE_DIR", u.path("empty-cache"))
@@ -1762,43 +1661,11 @@ fn wit_dependencies_are_fetched_verified_locked_and_cached() {
 fn wit_dependency_ranges_resolve_to_the_newest_matching_version() {
     let reg = wcomp_registry();
     let u = User::new();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/cli/fixtures/app.wit");
-    let text = std::fs::read_to_string(&fixture).unwrap();
     for version in ["1.0.0", "1.1.0", "2.0.0-rc.1"] {
-        let file = format!("app-{version}.wit");
-        std::fs::write(
-            u.path(&file),
-            text.replace(
-                "package example:app@1.0.0;",
-                &format!("package example:app@{version};"),
-            ),
-        )
-        .unwrap();
-        let r: Run = u
-            .cmd(&["wit", "publish", "--wit", &file, "--no-sign"])
-            .env("WCOMP_REGISTRY", &reg.host)
-            .output()
-            .unwrap()
-            .into();
-        assert_eq!(r.code, 0, "{}", r.stderr);
+        publish_app_wit(&u, &reg.host, version, &["--no-sign"]);
     }
-    let proj = u.path("proj");
-    std::fs::create_dir_all(proj.join("wit")).unwrap();
-    std::fs::write(
-        proj.join("wit/world.wit"),
-        "package acme:proj;\n\nworld w {\n  import example:app/api@1.0.0;\n}\n",
-    )
-    .unwrap();
-    let wants = |req: &str| {
-        std::fs::write(
-            proj.join("wcomp.toml"),
-            format!(
-                "[package]\nname = \"acme:proj\"\nversion = \"0.1.0\"\n\n[dependencies]\n\"example:app\" = {{ version = \"{req}\", registry = \"{}\" }}\n",
-                reg.host
-            ),
-        )
-        .unwrap();
-    };
+    let proj = app_project(&u, "proj", &reg.host, "*");
+    let wants = |req: &str| require_app(&proj, &reg.host, req);
     wants("^1.0");
     let f = u.ok(&["wit", "fetch", "--path", "proj", "--json"]).json();
     assert_eq!(
@@ -1865,31 +1732,9 @@ fn wit_fetch_writes_the_deps_directory_wkg_writes() {
     };
     let reg = wcomp_registry();
     let u = User::new();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/cli/fixtures/app.wit");
-    std::fs::copy(&fixture, u.path("app.wit")).unwrap();
-    let r: Run = u
-        .cmd(&["wit", "publish", "--wit", "app.wit", "--no-sign"])
-        .env("WCOMP_REGISTRY", &reg.host)
-        .output()
-        .unwrap()
-        .into();
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    publish_app_wit(&u, &reg.host, "1.0.0", &["--no-sign"]);
     for project in ["by-wcomp", "by-wkg"] {
-        let dir = u.path(project);
-        std::fs::create_dir_all(dir.join("wit")).unwrap();
-        std::fs::write(
-            dir.join("wcomp.toml"),
-            format!(
-                "[package]\nname = \"acme:proj\"\nversion = \"0.1.0\"\n\n[dependencies]\n\"example:app\" = {{ version = \"1.0.0\", registry = \"{}\" }}\n",
-                reg.host
-            ),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.join("wit/world.wit"),
-            "package acme:proj;\n\nworld w {\n  import example:app/api@1.0.0;\n}\n",
-        )
-        .unwrap();
+        app_project(&u, project, &reg.host, "1.0.0");
     }
     u.ok(&["wit", "fetch", "--path", "by-wcomp"]);
     let home = u.path("wkg-home");

@@ -5,38 +5,12 @@
 //! warg-server comes from registry-server/scripts/install-test-deps.sh. Without it these
 //! tests skip with a note, unless `WCOMP_REQUIRE_INTEROP` (or `CI`) is set, where they fail.
 
+mod common;
+
 use base64::Engine as _;
-use serde_json::Value;
-use std::path::{Path, PathBuf};
+use common::{User, find_tool};
 use std::process::{Child, Command, Stdio};
 use wcomp_trust::KeyPair;
-
-fn require_tools() -> bool {
-    std::env::var_os("WCOMP_REQUIRE_INTEROP").is_some() || std::env::var_os("CI").is_some()
-}
-
-fn find_tool(name: &str) -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut dirs: Vec<PathBuf> = Vec::new();
-    if let Some(d) = std::env::var_os("WCOMP_TEST_BIN") {
-        dirs.push(PathBuf::from(d));
-    }
-    dirs.push(root.join("registry-server/target-tools/bin"));
-    if let Some(p) = std::env::var_os("PATH") {
-        dirs.extend(std::env::split_paths(&p));
-    }
-    let found = dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file());
-    if found.is_none() {
-        assert!(
-            !require_tools(),
-            "{name} is required (CI / WCOMP_REQUIRE_INTEROP) but not installed: run registry-server/scripts/install-test-deps.sh"
-        );
-        eprintln!(
-            "skipping: `{name}` is not installed (registry-server/scripts/install-test-deps.sh)"
-        );
-    }
-    found
-}
 
 /// A warg-server with namespace `acme`, stopped when dropped.
 struct Warg {
@@ -53,7 +27,7 @@ impl Drop for Warg {
 }
 
 fn warg_server() -> Option<Warg> {
-    let bin = find_tool("warg-server")?;
+    let bin = find_tool("warg-server", &[])?;
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let operator = base64::engine::general_purpose::STANDARD
@@ -98,112 +72,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-// ---------------------------------------------------------------- the user
-
-/// A user: their own config dir (keys, trust), cache (warg logs) and work dir.
-struct User {
-    config: tempfile::TempDir,
-    work: tempfile::TempDir,
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", self.stdout, self.stderr))
-    }
-
-    fn expect(&self, code: i32, needle: &str) -> &Run {
-        assert_eq!(
-            self.code, code,
-            "expected exit {code}:\n{}\n{}",
-            self.stdout, self.stderr
-        );
-        assert!(
-            self.stderr.contains(needle) || self.stdout.contains(needle),
-            "expected `{needle}` in the output:\n{}\n{}",
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-}
-
-impl User {
-    fn new() -> User {
-        User {
-            config: tempfile::tempdir().unwrap(),
-            work: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        let o = Command::new(env!("CARGO_BIN_EXE_wcomp"))
-            .args(args)
-            .current_dir(self.work.path())
-            .env("WCOMP_CONFIG_DIR", self.config.path())
-            .env("WCOMP_CACHE_DIR", self.config.path().join("cache"))
-            .env("WCOMP_KEY_PASSWORD", "test-passphrase")
-            .env("HOME", self.work.path())
-            .env("NO_COLOR", "1")
-            .env_remove("WCOMP_REGISTRY")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        Run {
-            code: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into(),
-            stderr: String::from_utf8_lossy(&o.stderr).into(),
-        }
-    }
-
-    fn ok(&self, args: &[&str]) -> Run {
-        let r = self.run(args);
-        assert_eq!(
-            r.code, 0,
-            "wcomp {args:?} failed:\n{}\n{}",
-            r.stdout, r.stderr
-        );
-        r
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.work.path().join(name)
-    }
-
-    fn write(&self, name: &str, bytes: &[u8]) {
-        std::fs::write(self.path(name), bytes).unwrap();
-    }
-
-    /// A key named `name` (the first becomes the default), its public PEM in `<name>.pub`;
-    /// returns its key id.
-    fn key(&self, name: &str) -> String {
-        self.ok(&["key", "generate", "--name", name]);
-        let pem = self.ok(&["key", "export", name]).stdout;
-        self.write(&format!("{name}.pub"), pem.as_bytes());
-        wcomp_trust::PublicKey::from_pem(&pem).unwrap().key_id()
-    }
-
-    fn trust(&self, name: &str, pattern: &str) {
-        self.ok(&["key", "trust", &format!("{name}.pub"), "--for", pattern]);
-    }
-
-    /// No file other than `keep` in the work dir (no half-written or temporary output).
-    fn assert_only(&self, keep: &[&str]) {
-        let mut names: Vec<String> = std::fs::read_dir(self.work.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
-            .filter(|n| !keep.contains(&n.as_str()))
-            .collect();
-        names.sort();
-        assert!(names.is_empty(), "unexpected files left behind: {names:?}");
-    }
-}
+// ---------------------------------------------------------------- fixtures
 
 fn component(answer: u32) -> Vec<u8> {
     wat::parse_str(format!(
@@ -223,7 +92,8 @@ fn component(answer: u32) -> Vec<u8> {
 fn publish_then_pull_each_version_and_the_newest() {
     let Some(reg) = warg_server() else { return };
     let u = User::new();
-    let id = u.key("main");
+    u.key("main");
+    let id = u.key_id("main");
     u.trust("main", &format!("{}/acme", reg.host));
     let (v1, v2) = (component(1), component(2));
     u.write("v1.wasm", &v1);
@@ -258,7 +128,8 @@ fn publish_then_pull_each_version_and_the_newest() {
 
     // Releases are immutable.
     u.run(&["publish", "v2.wasm", &format!("{base}@1.0.0")])
-        .expect(1, "already exists");
+        .expect(1)
+        .has("already exists");
 }
 
 #[test]
@@ -282,15 +153,16 @@ fn a_wit_package_round_trips() {
 fn a_release_signed_by_an_untrusted_key_is_refused() {
     let Some(reg) = warg_server() else { return };
     let u = User::new();
-    let a = u.key("alice");
-    let b = u.key("bob");
+    u.key("alice");
+    u.key("bob");
+    let (a, b) = (u.key_id("alice"), u.key_id("bob"));
     u.trust("bob", &format!("{}/acme", reg.host));
     u.write("c.wasm", &component(7));
     let r = format!("warg://{}/acme:app@1.0.0", reg.host);
     u.ok(&["publish", "c.wasm", &r, "--key", "alice"]);
 
     let refused = u.run(&["pull", &r, "-o", "out.wasm"]);
-    refused.expect(1, "unknown key");
+    refused.expect(1).has("unknown key");
     assert!(refused.stderr.contains(&a), "{}", refused.stderr);
     u.assert_only(&["c.wasm", "alice.pub", "bob.pub"]);
 
@@ -301,7 +173,8 @@ fn a_release_signed_by_an_untrusted_key_is_refused() {
 
     // Exactly `--key`: the wrong key refuses, the right one accepts.
     u.run(&["pull", &r, "-o", "out.wasm", "--key", "bob.pub"])
-        .expect(1, &a);
+        .expect(1)
+        .has(&a);
     u.assert_only(&["c.wasm", "alice.pub", "bob.pub"]);
     u.ok(&["pull", &r, "-o", "out.wasm", "--key", "alice.pub"]);
 
@@ -321,14 +194,16 @@ fn a_release_signed_by_an_untrusted_key_is_refused() {
         "--key",
         "bob",
     ])
-    .expect(1, &b);
+    .expect(1)
+    .has(&b);
 }
 
 #[test]
 fn with_no_trusted_key_the_pull_warns() {
     let Some(reg) = warg_server() else { return };
     let u = User::new();
-    let id = u.key("main");
+    u.key("main");
+    let id = u.key_id("main");
     u.write("c.wasm", &component(3));
     let r = format!("warg://{}/acme:app@0.1.0", reg.host);
     u.ok(&["publish", "c.wasm", &r]);
@@ -349,7 +224,8 @@ fn a_missing_package_or_version_fails_and_writes_nothing() {
         "-o",
         "x.wasm",
     ])
-    .expect(1, "does not exist");
+    .expect(1)
+    .has("does not exist");
     u.write("c.wasm", &component(4));
     u.ok(&[
         "publish",
@@ -362,7 +238,8 @@ fn a_missing_package_or_version_fails_and_writes_nothing() {
         "-o",
         "x.wasm",
     ])
-    .expect(1, "released: 1.0.0");
+    .expect(1)
+    .has("released: 1.0.0");
     u.assert_only(&["c.wasm", "main.pub"]);
 }
 
@@ -374,11 +251,15 @@ fn a_core_module_is_refused_before_anything_is_sent() {
     u.write("core.wasm", &wat::parse_str("(module)").unwrap());
     let r = format!("warg://{}/acme:core@1.0.0", reg.host);
     u.run(&["publish", "core.wasm", &r])
-        .expect(1, "core module");
+        .expect(1)
+        .has("core module");
     u.run(&["pull", &r, "-o", "x.wasm"])
-        .expect(1, "does not exist");
+        .expect(1)
+        .has("does not exist");
     u.write("junk.wasm", b"not wasm at all");
-    u.run(&["publish", "junk.wasm", &r]).expect(1, "junk.wasm");
+    u.run(&["publish", "junk.wasm", &r])
+        .expect(1)
+        .has("junk.wasm");
 }
 
 #[test]
@@ -388,8 +269,9 @@ fn an_unreachable_registry_is_an_environment_error() {
     u.write("c.wasm", &component(5));
     let r = format!("warg://127.0.0.1:{}/acme:app@1.0.0", free_port());
     u.run(&["publish", "c.wasm", &r])
-        .expect(2, "cannot reach the warg registry");
-    u.run(&["pull", &r, "-o", "x.wasm"]).expect(2, "hint:");
+        .expect(2)
+        .has("cannot reach the warg registry");
+    u.run(&["pull", &r, "-o", "x.wasm"]).expect(2).has("hint:");
     u.assert_only(&["c.wasm", "main.pub"]);
 }
 
@@ -399,14 +281,17 @@ fn bad_references_and_flags_are_usage_errors() {
     u.key("main");
     u.write("c.wasm", &component(6));
     u.run(&["publish", "c.wasm", "warg://127.0.0.1:1/acme:app"])
-        .expect(2, "no version");
+        .expect(2)
+        .has("no version");
     u.run(&[
         "publish",
         "c.wasm",
         "warg://127.0.0.1:1/acme:app@1.0.0",
         "--no-sign",
     ])
-    .expect(2, "only signed records");
+    .expect(2)
+    .has("only signed records");
     u.run(&["pull", "warg://127.0.0.1:1/nonamespace"])
-        .expect(2, "not a warg reference");
+        .expect(2)
+        .has("not a warg reference");
 }

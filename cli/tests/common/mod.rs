@@ -1,11 +1,12 @@
-//! Helpers shared by the compose and run tests: components built from inline WIT with
-//! wit-component's dummy core module, and runs of the real binary.
+//! Helpers shared by the integration tests: components built from inline WIT with
+//! wit-component's dummy core module, runs of the real binary, a registry user with their
+//! own config and keys, and the interop tools the tests look for.
 
 #![allow(dead_code)]
 
 use serde_json::Value;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 use wit_component::{ComponentEncoder, StringEncoding};
 use wit_parser::{ManglingAndAbi, Resolve};
 
@@ -45,6 +46,147 @@ impl Run {
             self.stderr
         );
         self
+    }
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+/// Whether missing interop tools fail the tests (CI, `WCOMP_REQUIRE_INTEROP`) instead of
+/// skipping them with a note.
+pub fn require_tools() -> bool {
+    std::env::var_os("WCOMP_REQUIRE_INTEROP").is_some() || std::env::var_os("CI").is_some()
+}
+
+/// An interop tool: in `WCOMP_TEST_BIN`, registry-server/target-tools/bin, `extra`, or on
+/// PATH. `None` (with a note) when absent, unless [`require_tools`], which panics.
+pub fn find_tool(name: &str, extra: &[PathBuf]) -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if let Some(d) = std::env::var_os("WCOMP_TEST_BIN") {
+        dirs.push(PathBuf::from(d));
+    }
+    dirs.push(root.join("registry-server/target-tools/bin"));
+    dirs.extend(extra.iter().cloned());
+    if let Some(p) = std::env::var_os("PATH") {
+        dirs.extend(std::env::split_paths(&p));
+    }
+    let found = dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file());
+    if found.is_none() {
+        assert!(
+            !require_tools(),
+            "{name} is required (CI / WCOMP_REQUIRE_INTEROP) but not installed: run registry-server/scripts/install-test-deps.sh"
+        );
+        eprintln!(
+            "skipping: `{name}` is not installed (registry-server/scripts/install-test-deps.sh)"
+        );
+    }
+    found
+}
+
+/// A registry user: their own config dir (keys, trust, credentials, caches) and work dir,
+/// with the key passphrase `test-passphrase` in the environment and no registry settings
+/// inherited from the machine.
+pub struct User {
+    pub config: tempfile::TempDir,
+    pub work: tempfile::TempDir,
+}
+
+impl User {
+    pub fn new() -> User {
+        User {
+            config: tempfile::tempdir().unwrap(),
+            work: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_wcomp"));
+        c.args(args)
+            .current_dir(self.work.path())
+            .env("WCOMP_CONFIG_DIR", self.config.path())
+            .env("WCOMP_CACHE_DIR", self.config.path().join("cache"))
+            .env("WCOMP_KEY_PASSWORD", "test-passphrase")
+            .env("HOME", self.work.path())
+            .env("NO_COLOR", "1")
+            .env_remove("DOCKER_CONFIG")
+            .env_remove("WCOMP_AGENT_SOCK")
+            .env_remove("WCOMP_REGISTRY")
+            .env_remove("WCOMP_REGISTRY_USER")
+            .env_remove("WCOMP_REGISTRY_PASSWORD")
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.cmd(args).output().unwrap().into()
+    }
+
+    /// Runs and expects exit 0.
+    #[track_caller]
+    pub fn ok(&self, args: &[&str]) -> Run {
+        let r = self.run(args);
+        assert_eq!(
+            r.code, 0,
+            "wcomp {args:?} failed:\n{}\n{}",
+            r.stdout, r.stderr
+        );
+        r
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.work.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    /// A key named `name` (the first becomes the default), its public PEM written to
+    /// `<name>.pub` in the work dir, whose path is returned.
+    pub fn key(&self, name: &str) -> PathBuf {
+        self.ok(&["key", "generate", "--name", name]);
+        let pem = self.ok(&["key", "export", name]).stdout;
+        self.write(&format!("{name}.pub"), pem.as_bytes())
+    }
+
+    /// The key id of the key [`User::key`] made.
+    pub fn key_id(&self, name: &str) -> String {
+        let pem = std::fs::read_to_string(self.path(&format!("{name}.pub"))).unwrap();
+        wcomp_trust::PublicKey::from_pem(&pem).unwrap().key_id()
+    }
+
+    /// The private key itself, for tests that sign behind wcomp's back.
+    pub fn signing_key(&self, name: &str) -> wcomp_trust::KeyPair {
+        let pem =
+            std::fs::read_to_string(self.config.path().join(format!("keys/{name}.key"))).unwrap();
+        wcomp_trust::KeyPair::from_encrypted_pem(&pem, "test-passphrase").unwrap()
+    }
+
+    /// Trusts the key [`User::key`] made for `pattern`.
+    pub fn trust(&self, name: &str, pattern: &str) {
+        self.ok(&["key", "trust", &format!("{name}.pub"), "--for", pattern]);
+    }
+
+    /// No file other than `keep` in the work dir (no half-written or temporary output).
+    #[track_caller]
+    pub fn assert_only(&self, keep: &[&str]) {
+        let mut names: Vec<String> = std::fs::read_dir(self.work.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .filter(|n| !keep.contains(&n.as_str()))
+            .collect();
+        names.sort();
+        assert!(names.is_empty(), "unexpected files left behind: {names:?}");
     }
 }
 
