@@ -658,12 +658,10 @@ fn publishing_a_core_module_or_a_non_wasm_file_is_refused() {
     assert!(r.stderr.contains("invalid reference"), "{}", r.stderr);
     // A wrong passphrase (the key is unlocked while the layer uploads): no manifest, no
     // tag.
-    let r: Run = u
-        .cmd(&["publish", "ok.wasm", &reference])
-        .env("WCOMP_KEY_PASSWORD", "not the passphrase")
-        .output()
-        .unwrap()
-        .into();
+    let r = u.run_with(
+        &["publish", "ok.wasm", &reference],
+        &[("WCOMP_KEY_PASSWORD", "not the passphrase")],
+    );
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("could not be decrypted"), "{}", r.stderr);
     // Nothing reached the registry.
@@ -710,12 +708,10 @@ fn the_key_agent_signs_for_publish_without_the_passphrase() {
     };
 
     // A wrong passphrase or an unknown key starts nothing.
-    let r: Run = u
-        .cmd(&["key", "agent"])
-        .env("WCOMP_KEY_PASSWORD", "not the passphrase")
-        .output()
-        .unwrap()
-        .into();
+    let r = u.run_with(
+        &["key", "agent"],
+        &[("WCOMP_KEY_PASSWORD", "not the passphrase")],
+    );
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("could not be decrypted"), "{}", r.stderr);
     assert!(!socket.exists());
@@ -1137,21 +1133,17 @@ fn keys_import_from_and_export_to_cosign() {
             .key_id();
 
     // Wrong password: refused (exit 1), no key written.
-    let r: Run = u
-        .cmd(&["key", "import", "cosign.key", "--name", "ci"])
-        .env("COSIGN_PASSWORD", "wrong")
-        .output()
-        .unwrap()
-        .into();
+    let r = u.run_with(
+        &["key", "import", "cosign.key", "--name", "ci"],
+        &[("COSIGN_PASSWORD", "wrong")],
+    );
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("could not be decrypted"), "{}", r.stderr);
     assert!(!u.config.path().join("keys/ci.key").exists());
-    let r: Run = u
-        .cmd(&["key", "import", "cosign.key", "--name", "ci", "--json"])
-        .env("COSIGN_PASSWORD", "cosign-pw")
-        .output()
-        .unwrap()
-        .into();
+    let r = u.run_with(
+        &["key", "import", "cosign.key", "--name", "ci", "--json"],
+        &[("COSIGN_PASSWORD", "cosign-pw")],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.json()["key_id"], cosign_id.as_str());
     assert_eq!(u.signing_key("ci").public().key_id(), cosign_id);
@@ -1159,12 +1151,10 @@ fn keys_import_from_and_export_to_cosign() {
     // A wcomp key, exported for cosign under another password; cosign reads it.
     u.key("main");
     let main_id = u.signing_key("main").public().key_id();
-    let r: Run = u
-        .cmd(&["key", "export", "main", "--cosign-private"])
-        .env("COSIGN_PASSWORD", "export-pw")
-        .output()
-        .unwrap()
-        .into();
+    let r = u.run_with(
+        &["key", "export", "main", "--cosign-private"],
+        &[("COSIGN_PASSWORD", "export-pw")],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     u.write("exported.key", r.stdout.as_bytes());
     let r = cosign_cmd(&["public-key", "--key", "exported.key"], "export-pw");
@@ -1456,12 +1446,10 @@ fn credentials_come_from_the_environment_and_dockers_config() {
         ),
     )
     .unwrap();
-    let r: Run = u
-        .cmd(&["pull", &reference, "-o", "got.wasm", "--key", "main.pub"])
-        .env("DOCKER_CONFIG", &docker)
-        .output()
-        .unwrap()
-        .into();
+    let r = u.run_with(
+        &["pull", &reference, "-o", "got.wasm", "--key", "main.pub"],
+        &[("DOCKER_CONFIG", &docker)],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     // A Docker credential helper named for the host in `credHelpers`.
     let helper_dir = u.work.path().join("helpers");
@@ -1640,12 +1628,10 @@ fn wit_dependencies_are_fetched_verified_locked_and_cached() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("--locked"), "{}", r.stderr);
     require_app(&proj, &reg.host, "1.0.0");
-    let r: Run = u
-        .cmd(&["wit", "fetch", "--path", "proj", "--offline"])
-        .env("WCOMP_CACHE_DIR", u.path("empty-cache"))
-        .output()
-        .unwrap()
-        .into();
+    let r = u.run_with(
+        &["wit", "fetch", "--path", "proj", "--offline"],
+        &[("WCOMP_CACHE_DIR", u.path("empty-cache"))],
+    );
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("--offline"), "{}", r.stderr);
     assert_eq!(

@@ -129,6 +129,15 @@ impl User {
         self.cmd(args).output().unwrap().into()
     }
 
+    /// Runs with `vars` added to (or replacing in) the environment.
+    pub fn run_with<V: AsRef<std::ffi::OsStr>>(&self, args: &[&str], vars: &[(&str, V)]) -> Run {
+        let mut c = self.cmd(args);
+        for (k, v) in vars {
+            c.env(k, v);
+        }
+        c.output().unwrap().into()
+    }
+
     /// Runs and expects exit 0.
     #[track_caller]
     pub fn ok(&self, args: &[&str]) -> Run {
