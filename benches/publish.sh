@@ -119,4 +119,5 @@ if [ -n "$wkg" ]; then
   echo "== wcomp (signed, verified) vs wkg (neither)"
   cat "$work/table2"
 fi
-echo "(wcomp profile: $profile, $runs runs each, medians${wkg:+; wkg: $wkg}${wkg:-; wkg not found: set WKG=/path/to/wkg})"
+if [ -n "$wkg" ]; then wkg_note="wkg: $wkg"; else wkg_note="wkg not found: set WKG=/path/to/wkg"; fi
+echo "(wcomp profile: $profile, $runs runs each, medians; $wkg_note)"
