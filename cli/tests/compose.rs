@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Dir, world};
+use common::{Dir, Run, world};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use std::path::Path;
@@ -834,6 +834,62 @@ fn parts_that_are_not_components_are_refused() {
         assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
         d.nothing_written(&inputs);
     }
+}
+
+/// A part whose code is invalid (its types are fine, so wiring succeeds) is named in the
+/// error, and nothing is written. Parts of a composition that validates are remembered as
+/// valid in the cache (their code was checked as part of the output).
+#[test]
+fn a_part_with_invalid_code_is_named_and_valid_parts_are_remembered() {
+    let d = Dir::new();
+    d.write(
+        "root.wat",
+        "(component (import \"answer\" (func $a (result u32))) (export \"get\" (func $a)))",
+    );
+    let plug = |body: &str| {
+        format!(
+            "(component (core module $m (func (export \"f\") (result i32) {body})) (core instance $i (instantiate $m)) (func $f (result u32) (canon lift (core func $i \"f\"))) (export \"answer\" (func $f)))"
+        )
+    };
+    d.write("good.wat", plug("i32.const 42"));
+    d.write("bad.wat", plug("i64.const 42"));
+    let cache = d.path("cache");
+    let compose = |plug: &str, out: &str| -> Run {
+        std::process::Command::new(env!("CARGO_BIN_EXE_wcomp"))
+            .args(["compose", "root.wat", "--plug", plug, "-o", out])
+            .current_dir(d.path(""))
+            .env("WCOMP_CACHE_DIR", &cache)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+            .into()
+    };
+    compose("bad.wat", "bad.wasm")
+        .expect(1)
+        .has("`bad.wat` is not a valid component: type mismatch");
+    d.nothing_written(&["root.wat", "good.wat", "bad.wat", "cache"]);
+    // `<cache>/validated/<validator version>/<sha256 hex>`, one file per component.
+    let remembered = || -> usize {
+        std::fs::read_dir(cache.join("validated")).map_or(0, |versions| {
+            versions
+                .flatten()
+                .map(|v| std::fs::read_dir(v.path()).map_or(0, Iterator::count))
+                .sum()
+        })
+    };
+    assert_eq!(
+        remembered(),
+        0,
+        "nothing is remembered from a failed composition"
+    );
+    compose("good.wat", "ok.wasm").expect(0);
+    assert_eq!(remembered(), 2, "both parts are remembered as valid");
+    // Remembered parts: the output's bodies are not checked again, and it still works.
+    compose("good.wat", "again.wasm").expect(0);
+    assert_eq!(
+        std::fs::read(d.path("ok.wasm")).unwrap().len(),
+        std::fs::read(d.path("again.wasm")).unwrap().len()
+    );
 }
 
 #[test]

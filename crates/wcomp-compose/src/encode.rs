@@ -78,7 +78,15 @@ pub fn encode(parts: &[Part], plan: &Plan, tool: &Tool<'_>) -> Result<Vec<u8>, E
         }
         _ => Error::Encode(chain(&e)),
     })?;
-    validate(&bytes)?;
+    // Parts the plan leaves out are not in the output: none today (an unused plug is
+    // refused), but their code must not go unchecked if that changes.
+    for (i, part) in parts.iter().enumerate() {
+        if !plan.order.contains(&i) && !part.known_valid {
+            wcomp_wasm::component::validate(&part.source, &part.bytes)?;
+        }
+    }
+    let embedded: Vec<&Part> = plan.order.iter().map(|&i| &parts[i]).collect();
+    validate(&bytes, &embedded)?;
     let record = CompositionRecord {
         version: wcomp_wasm::provenance::VERSION,
         tool: format!("{} {}", tool.name, tool.version),
@@ -132,12 +140,43 @@ fn merge_conflict(plan: &Plan, name: &str, detail: &str) -> Error {
 
 /// Validates an encoded composition. wac-graph embeds every part's bytes unchanged
 /// (`define_components`) and adds only component-level items (instantiations, aliases,
-/// exports), so everything but the core function bodies is validated here, and the bodies
-/// are the parts' own, validated in full by [`Part::load`]. Validating them again (what
-/// wac-graph's `validate` option does) doubled the time of composing a large part.
-pub(crate) fn validate(bytes: &[u8]) -> Result<(), Error> {
+/// exports). When every part in it is known to be valid (`Part::known_valid`: remembered
+/// from an earlier build or composition), everything but the core function bodies is
+/// validated, since the bodies are those parts' own. Otherwise the output is validated in
+/// full, bodies on every core, which checks each part's code in the same pass (validating
+/// the parts first and then the output again did the structural work twice); the parts
+/// are then remembered as valid. When that fails, each unproven part is validated on its
+/// own, so the error names the part at fault; the output is blamed only when every part
+/// is valid.
+pub(crate) fn validate(bytes: &[u8], parts: &[&Part]) -> Result<(), Error> {
+    if parts.iter().all(|p| p.known_valid) {
+        return validate_structure(bytes);
+    }
+    match wcomp_wasm::component::validate("composition", bytes) {
+        Ok(()) => {
+            for p in parts.iter().filter(|p| !p.known_valid) {
+                wcomp_wasm::component::remember_validated(&p.digest);
+            }
+            Ok(())
+        }
+        Err(e) => {
+            for p in parts.iter().filter(|p| !p.known_valid) {
+                wcomp_wasm::component::validate(&p.source, &p.bytes)?;
+                wcomp_wasm::component::remember_validated(&p.digest);
+            }
+            Err(blame_output(e))
+        }
+    }
+}
+
+/// Everything but the core function bodies, for an output whose parts are all known valid.
+pub(crate) fn validate_structure(bytes: &[u8]) -> Result<(), Error> {
     wcomp_wasm::component::validate_except_function_bodies("composition", bytes)
-        .map_err(|e| Error::Encode(format!("the output does not validate: {e}")))
+        .map_err(blame_output)
+}
+
+fn blame_output(e: wcomp_wasm::Error) -> Error {
+    Error::Encode(format!("the output does not validate: {e}"))
 }
 
 /// How wcomp has wac-graph encode: components defined inline, validation left to
@@ -250,7 +289,7 @@ mod tests {
 
     #[test]
     fn an_invalid_output_is_refused() {
-        let e = validate(b"\0asm\x0d\0\x01\0\x7f").unwrap_err();
+        let e = validate(b"\0asm\x0d\0\x01\0\x7f", &[]).unwrap_err();
         assert!(matches!(e, Error::Encode(_)), "{e}");
     }
 }

@@ -16,6 +16,10 @@ pub struct Part {
     pub source: String,
     pub bytes: Vec<u8>,
     pub digest: Digest,
+    /// Whether these bytes are known to pass full validation (remembered from an earlier
+    /// build or composition). Otherwise their code is checked when the composition that
+    /// embeds them is validated (`encode::validate`).
+    pub known_valid: bool,
     pub world: DecodedComponent,
     pub imports: Vec<Item>,
     pub exports: Vec<Item>,
@@ -67,7 +71,7 @@ impl Part {
                 .into());
             }
         };
-        let (world, digest) = wcomp_wasm::component::load_hashed(source, &bytes)?;
+        let (world, digest, known_valid) = wcomp_wasm::component::decode_hashed(source, &bytes)?;
         let (imports, exports) = {
             let w = &world.resolve.worlds[world.world];
             (
@@ -79,12 +83,23 @@ impl Part {
             name: name.to_string(),
             source: source.to_string(),
             digest,
+            known_valid,
             bytes,
             world,
             imports,
             exports,
             origin: None,
         })
+    }
+
+    /// Validates the part in full unless it is known to be valid, and remembers it.
+    pub fn ensure_valid(&mut self) -> Result<(), Error> {
+        if !self.known_valid {
+            wcomp_wasm::component::validate(&self.source, &self.bytes)?;
+            wcomp_wasm::component::remember_validated(&self.digest);
+            self.known_valid = true;
+        }
+        Ok(())
     }
 
     pub fn import(&self, name: &str) -> Option<&Item> {

@@ -43,6 +43,14 @@ pub fn compose(path: &str, source: &str, deps: &[Dep], tool: &Tool<'_>) -> Resul
         };
         names.push((name, version));
     }
+    // The WAC decides which `--dep`s the output embeds, so each is validated in full here
+    // (unless remembered as valid), and the output's function bodies are all known valid.
+    for d in deps {
+        if !d.part.known_valid {
+            wcomp_wasm::component::validate(&d.part.source, &d.part.bytes)?;
+            wcomp_wasm::component::remember_validated(&d.part.digest);
+        }
+    }
     let mut packages: IndexMap<BorrowedPackageKey<'_>, Vec<u8>> = IndexMap::new();
     for (d, (name, version)) in deps.iter().zip(&names) {
         packages.insert(
@@ -78,8 +86,8 @@ pub fn compose(path: &str, source: &str, deps: &[Dep], tool: &Tool<'_>) -> Resul
                 message: chain(&e),
             }
         })?;
-    // Every part is a `--dep`, loaded (and fully validated) as a `Part`.
-    crate::encode::validate(&bytes)?;
+    // Every `--dep` was validated in full above, so only the output's structure is left.
+    crate::encode::validate_structure(&bytes)?;
     let record = CompositionRecord {
         version: wcomp_wasm::provenance::VERSION,
         tool: format!("{} {}", tool.name, tool.version),

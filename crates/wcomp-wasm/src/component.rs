@@ -198,24 +198,32 @@ pub fn remember_validated_in(dir: std::path::PathBuf) {
     let _ = VALIDATED.set(dir.join(VALIDATOR));
 }
 
+/// The marker file saying that the bytes with `digest` passed full validation, when the
+/// caller asked for a memory ([`remember_validated_in`]).
+fn marker(digest: &Digest) -> Option<std::path::PathBuf> {
+    VALIDATED.get().map(|dir| dir.join(digest.hex()))
+}
+
+/// Records that the component with `digest` passed full validation (see
+/// [`remember_validated_in`]), for callers that validated it another way.
+pub fn remember_validated(digest: &Digest) {
+    if let Some(m) = marker(digest) {
+        // A memory that cannot be written only means validating again next time.
+        let _ = fs_err::create_dir_all(m.parent().expect("markers are in a directory"))
+            .and_then(|()| fs_err::write(&m, b""));
+    }
+}
+
 /// As [`load`], and also the sha256 of the bytes, computed on the validating thread. With a
 /// memory set by [`remember_validated_in`], a component whose digest is remembered is not
 /// validated again, and one validated in full is remembered.
 pub fn load_hashed(name: &str, bytes: &[u8]) -> Result<(DecodedComponent, Digest), Error> {
     let check = || -> Result<Digest, Error> {
         let digest = Digest::sha256(bytes);
-        let marker = VALIDATED.get().map(|dir| dir.join(digest.hex()));
-        match marker {
-            // These exact bytes passed full validation by this validator before.
-            Some(m) if m.is_file() => {}
-            _ => {
-                validate(name, bytes)?;
-                if let Some(m) = marker {
-                    // A memory that cannot be written only means validating again next time.
-                    let _ = fs_err::create_dir_all(m.parent().expect("markers are in a directory"))
-                        .and_then(|()| fs_err::write(&m, b""));
-                }
-            }
+        // Remembered: these exact bytes passed full validation by this validator before.
+        if !marker(&digest).is_some_and(|m| m.is_file()) {
+            validate(name, bytes)?;
+            remember_validated(&digest);
         }
         Ok(digest)
     };
@@ -226,6 +234,31 @@ pub fn load_hashed(name: &str, bytes: &[u8]) -> Result<(DecodedComponent, Digest
         Decoded::WitPackage(..) => Err(Error::WitPackageNotComponent {
             name: name.to_string(),
         }),
+    }
+}
+
+/// Decodes a component's world and hashes it, without validating its code, for callers
+/// that validate the bytes another way: a composer validates its output, which embeds every
+/// part unchanged, and so checks each part's code in that one pass. Also says whether the
+/// bytes passed full validation before (the memory of [`remember_validated_in`]). When
+/// decoding fails, the bytes are validated, so the error says what is wrong and where.
+pub fn decode_hashed(name: &str, bytes: &[u8]) -> Result<(DecodedComponent, Digest, bool), Error> {
+    let check = || -> Result<(Digest, bool), Error> {
+        let digest = Digest::sha256(bytes);
+        let known = marker(&digest).is_some_and(|m| m.is_file());
+        Ok((digest, known))
+    };
+    let (checked, decoded) = check_and_decode(bytes, check);
+    let (digest, known) = checked?;
+    match decoded {
+        Ok(Decoded::Component(c)) => Ok((c, digest, known)),
+        Ok(Decoded::WitPackage(..)) => Err(Error::WitPackageNotComponent {
+            name: name.to_string(),
+        }),
+        Err(e) => {
+            validate(name, bytes)?;
+            Err(e)
+        }
     }
 }
 
