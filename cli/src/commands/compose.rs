@@ -113,7 +113,7 @@ impl Opts {
         } else {
             self.compose_parts(&tool)
         };
-        let (bytes, parts, plan, root_name) = match result {
+        let (encoded, parts, plan, root_name) = match result {
             Ok(r) => r,
             Err(e) => return Err(self.report(e)),
         };
@@ -121,20 +121,12 @@ impl Opts {
             .output
             .clone()
             .unwrap_or_else(|| PathBuf::from(format!("{root_name}.composed.wasm")));
-        // The composition must decode as a component whose world we can print. It was
-        // validated when it was encoded (`wcomp_compose::encode::validate`).
-        // Hashing the output overlaps decoding it.
-        let (decoded, digest) = std::thread::scope(|s| {
-            let digest = s.spawn(|| wcomp_core::Digest::sha256(&bytes));
-            let decoded =
-                wcomp_wasm::component::decode_component(&out.display().to_string(), &bytes);
-            (decoded, digest.join().expect("hashing thread panicked"))
-        });
-        let decoded = decoded.map_err(|e| {
-            CliError::failure(
-                anyhow::Error::new(e).context("the composed component does not check"),
-            )
-        })?;
+        // Validated, decoded and hashed when it was encoded (`wcomp_compose::encode::check`).
+        let wcomp_compose::encode::Encoded {
+            bytes,
+            world: decoded,
+            digest,
+        } = encoded;
         let summary = wcomp_wasm::inspect::world_summary(&decoded.resolve, decoded.world);
         let wit = if self.print_wit || self.json {
             Some(world_wit(&decoded)?)
@@ -256,9 +248,9 @@ impl Opts {
                 closed: self.no_imports,
             },
         )?;
-        let bytes = wcomp_compose::encode::encode(&parts, &plan, tool)?;
+        let encoded = wcomp_compose::encode::encode(&parts, &plan, tool)?;
         let root = parts[0].name.clone();
-        Ok((bytes, parts, Some(plan), root))
+        Ok((encoded, parts, Some(plan), root))
     }
 
     /// A WAC file and its `--dep`s.
@@ -312,14 +304,14 @@ impl Opts {
             .zip(packages)
             .map(|(part, package)| Dep { package, part })
             .collect();
-        let bytes = wcomp_compose::wac::compose(&self.input, &source, &deps, tool)?;
+        let encoded = wcomp_compose::wac::compose(&self.input, &source, &deps, tool)?;
         let root = path
             .file_stem()
             .and_then(|s| s.to_str())
             .unwrap_or("composition")
             .to_string();
         Ok((
-            bytes,
+            encoded,
             deps.into_iter().map(|d| d.part).collect(),
             None,
             root,
@@ -366,7 +358,12 @@ impl Opts {
     }
 }
 
-type Composed = (Vec<u8>, Vec<Part>, Option<Plan>, String);
+type Composed = (
+    wcomp_compose::encode::Encoded,
+    Vec<Part>,
+    Option<Plan>,
+    String,
+);
 
 /// `NAME=PATH` or `PATH`.
 fn split_spec(spec: &str) -> (Option<String>, String) {

@@ -2,7 +2,7 @@
 //! outputs into one component, skipping the work when no part and no setting changed.
 
 use super::manifest::{Composition, Manifest};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use std::path::{Path, PathBuf};
@@ -127,7 +127,11 @@ pub fn compose(
             closed: c.no_imports,
         },
     )?;
-    let bytes = wcomp_compose::encode::encode(
+    let wcomp_compose::encode::Encoded {
+        bytes,
+        world: decoded,
+        ..
+    } = wcomp_compose::encode::encode(
         &parts,
         &plan,
         &Tool {
@@ -135,8 +139,6 @@ pub fn compose(
             version: env!("CARGO_PKG_VERSION"),
         },
     )?;
-    let decoded = wcomp_wasm::component::decode_component(&output.display().to_string(), &bytes)
-        .context("the composed component does not check")?;
     let imports: std::collections::BTreeSet<String> =
         wcomp_wasm::inspect::world_summary(&decoded.resolve, decoded.world)
             .imports

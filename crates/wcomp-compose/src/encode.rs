@@ -13,9 +13,42 @@ pub struct Tool<'a> {
     pub version: &'a str,
 }
 
-/// Encodes the composition `plan` describes, validated (see [`validate`]), with its record
-/// appended.
-pub fn encode(parts: &[Part], plan: &Plan, tool: &Tool<'_>) -> Result<Vec<u8>, Error> {
+/// A composition, encoded and checked: its bytes (the record appended), its world and its
+/// sha256.
+pub struct Encoded {
+    pub bytes: Vec<u8>,
+    pub world: wcomp_wasm::component::DecodedComponent,
+    pub digest: wcomp_core::Digest,
+}
+
+/// Validates the output with `validation` ([`validate`] or [`validate_structure`]), decodes
+/// its world and hashes it, the three at once: each reads the whole output.
+pub(crate) fn check(
+    bytes: Vec<u8>,
+    validation: impl FnOnce(&[u8]) -> Result<(), Error> + Send,
+) -> Result<Encoded, Error> {
+    let (valid, decoded, digest) = std::thread::scope(|s| {
+        let digest = s.spawn(|| wcomp_core::Digest::sha256(&bytes));
+        let decoded = s.spawn(|| wcomp_wasm::component::decode_component("composition", &bytes));
+        let valid = validation(&bytes);
+        (
+            valid,
+            decoded.join().expect("decoding thread panicked"),
+            digest.join().expect("hashing thread panicked"),
+        )
+    });
+    valid?;
+    let world = decoded.map_err(|e| Error::Encode(format!("the output does not decode: {e}")))?;
+    Ok(Encoded {
+        bytes,
+        world,
+        digest,
+    })
+}
+
+/// Encodes the composition `plan` describes, with its record appended, validated (see
+/// [`validate`]), decoded and hashed.
+pub fn encode(parts: &[Part], plan: &Plan, tool: &Tool<'_>) -> Result<Encoded, Error> {
     let mut graph = CompositionGraph::new();
     let mut packages: HashMap<usize, PackageId> = HashMap::new();
     for &i in &plan.order {
@@ -86,7 +119,6 @@ pub fn encode(parts: &[Part], plan: &Plan, tool: &Tool<'_>) -> Result<Vec<u8>, E
         }
     }
     let embedded: Vec<&Part> = plan.order.iter().map(|&i| &parts[i]).collect();
-    validate(&bytes, &embedded)?;
     let record = CompositionRecord {
         version: wcomp_wasm::provenance::VERSION,
         tool: format!("{} {}", tool.name, tool.version),
@@ -110,7 +142,7 @@ pub fn encode(parts: &[Part], plan: &Plan, tool: &Tool<'_>) -> Result<Vec<u8>, E
         wac: None,
     };
     wcomp_wasm::provenance::append(&mut bytes, &record);
-    Ok(bytes)
+    check(bytes, |b| validate(b, &embedded))
 }
 
 /// wac-graph refuses to import one interface once when the parts that import it disagree
@@ -279,9 +311,10 @@ mod tests {
             name: "test",
             version: "0",
         };
-        let bytes = encode(&parts, &plan, &tool).unwrap();
-        wcomp_wasm::component::validate("out", &bytes).unwrap();
-        let out = wcomp_wasm::component::decode_component("out", &bytes).unwrap();
+        let encoded = encode(&parts, &plan, &tool).unwrap();
+        wcomp_wasm::component::validate("out", &encoded.bytes).unwrap();
+        assert_eq!(encoded.digest, wcomp_core::Digest::sha256(&encoded.bytes));
+        let out = encoded.world;
         let world = &out.resolve.worlds[out.world];
         assert!(world.imports.is_empty(), "the plug satisfies the root");
         assert_eq!(world.exports.len(), 1);

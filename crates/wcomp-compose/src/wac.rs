@@ -17,7 +17,12 @@ pub struct Dep {
 }
 
 /// Parses `source` (read from `path`) and composes it from `deps`.
-pub fn compose(path: &str, source: &str, deps: &[Dep], tool: &Tool<'_>) -> Result<Vec<u8>, Error> {
+pub fn compose(
+    path: &str,
+    source: &str,
+    deps: &[Dep],
+    tool: &Tool<'_>,
+) -> Result<crate::encode::Encoded, Error> {
     let document = wac_parser::Document::parse(source).map_err(|e| {
         let (line, column) = position(source, &e);
         Error::WacSyntax {
@@ -86,8 +91,6 @@ pub fn compose(path: &str, source: &str, deps: &[Dep], tool: &Tool<'_>) -> Resul
                 message: chain(&e),
             }
         })?;
-    // Every `--dep` was validated in full above, so only the output's structure is left.
-    crate::encode::validate_structure(&bytes)?;
     let record = CompositionRecord {
         version: wcomp_wasm::provenance::VERSION,
         tool: format!("{} {}", tool.name, tool.version),
@@ -97,7 +100,8 @@ pub fn compose(path: &str, source: &str, deps: &[Dep], tool: &Tool<'_>) -> Resul
         wac: Some(source.to_string()),
     };
     wcomp_wasm::provenance::append(&mut bytes, &record);
-    Ok(bytes)
+    // Every `--dep` was validated in full above, so only the output's structure is left.
+    crate::encode::check(bytes, crate::encode::validate_structure)
 }
 
 /// Line and column (1-based) of a diagnostic's primary label, or 1:1.
