@@ -700,7 +700,7 @@ fn the_key_agent_signs_for_publish_without_the_passphrase() {
         assert_eq!(
             line.trim(),
             format!(
-                "WCOMP_AGENT_SOCK={}; export WCOMP_AGENT_SOCK;",
+                "WCOMP_AGENT_SOCK='{}'; export WCOMP_AGENT_SOCK;",
                 socket.display()
             )
         );
@@ -719,7 +719,7 @@ fn the_key_agent_signs_for_publish_without_the_passphrase() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("no key named `missing`"), "{}", r.stderr);
 
-    let mut agent = start_agent(&[]);
+    let mut agent = start_agent(&["--lifetime", "120s"]);
     let reference = format!("{}/acme/agent:1.0.0", reg.host);
     let r = without_passphrase(&["publish", "answer.wasm", &reference, "--json"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -750,7 +750,7 @@ fn the_key_agent_signs_for_publish_without_the_passphrase() {
 
     // An agent killed outright leaves its socket; clients then use the key file, and a new
     // agent replaces the stale socket.
-    let mut agent = start_agent(&[]);
+    let mut agent = start_agent(&["--lifetime", "120s"]);
     agent.kill().unwrap();
     agent.wait().unwrap();
     assert!(socket.exists());

@@ -20,7 +20,7 @@ use wcomp_trust::KeyPair;
   wcomp key export release --cosign-private > cosign.key   for `cosign sign --key`
   wcomp key import cosign.key --name ci    a key from `cosign generate-key-pair`
   wcomp key trust acme.pub --for 'reg.example.com/acme/**'
-  wcomp key agent --lifetime 8h &          hold the default key: publish asks no passphrase
+  wcomp key agent --lifetime 8h            (its own terminal) publish then asks no passphrase
   wcomp key agent --stop
 
 Exit codes: 0 success, 1 the operation failed, 2 usage or environment error (no
@@ -190,11 +190,11 @@ fn agent(
         .map(|(n, k)| format!("`{n}` ({})", k.public().key_id()))
         .collect();
     agent::serve(&socket, keys, lifetime, || {
-        // For `eval "$(wcomp key agent ... &)"`-style shells and scripts: where the socket is.
+        // Where the socket is, as a line a POSIX shell can run (the path single-quoted).
+        let quoted = socket.display().to_string().replace('\'', "'\\''");
         printer::out(&format!(
-            "{}={}; export {};\n",
+            "{}='{quoted}'; export {};\n",
             agent::ENV_AGENT_SOCK,
-            socket.display(),
             agent::ENV_AGENT_SOCK
         ));
         printer::err(&format!(

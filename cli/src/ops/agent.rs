@@ -68,12 +68,14 @@ impl Signer for AgentKey {
 fn request(socket: &Path, req: &Value) -> Result<Value> {
     let mut stream = std::os::unix::net::UnixStream::connect(socket)
         .with_context(|| format!("no key agent answers on {}", socket.display()))?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(10)))?;
     let mut line = serde_json::to_vec(req)?;
     line.push(b'\n');
     stream.write_all(&line)?;
+    // Answers are a few hundred bytes; a runaway one is cut off (and then is no JSON).
     let mut answer = String::new();
-    BufReader::new(&stream).read_line(&mut answer)?;
+    BufReader::new(std::io::Read::take(&stream, 1 << 20)).read_line(&mut answer)?;
     let v: Value = serde_json::from_str(&answer)
         .with_context(|| format!("the key agent on {} answered no JSON", socket.display()))?;
     if let Some(e) = v["error"].as_str() {
@@ -82,21 +84,33 @@ fn request(socket: &Path, req: &Value) -> Result<Value> {
     Ok(v)
 }
 
-/// The key with id `key_id`, if an agent is running on `socket` and holds it. An agent
-/// that is not there (no socket, a stale one) is simply not used.
-pub fn find(socket: &Path, key_id: &str) -> Option<AgentKey> {
-    if !socket.exists() {
+/// The key `public` (read from the key's own `.pub` file, never from the agent) if an agent
+/// we can trust is running on `socket` and holds it. An agent that is not there (no
+/// socket, a stale one) or not ours is simply not used.
+pub fn find(socket: &Path, public: &PublicKey) -> Option<AgentKey> {
+    if !owned_by_us(socket) {
         return None;
     }
+    let id = public.key_id();
     let list = request(socket, &json!({"op": "list"})).ok()?;
-    list["keys"].as_array()?.iter().find_map(|k| {
-        if k["key_id"].as_str() != Some(key_id) {
-            return None;
-        }
-        Some(AgentKey {
-            socket: socket.to_path_buf(),
-            public: PublicKey::from_pem(k["public_key"].as_str()?).ok()?,
-        })
+    let held = list["keys"]
+        .as_array()?
+        .iter()
+        .any(|k| k["key_id"].as_str() == Some(id.as_str()));
+    held.then(|| AgentKey {
+        socket: socket.to_path_buf(),
+        public: public.clone(),
+    })
+}
+
+/// A socket file owned by this user and closed to everyone else: only then is what answers
+/// on it our agent, not a stand-in another user put on a shared path.
+fn owned_by_us(socket: &Path) -> bool {
+    use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
+    std::fs::symlink_metadata(socket).is_ok_and(|m| {
+        m.file_type().is_socket()
+            && m.uid() == rustix::process::geteuid().as_raw()
+            && m.mode() & 0o077 == 0
     })
 }
 
@@ -138,12 +152,27 @@ pub fn serve(
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    // Keys in this process's memory: no core dumps, and no ptrace by other processes of
+    // the same user (as ssh-agent does).
+    #[cfg(target_os = "linux")]
+    let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
     rt.block_on(async {
-        let listener = tokio::net::UnixListener::bind(socket)
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut term = signal(SignalKind::terminate())?;
+        // The socket is created closed to group and others (no window before a chmod).
+        let saved = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+        let bound = tokio::net::UnixListener::bind(socket);
+        rustix::process::umask(saved);
+        let listener = bound
             .map_err(|e| EnvironmentError(format!("cannot listen on {}: {e}", socket.display())))?;
-        let _remove = RemoveOnDrop(socket.to_path_buf());
         fs_err::set_permissions(socket, std::fs::Permissions::from_mode(0o600))?;
-        let owner = fs_err::metadata(socket)?.uid();
+        let made = fs_err::symlink_metadata(socket)?;
+        let _remove = RemoveOnDrop {
+            path: socket.to_path_buf(),
+            id: (made.dev(), made.ino()),
+        };
+        let me = rustix::process::geteuid().as_raw();
         ready();
         let keys = Arc::new(keys);
         let (stop_tx, mut stop_rx) = tokio::sync::mpsc::channel::<()>(1);
@@ -153,18 +182,17 @@ pub fn serve(
                 None => std::future::pending().await,
             }
         };
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::pin!(deadline);
         loop {
             tokio::select! {
                 _ = &mut deadline => break,
-                _ = tokio::signal::ctrl_c() => break,
+                _ = interrupt.recv() => break,
                 _ = term.recv() => break,
                 _ = stop_rx.recv() => break,
                 conn = listener.accept() => {
                     let Ok((stream, _)) = conn else { continue };
                     match stream.peer_cred() {
-                        Ok(c) if c.uid() == owner => {}
+                        Ok(c) if c.uid() == me => {}
                         _ => continue,
                     }
                     tokio::spawn(answer(stream, keys.clone(), stop_tx.clone()));
@@ -175,11 +203,19 @@ pub fn serve(
     })
 }
 
-struct RemoveOnDrop(PathBuf);
+/// Removes the agent's socket on the way out, unless another agent has since put its own
+/// there (same path, another file).
+struct RemoveOnDrop {
+    path: PathBuf,
+    id: (u64, u64),
+}
 
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        use std::os::unix::fs::MetadataExt as _;
+        if std::fs::symlink_metadata(&self.path).is_ok_and(|m| (m.dev(), m.ino()) == self.id) {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -251,13 +287,16 @@ pub fn parse_lifetime(s: &str) -> Result<Duration, String> {
     let n: u64 = num
         .parse()
         .map_err(|_| format!("`{s}` is not a duration (30s, 15m, 8h, 1d)"))?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86400,
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
         _ => return Err(format!("`{s}` is not a duration (30s, 15m, 8h, 1d)")),
     };
+    let secs = n
+        .checked_mul(scale)
+        .ok_or_else(|| format!("`{s}` is too long"))?;
     if secs == 0 {
         return Err("the lifetime must be more than 0".into());
     }
@@ -277,6 +316,7 @@ mod tests {
         assert!(parse_lifetime("0").is_err());
         assert!(parse_lifetime("h").is_err());
         assert!(parse_lifetime("5w").is_err());
+        assert!(parse_lifetime("99999999999999999d").is_err());
     }
 
     #[test]
@@ -284,7 +324,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("agent.sock");
         let key = KeyPair::generate();
-        let id = key.public().key_id();
+        let public = key.public();
+        let id = public.key_id();
         let (tx, rx) = std::sync::mpsc::channel();
         let server = {
             let socket = socket.clone();
@@ -302,10 +343,10 @@ mod tests {
         let listed = request(&socket, &json!({"op": "list"})).unwrap();
         assert_eq!(listed["keys"][0]["name"], "k");
         assert_eq!(listed["keys"][0]["key_id"], id.as_str());
-        let signer = find(&socket, &id).expect("the agent lists the key");
+        let signer = find(&socket, &public).expect("the agent lists the key");
         let sig = signer.sign_message(b"payload").unwrap();
         signer.public_key().verify(b"payload", &sig).unwrap();
-        assert!(find(&socket, "0000").is_none());
+        assert!(find(&socket, &KeyPair::generate().public()).is_none());
         let err = request(
             &socket,
             &json!({"op": "sign", "key_id": "0000", "message": ""}),
@@ -319,6 +360,49 @@ mod tests {
         stop(&socket).unwrap();
         server.join().unwrap().unwrap();
         assert!(!socket.exists());
-        assert!(find(&socket, &id).is_none());
+        assert!(find(&socket, &public).is_none());
+    }
+
+    /// An agent that claims the user's key id but signs with another key: its public key is
+    /// never taken, and its signature is refused.
+    #[test]
+    fn an_agent_cannot_substitute_its_own_key() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("agent.sock");
+        let (mine, theirs) = (KeyPair::generate(), KeyPair::generate());
+        let claimed = mine.public().key_id();
+        let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let impostor = std::thread::spawn(move || {
+            for _ in 0..2 {
+                let (stream, _) = listener.accept().unwrap();
+                let mut line = String::new();
+                BufReader::new(&stream).read_line(&mut line).unwrap();
+                let req: Value = serde_json::from_str(&line).unwrap();
+                let answer = match req["op"].as_str() {
+                    Some("list") => json!({"keys": [{"name": "x", "key_id": claimed,
+                        "public_key": theirs.public().to_pem()}]}),
+                    _ => {
+                        let message = STANDARD.decode(req["message"].as_str().unwrap()).unwrap();
+                        json!({"signature": STANDARD.encode(theirs.sign(&message))})
+                    }
+                };
+                (&stream)
+                    .write_all(format!("{answer}\n").as_bytes())
+                    .unwrap();
+            }
+        });
+        let signer = find(&socket, &mine.public()).expect("the id matches");
+        assert_eq!(signer.public_key(), mine.public());
+        let err = signer.sign_message(b"payload").unwrap_err();
+        assert!(
+            matches!(err, wcomp_trust::Error::BadSignature { .. }),
+            "{err}"
+        );
+        impostor.join().unwrap();
+        // A socket others may use is not trusted at all.
+        std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert!(find(&socket, &mine.public()).is_none());
     }
 }

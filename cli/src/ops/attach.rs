@@ -44,36 +44,45 @@ fn cosign_config(layers: &[&Descriptor]) -> Vec<u8> {
     .expect("JSON serializes")
 }
 
-/// Pushes a one-layer manifest about `subject` under `tag`; returns its digest.
-async fn push_attached(
-    client: &Client,
-    repo: &str,
-    tag: &str,
-    subject: &Descriptor,
-    artifact_type: &str,
+/// A signature or attestation, signed and ready to push: one layer about a subject.
+pub struct Prepared {
+    tag: String,
+    artifact_type: &'static str,
     layer: Descriptor,
-    layer_bytes: &[u8],
-) -> Result<Digest> {
-    let config = cosign_config(&[&layer]);
-    tokio::try_join!(
-        client.push_blob(repo, layer_bytes, &wcomp_oci::Quiet),
-        client.push_blob(repo, &config, &wcomp_oci::Quiet),
-    )?;
-    let mut m = ImageManifest::new(Descriptor::of(OCI_IMAGE_CONFIG, &config), vec![layer]);
-    m.artifact_type = Some(artifact_type.to_string());
-    m.subject = Some(subject.clone());
-    Ok(client
-        .push_manifest(repo, tag, &m.to_json(), OCI_MANIFEST)
-        .await?)
+    bytes: Vec<u8>,
 }
 
-/// Signs `subject` (the artifact's manifest) cosign-style and pushes the signature.
-pub async fn push_signature(
+/// Pushes `prepared` as a one-layer manifest about `subject` under its tag (which also
+/// carries `subject`, for registries with the referrers API); returns its digest.
+pub async fn push(
     client: &Client,
     reference: &Reference,
     subject: &Descriptor,
-    key: &dyn Signer,
+    prepared: &Prepared,
 ) -> Result<Digest> {
+    let repo = &reference.repository;
+    let config = cosign_config(&[&prepared.layer]);
+    tokio::try_join!(
+        client.push_blob(repo, &prepared.bytes, &wcomp_oci::Quiet),
+        client.push_blob(repo, &config, &wcomp_oci::Quiet),
+    )?;
+    let mut m = ImageManifest::new(
+        Descriptor::of(OCI_IMAGE_CONFIG, &config),
+        vec![prepared.layer.clone()],
+    );
+    m.artifact_type = Some(prepared.artifact_type.to_string());
+    m.subject = Some(subject.clone());
+    Ok(client
+        .push_manifest(repo, &prepared.tag, &m.to_json(), OCI_MANIFEST)
+        .await?)
+}
+
+/// Signs `subject` (the artifact's manifest) cosign-style.
+pub fn sign_signature(
+    reference: &Reference,
+    subject: &Descriptor,
+    key: &dyn Signer,
+) -> Result<Prepared> {
     let digest: Digest = subject.digest.parse()?;
     let payload = simple_signing::payload(&reference.scope(), &subject.digest, &Default::default());
     let sig = key.sign_message(&payload)?;
@@ -85,27 +94,21 @@ pub async fn push_signature(
         ),
         (KEY_ID_ANNOTATION.to_string(), key.public_key().key_id()),
     ]);
-    push_attached(
-        client,
-        &reference.repository,
-        &sig_tag(&digest),
-        subject,
-        simple_signing::SIGNATURE_ARTIFACT_TYPE,
+    Ok(Prepared {
+        tag: sig_tag(&digest),
+        artifact_type: simple_signing::SIGNATURE_ARTIFACT_TYPE,
         layer,
-        &payload,
-    )
-    .await
+        bytes: payload,
+    })
 }
 
-/// Wraps `statement` in a DSSE envelope signed by `key` and pushes it where
-/// `cosign verify-attestation` looks.
-pub async fn push_attestation(
-    client: &Client,
-    reference: &Reference,
+/// Wraps `statement` in a DSSE envelope signed by `key`, for where `cosign
+/// verify-attestation` looks.
+pub fn sign_attestation(
     subject: &Descriptor,
     key: &dyn Signer,
     statement: &intoto::Statement,
-) -> Result<Digest> {
+) -> Result<Prepared> {
     let digest: Digest = subject.digest.parse()?;
     let envelope = dsse::sign(key, dsse::INTOTO_PAYLOAD_TYPE, &statement.to_json())?.to_json();
     let mut layer = Descriptor::of(dsse::ENVELOPE_MEDIA_TYPE, &envelope);
@@ -120,16 +123,12 @@ pub async fn push_attestation(
         ),
         (KEY_ID_ANNOTATION.to_string(), key.public_key().key_id()),
     ]);
-    push_attached(
-        client,
-        &reference.repository,
-        &att_tag(&digest),
-        subject,
-        ATTESTATION_ARTIFACT_TYPE,
+    Ok(Prepared {
+        tag: att_tag(&digest),
+        artifact_type: ATTESTATION_ARTIFACT_TYPE,
         layer,
-        &envelope,
-    )
-    .await
+        bytes: envelope,
+    })
 }
 
 /// One layer of an attached manifest, with its bytes.
@@ -151,9 +150,11 @@ pub async fn find(
     tag: &str,
     layer_media_type: &str,
 ) -> Result<(Vec<AttachedLayer>, bool)> {
-    use futures_util::future::try_join_all;
-    // Both discovery paths at once, then every manifest, then every layer: three round
-    // trips however many signatures there are.
+    use futures_util::{StreamExt as _, TryStreamExt as _};
+    // At most this many requests at once: the registry decides how many referrers there
+    // are.
+    const AT_ONCE: usize = 8;
+    // Both discovery paths at once, then the manifests, then the layers.
     let (referrers, tagged) = tokio::try_join!(
         client.referrers(repo, digest, Some(artifact_type)),
         client.get_manifest(repo, tag),
@@ -172,12 +173,11 @@ pub async fn find(
             manifests.push(d);
         }
     }
-    let more = try_join_all(
-        manifests
-            .iter()
-            .map(|d| async move { client.get_manifest(repo, &d.to_string()).await }),
-    )
-    .await?;
+    let more: Vec<_> = futures_util::stream::iter(manifests.iter())
+        .map(|d| async move { client.get_manifest(repo, &d.to_string()).await })
+        .buffered(AT_ONCE)
+        .try_collect()
+        .await?;
     fetched.extend(more.into_iter().flatten());
     let mut wanted = Vec::new();
     for m in fetched {
@@ -194,19 +194,18 @@ pub async fn find(
             wanted.push((m.digest.clone(), layer, ld));
         }
     }
-    let out = try_join_all(
-        wanted
-            .into_iter()
-            .map(|(manifest, descriptor, ld)| async move {
-                let bytes = client.get_blob(repo, &ld).await?;
-                Ok::<_, wcomp_oci::Error>(AttachedLayer {
-                    manifest,
-                    descriptor,
-                    bytes,
-                })
-            }),
-    )
-    .await?;
+    let out: Vec<AttachedLayer> = futures_util::stream::iter(wanted)
+        .map(|(manifest, descriptor, ld)| async move {
+            let bytes = client.get_blob(repo, &ld).await?;
+            Ok::<_, wcomp_oci::Error>(AttachedLayer {
+                manifest,
+                descriptor,
+                bytes,
+            })
+        })
+        .buffered(AT_ONCE)
+        .try_collect()
+        .await?;
     Ok((out, has_api))
 }
 

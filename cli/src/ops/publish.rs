@@ -304,28 +304,36 @@ pub fn run(opts: Options, progress: &dyn Reporter, note: &dyn Fn(&str)) -> Resul
             build_type: prov.build_definition.build_type.clone(),
             composition: comp,
         };
-        // By digest first: the tag is set only after the signature and attestation are in
-        // place, so an interrupted publish never leaves a tag pointing at an unsigned
-        // artifact. The signature and attestation name the manifest by digest and need
-        // nothing from the registry, so all three go up together (OCI 1.1 lets a manifest's
-        // `subject` arrive after it; registries without referrers ignore the field).
-        let digest_ref = manifest_digest.to_string();
-        let by_digest = client.push_manifest(&repo, &digest_ref, &manifest_bytes, OCI_MANIFEST);
-        match key {
-            None => {
-                by_digest.await?;
-                note("published WITHOUT a signature or provenance attestation (--no-sign)");
-            }
+        // Signed before anything is pushed: a key (or key agent) that cannot sign leaves
+        // no manifest behind.
+        let signed = match &key {
             Some(key) => {
                 let key = key.as_ref();
-                let statement = Statement::provenance(&reference.scope(), &manifest_digest.to_string(), &prov);
-                let (_, sig, att) = tokio::try_join!(
-                    async { by_digest.await.map_err(anyhow::Error::from) },
-                    attach::push_signature(&client, &reference, &subject, key),
-                    attach::push_attestation(&client, &reference, &subject, key, &statement),
+                let statement =
+                    Statement::provenance(&reference.scope(), &manifest_digest.to_string(), &prov);
+                Some((
+                    key.public_key().key_id(),
+                    attach::sign_signature(&reference, &subject, key)?,
+                    attach::sign_attestation(&subject, key, &statement)?,
+                ))
+            }
+            None => None,
+        };
+        // By digest first, so nothing refers to a manifest the registry refused; then the
+        // signature and attestation together; the tag last, so an interrupted publish
+        // never leaves a tag pointing at an unsigned artifact.
+        client
+            .push_manifest(&repo, &manifest_digest.to_string(), &manifest_bytes, OCI_MANIFEST)
+            .await?;
+        match signed {
+            None => note("published WITHOUT a signature or provenance attestation (--no-sign)"),
+            Some((key_id, sig, att)) => {
+                let (sig, att) = tokio::try_join!(
+                    attach::push(&client, &reference, &subject, &sig),
+                    attach::push(&client, &reference, &subject, &att),
                 )?;
                 out.signed = true;
-                out.key_id = Some(key.public_key().key_id());
+                out.key_id = Some(key_id);
                 out.signature = Some(sig.to_string());
                 out.attestation = Some(att.to_string());
             }

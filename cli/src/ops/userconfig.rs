@@ -301,7 +301,7 @@ pub fn signing_key(dir: &Path, cfg: &UserConfig, which: Option<&str>) -> Result<
     let (path, label) = key_location(dir, cfg, which)?;
     #[cfg(unix)]
     if let Ok(public) = read_public(&path.with_extension("pub"))
-        && let Some(held) = super::agent::find(&super::agent::socket_path(dir), &public.key_id())
+        && let Some(held) = super::agent::find(&super::agent::socket_path(dir), &public)
     {
         return Ok(SigningKey::Agent(held));
     }

@@ -148,7 +148,7 @@ pub async fn check(
 
     // Signatures and attestations are looked up together.
     let (sig_tag, att_tag) = (attach::sig_tag(digest), attach::att_tag(digest));
-    let ((sigs, api), (atts, _)) = tokio::try_join!(
+    let (sig_found, att_found) = tokio::join!(
         attach::find(
             client,
             &reference.repository,
@@ -165,7 +165,10 @@ pub async fn check(
             &att_tag,
             dsse::ENVELOPE_MEDIA_TYPE,
         ),
-    )?;
+    );
+    // In a fixed order whatever finished first: signature problems before attestation ones.
+    let (sigs, api) = sig_found?;
+    let (atts, _) = att_found?;
     verdict.referrers_api = api;
     let mut mismatch = None;
     let mut bad = None;

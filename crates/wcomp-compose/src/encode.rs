@@ -179,7 +179,7 @@ fn merge_conflict(plan: &Plan, name: &str, detail: &str) -> Error {
 /// the parts first and then the output again did the structural work twice); the parts
 /// are then remembered as valid. When that fails, each unproven part is validated on its
 /// own, so the error names the part at fault; the output is blamed only when every part
-/// is valid.
+/// is valid. A failed composition remembers nothing.
 pub(crate) fn validate(bytes: &[u8], parts: &[&Part]) -> Result<(), Error> {
     if parts.iter().all(|p| p.known_valid) {
         return validate_structure(bytes);
@@ -192,9 +192,9 @@ pub(crate) fn validate(bytes: &[u8], parts: &[&Part]) -> Result<(), Error> {
             Ok(())
         }
         Err(e) => {
+            // Only to name the culprit: a failed composition remembers nothing.
             for p in parts.iter().filter(|p| !p.known_valid) {
                 wcomp_wasm::component::validate(&p.source, &p.bytes)?;
-                wcomp_wasm::component::remember_validated(&p.digest);
             }
             Err(blame_output(e))
         }

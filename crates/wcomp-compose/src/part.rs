@@ -92,16 +92,6 @@ impl Part {
         })
     }
 
-    /// Validates the part in full unless it is known to be valid, and remembers it.
-    pub fn ensure_valid(&mut self) -> Result<(), Error> {
-        if !self.known_valid {
-            wcomp_wasm::component::validate(&self.source, &self.bytes)?;
-            wcomp_wasm::component::remember_validated(&self.digest);
-            self.known_valid = true;
-        }
-        Ok(())
-    }
-
     pub fn import(&self, name: &str) -> Option<&Item> {
         self.imports.iter().find(|i| i.name == name)
     }
