@@ -669,6 +669,32 @@ fn publishing_a_core_module_or_a_non_wasm_file_is_refused() {
     assert!(tags.is_empty(), "{tags:?}");
 }
 
+/// A manifest the registry refuses (a WIT package where only components are accepted):
+/// the publish fails, and the signature and attestation pushed beside it are deleted again,
+/// so no `.sig`/`.att` tag is left behind.
+#[test]
+fn a_refused_manifest_leaves_no_signature_behind() {
+    let reg = wcomp_registry_with(|c| {
+        c.namespaces = vec![wcomp_registry::config::NamespacePolicy {
+            pattern: "strict/**".into(),
+            require_components: true,
+        }];
+    });
+    let u = User::new();
+    u.key("main");
+    let wit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/cli/fixtures/app-dir");
+    let r = u.run(&[
+        "publish",
+        wit.to_str().unwrap(),
+        &format!("{}/strict/app-wit:1.0.0", reg.host),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let tags = rt()
+        .block_on(client(&reg.host).tags("strict/app-wit"))
+        .unwrap();
+    assert!(tags.is_empty(), "left behind: {tags:?}");
+}
+
 #[test]
 fn the_key_agent_signs_for_publish_without_the_passphrase() {
     use std::io::BufRead as _;

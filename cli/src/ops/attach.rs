@@ -44,36 +44,62 @@ fn cosign_config(layers: &[&Descriptor]) -> Vec<u8> {
     .expect("JSON serializes")
 }
 
-/// A signature or attestation, signed and ready to push: one layer about a subject.
+/// A signature or attestation, signed and ready to push: one layer about a subject, and
+/// the image config that goes with it.
 pub struct Prepared {
     tag: String,
     artifact_type: &'static str,
     layer: Descriptor,
     bytes: Vec<u8>,
+    config: Vec<u8>,
 }
 
-/// Pushes `prepared` as a one-layer manifest about `subject` under its tag (which also
-/// carries `subject`, for registries with the referrers API); returns its digest.
-pub async fn push(
+impl Prepared {
+    fn new(tag: String, artifact_type: &'static str, layer: Descriptor, bytes: Vec<u8>) -> Self {
+        let config = cosign_config(&[&layer]);
+        Prepared {
+            tag,
+            artifact_type,
+            layer,
+            bytes,
+            config,
+        }
+    }
+}
+
+/// Uploads the blobs of `prepared` (its layer and config). Blobs alone refer to nothing,
+/// so they may go up before the subject is in place.
+pub async fn push_blobs(client: &Client, reference: &Reference, prepared: &Prepared) -> Result<()> {
+    let repo = &reference.repository;
+    tokio::try_join!(
+        client.push_blob(repo, &prepared.bytes, &wcomp_oci::Quiet),
+        client.push_blob(repo, &prepared.config, &wcomp_oci::Quiet),
+    )?;
+    Ok(())
+}
+
+/// Pushes the manifest of `prepared` (its blobs already up, see [`push_blobs`]) about
+/// `subject` under its tag, also carrying `subject` for registries with the referrers API;
+/// returns its digest.
+pub async fn push_manifest(
     client: &Client,
     reference: &Reference,
     subject: &Descriptor,
     prepared: &Prepared,
 ) -> Result<Digest> {
-    let repo = &reference.repository;
-    let config = cosign_config(&[&prepared.layer]);
-    tokio::try_join!(
-        client.push_blob(repo, &prepared.bytes, &wcomp_oci::Quiet),
-        client.push_blob(repo, &config, &wcomp_oci::Quiet),
-    )?;
     let mut m = ImageManifest::new(
-        Descriptor::of(OCI_IMAGE_CONFIG, &config),
+        Descriptor::of(OCI_IMAGE_CONFIG, &prepared.config),
         vec![prepared.layer.clone()],
     );
     m.artifact_type = Some(prepared.artifact_type.to_string());
     m.subject = Some(subject.clone());
     Ok(client
-        .push_manifest(repo, &prepared.tag, &m.to_json(), OCI_MANIFEST)
+        .push_manifest(
+            &reference.repository,
+            &prepared.tag,
+            &m.to_json(),
+            OCI_MANIFEST,
+        )
         .await?)
 }
 
@@ -94,12 +120,12 @@ pub fn sign_signature(
         ),
         (KEY_ID_ANNOTATION.to_string(), key.public_key().key_id()),
     ]);
-    Ok(Prepared {
-        tag: sig_tag(&digest),
-        artifact_type: simple_signing::SIGNATURE_ARTIFACT_TYPE,
+    Ok(Prepared::new(
+        sig_tag(&digest),
+        simple_signing::SIGNATURE_ARTIFACT_TYPE,
         layer,
-        bytes: payload,
-    })
+        payload,
+    ))
 }
 
 /// Wraps `statement` in a DSSE envelope signed by `key`, for where `cosign
@@ -123,12 +149,12 @@ pub fn sign_attestation(
         ),
         (KEY_ID_ANNOTATION.to_string(), key.public_key().key_id()),
     ]);
-    Ok(Prepared {
-        tag: att_tag(&digest),
-        artifact_type: ATTESTATION_ARTIFACT_TYPE,
+    Ok(Prepared::new(
+        att_tag(&digest),
+        ATTESTATION_ARTIFACT_TYPE,
         layer,
-        bytes: envelope,
-    })
+        envelope,
+    ))
 }
 
 /// One layer of an attached manifest, with its bytes.

@@ -319,23 +319,37 @@ pub fn run(opts: Options, progress: &dyn Reporter, note: &dyn Fn(&str)) -> Resul
             }
             None => None,
         };
-        // By digest first, so nothing refers to a manifest the registry refused; then the
-        // signature and attestation together; the tag last, so an interrupted publish
-        // never leaves a tag pointing at an unsigned artifact.
-        client
-            .push_manifest(&repo, &manifest_digest.to_string(), &manifest_bytes, OCI_MANIFEST)
-            .await?;
+        // The manifest by digest, the signature and the attestation go up together (a
+        // referrer may arrive before its subject in OCI 1.1, and registries without
+        // referrers ignore `subject`); if the registry refuses the manifest, the signature
+        // and attestation already pushed are deleted again, as far as it lets us. The tag
+        // goes last, so an interrupted publish never leaves a tag on an unsigned artifact.
+        let digest_ref = manifest_digest.to_string();
+        let by_digest = client.push_manifest(&repo, &digest_ref, &manifest_bytes, OCI_MANIFEST);
         match signed {
-            None => note("published WITHOUT a signature or provenance attestation (--no-sign)"),
+            None => {
+                by_digest.await?;
+                note("published WITHOUT a signature or provenance attestation (--no-sign)");
+            }
             Some((key_id, sig, att)) => {
-                let (sig, att) = tokio::try_join!(
-                    attach::push(&client, &reference, &subject, &sig),
-                    attach::push(&client, &reference, &subject, &att),
-                )?;
+                let attach = |prepared| {
+                    let (client, reference, subject) = (&client, &reference, &subject);
+                    async move {
+                        attach::push_blobs(client, reference, prepared).await?;
+                        attach::push_manifest(client, reference, subject, prepared).await
+                    }
+                };
+                let (manifest, sig, att) = tokio::join!(by_digest, attach(&sig), attach(&att));
+                if let Err(e) = manifest {
+                    for pushed in [&sig, &att].into_iter().flatten() {
+                        let _ = client.delete_manifest(&repo, &pushed.to_string()).await;
+                    }
+                    return Err(e.into());
+                }
                 out.signed = true;
                 out.key_id = Some(key_id);
-                out.signature = Some(sig.to_string());
-                out.attestation = Some(att.to_string());
+                out.signature = Some(sig?.to_string());
+                out.attestation = Some(att?.to_string());
             }
         }
         client
