@@ -68,6 +68,11 @@ pub fn err(text: &str) {
     let _ = stderr.write_all(text.as_bytes());
 }
 
+/// `warning: <text>` on stderr.
+pub fn warn(text: &str) {
+    err(&format!("{}: {text}\n", paint(WARN, "warning")));
+}
+
 /// Pretty JSON on stdout, with a final newline.
 pub fn json(v: &impl serde::Serialize) -> Result<(), crate::commands::CliError> {
     let mut text = serde_json::to_string_pretty(v).map_err(anyhow::Error::from)?;

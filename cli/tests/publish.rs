@@ -9,7 +9,7 @@
 mod common;
 
 use base64::Engine as _;
-use common::{Run, User, find_tool};
+use common::{Run, User, find_tool, free_port};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -85,11 +85,7 @@ impl Drop for Dist {
 fn docker_registry() -> Option<Dist> {
     let bin = find_tool("docker-registry", &[PathBuf::from("/usr/bin")])?;
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let config = dir.path().join("config.yml");
     std::fs::write(
         &config,

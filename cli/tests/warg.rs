@@ -8,7 +8,7 @@
 mod common;
 
 use base64::Engine as _;
-use common::{User, find_tool};
+use common::{User, find_tool, free_port};
 use std::process::{Child, Command, Stdio};
 use wcomp_trust::KeyPair;
 
@@ -62,14 +62,6 @@ fn warg_server() -> Option<Warg> {
     let _ = child.kill();
     let _ = child.wait();
     panic!("warg-server did not start");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 // ---------------------------------------------------------------- fixtures

@@ -65,11 +65,8 @@ impl Opts {
             return self.run_warg();
         }
         let bar = printer::Bar::new();
-        let warn = |m: &str| {
-            printer::err(&format!("{}: {m}\n", paint(WARN, "warning")));
-        };
         let json = self.json;
-        let out = publish::run(self.options(), &bar, &warn).map_err(super::op_error)?;
+        let out = publish::run(self.options(), &bar, &printer::warn).map_err(super::op_error)?;
         if json {
             printer::json(&out)?;
             return Ok(0);

@@ -73,7 +73,7 @@ impl Opts {
         .map_err(|e| super::op_error_json(e, self.json))?;
         if let Some(v) = &out.verification {
             for w in &v.warnings {
-                printer::err(&format!("{}: {w}\n", paint(WARN, "warning")));
+                printer::warn(w);
             }
         }
         if self.json {
@@ -139,7 +139,7 @@ impl Opts {
         })
         .map_err(|e| super::op_error_json(e, self.json))?;
         for w in &out.warnings {
-            printer::err(&format!("{}: {w}\n", paint(WARN, "warning")));
+            printer::warn(w);
         }
         if self.json {
             printer::json(&out)?;

@@ -126,7 +126,6 @@ impl Opts {
                     ))));
                 };
                 let reference = format!("{}:{}@{version}", name.namespace, name.name);
-                let warn = |m: &str| printer::err(&format!("{}: {m}\n", paint(WARN, "warning")));
                 let out = publish::run(
                     publish::Options {
                         input: wit,
@@ -137,7 +136,7 @@ impl Opts {
                         insecure: false,
                     },
                     &printer::Bar::new(),
-                    &warn,
+                    &printer::warn,
                 )
                 .map_err(super::op_error)?;
                 if json {

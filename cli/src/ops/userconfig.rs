@@ -230,7 +230,8 @@ pub fn load_signing_key(
     cfg: &UserConfig,
     which: Option<&str>,
 ) -> Result<(KeyPair, String)> {
-    signing_key_material(dir, cfg, which)?.unlock()
+    let (path, label) = key_location(dir, cfg, which)?;
+    locked_key(&path, label)?.unlock()
 }
 
 /// A signing key read and its passphrase obtained, not yet decrypted: decrypting (the key
@@ -270,16 +271,7 @@ fn key_location(dir: &Path, cfg: &UserConfig, which: Option<&str>) -> Result<(Pa
     })
 }
 
-/// The key file and passphrase behind [`load_signing_key`].
-pub fn signing_key_material(
-    dir: &Path,
-    cfg: &UserConfig,
-    which: Option<&str>,
-) -> Result<LockedKey> {
-    let (path, label) = key_location(dir, cfg, which)?;
-    locked_key(&path, label)
-}
-
+/// The key file read and its passphrase obtained, not yet decrypted.
 fn locked_key(path: &Path, label: String) -> Result<LockedKey> {
     let pem = fs_err::read_to_string(path).map_err(|e| EnvironmentError(e.to_string()))?;
     let pass = passphrase(&format!("unlock key `{label}`"), false)?;

@@ -59,6 +59,15 @@ impl From<Output> for Run {
     }
 }
 
+/// A loopback port free at the time of asking, for a server the test starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// Whether missing interop tools fail the tests (CI, `WCOMP_REQUIRE_INTEROP`) instead of
 /// skipping them with a note.
 pub fn require_tools() -> bool {
