@@ -834,6 +834,24 @@ fn parts_that_are_not_components_are_refused() {
         assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
         d.nothing_written(&inputs);
     }
+    // The same as a WAC file's `--dep`, whose world is not decoded: still refused, named.
+    d.write(
+        "one.wac",
+        "package example:one;\n\nlet a = new compose:a { ... };\nexport a[\"example:app/api@0.1.0\"];\n",
+    );
+    let inputs = [inputs.as_slice(), &["one.wac"]].concat();
+    for (file, code, needle) in [
+        ("module.wasm", 1, "core"),
+        ("notes.wasm", 1, "notes.wasm"),
+        ("truncated.wasm", 1, "truncated.wasm"),
+        ("absent.wasm", 2, "absent.wasm"),
+    ] {
+        let dep = format!("compose:a={file}");
+        let run = d.wcomp(&["compose", "one.wac", "--dep", &dep, "-o", "o.wasm"]);
+        run.expect(code).has(needle);
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        d.nothing_written(&inputs);
+    }
 }
 
 /// A part whose code is invalid (its types are fine, so wiring succeeds) is named in the

@@ -121,18 +121,18 @@ impl Opts {
             .output
             .clone()
             .unwrap_or_else(|| PathBuf::from(format!("{root_name}.composed.wasm")));
-        // Validated, decoded and hashed when it was encoded (`wcomp_compose::encode::check`).
-        let wcomp_compose::encode::Encoded {
-            bytes,
-            world: decoded,
-            digest,
-        } = encoded;
-        let summary = wcomp_wasm::inspect::world_summary(&decoded.resolve, decoded.world);
         let wit = if self.print_wit || self.json {
-            Some(world_wit(&decoded)?)
+            Some(world_wit(&encoded.world().map_err(|e| self.report(e))?)?)
         } else {
             None
         };
+        // Validated and hashed when it was encoded (`wcomp_compose::encode::check`).
+        let wcomp_compose::encode::Encoded {
+            bytes,
+            imports,
+            exports,
+            digest,
+        } = encoded;
         let wac = match (&self.emit_wac, &plan) {
             (Some(path), Some(plan)) => Some((path, wcomp_compose::wac::emit(&parts, plan))),
             (Some(_), None) => {
@@ -151,8 +151,6 @@ impl Opts {
             let _ = std::fs::remove_file(&out);
             return Err(e);
         }
-        let imports: Vec<String> = summary.imports.iter().map(|i| i.name.clone()).collect();
-        let exports: Vec<String> = summary.exports.iter().map(|i| i.name.clone()).collect();
         let import_set: BTreeSet<String> = imports.iter().cloned().collect();
         let (unified, not_unified) = match &plan {
             Some(plan) => wcomp_compose::encode::unified_in(plan, &import_set),
@@ -239,7 +237,7 @@ impl Opts {
         }
         let mut specs = vec![split_spec(&self.input)];
         specs.extend(self.plug.iter().map(|p| split_spec(p)));
-        let parts = crate::ops::parts::load(&specs, Path::new(""))?;
+        let parts = crate::ops::parts::load(&specs, Path::new(""), true)?;
         let plan = wcomp_compose::plan(
             &parts,
             0,
@@ -298,7 +296,7 @@ impl Opts {
                 *name = Some(name_from_path(&bare.replace(':', "-")));
             }
         }
-        let parts = crate::ops::parts::load(&specs, Path::new(""))?;
+        let parts = crate::ops::parts::load(&specs, Path::new(""), false)?;
         let deps: Vec<Dep> = parts
             .into_iter()
             .zip(packages)

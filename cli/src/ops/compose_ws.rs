@@ -112,7 +112,7 @@ pub fn compose(
         .zip(&names)
         .map(|((_, path), name)| (Some(name.clone()), path.display().to_string()))
         .collect();
-    let parts = super::parts::load(&specs, dir)?;
+    let parts = super::parts::load(&specs, dir, true)?;
 
     let wires = c
         .wires
@@ -127,11 +127,7 @@ pub fn compose(
             closed: c.no_imports,
         },
     )?;
-    let wcomp_compose::encode::Encoded {
-        bytes,
-        world: decoded,
-        ..
-    } = wcomp_compose::encode::encode(
+    let wcomp_compose::encode::Encoded { bytes, imports, .. } = wcomp_compose::encode::encode(
         &parts,
         &plan,
         &Tool {
@@ -139,12 +135,7 @@ pub fn compose(
             version: env!("CARGO_PKG_VERSION"),
         },
     )?;
-    let imports: std::collections::BTreeSet<String> =
-        wcomp_wasm::inspect::world_summary(&decoded.resolve, decoded.world)
-            .imports
-            .into_iter()
-            .map(|i| i.name)
-            .collect();
+    let imports: std::collections::BTreeSet<String> = imports.into_iter().collect();
     let (unified, _) = wcomp_compose::encode::unified_in(&plan, &imports);
     super::write_atomically(&output, &bytes)?;
     super::write_atomically(

@@ -7,32 +7,46 @@ use wcomp_compose::part::{Part, name_from_path};
 
 /// Reads and decodes every part (a file, or a registry reference pulled and verified), on
 /// as many threads as there are parts. A file's source is recorded relative to `base`.
-pub fn load(specs: &[(Option<String>, String)], base: &Path) -> Result<Vec<Part>, Error> {
-    let loaded: Vec<Result<Part, Error>> = std::thread::scope(|s| {
-        let handles: Vec<_> = specs
-            .iter()
-            .map(|(name, path)| {
-                s.spawn(move || {
-                    if wcomp_compose::part::is_reference(path) {
-                        let name = name
-                            .clone()
-                            .unwrap_or_else(|| wcomp_compose::part::name_from_reference(path));
-                        return fetch_part(&name, path);
-                    }
-                    let name = name.clone().unwrap_or_else(|| name_from_path(path));
-                    let bytes = wcomp_wasm::input::read_file(Path::new(path))?;
-                    let source = Path::new(path)
-                        .strip_prefix(base)
-                        .unwrap_or(Path::new(path));
-                    Part::load(&name, &source.display().to_string(), bytes)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("part loader panicked"))
-            .collect()
-    });
+/// Without `decode_worlds` (a WAC file's `--dep`s, wired by the WAC file), their worlds
+/// are not decoded ([`Part::load_undecoded`]).
+pub fn load(
+    specs: &[(Option<String>, String)],
+    base: &Path,
+    decode_worlds: bool,
+) -> Result<Vec<Part>, Error> {
+    let read = if decode_worlds {
+        Part::load
+    } else {
+        Part::load_undecoded
+    };
+    let load_one = |(name, path): &(Option<String>, String)| {
+        if wcomp_compose::part::is_reference(path) {
+            let name = name
+                .clone()
+                .unwrap_or_else(|| wcomp_compose::part::name_from_reference(path));
+            return fetch_part(&name, path, read);
+        }
+        let name = name.clone().unwrap_or_else(|| name_from_path(path));
+        let bytes = wcomp_wasm::input::read_file(Path::new(path))?;
+        let source = Path::new(path)
+            .strip_prefix(base)
+            .unwrap_or(Path::new(path));
+        read(&name, &source.display().to_string(), bytes)
+    };
+    let loaded: Vec<Result<Part, Error>> = if all_small_files(specs) {
+        specs.iter().map(load_one).collect()
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = specs
+                .iter()
+                .map(|spec| s.spawn(move || load_one(spec)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("part loader panicked"))
+                .collect()
+        })
+    };
     let parts = loaded.into_iter().collect::<Result<Vec<_>, _>>()?;
     for (i, p) in parts.iter().enumerate() {
         if parts[..i].iter().any(|q| q.name == p.name) {
@@ -42,10 +56,34 @@ pub fn load(specs: &[(Option<String>, String)], base: &Path) -> Result<Vec<Part>
     Ok(parts)
 }
 
+/// Below this many bytes in all, local parts are read and decoded on the calling thread:
+/// starting a thread costs more than decoding a small component.
+const PARALLEL_ABOVE: u64 = 1 << 20;
+
+/// Whether every part is a local file and together they are small (see [`PARALLEL_ABOVE`]).
+/// A file that cannot be examined counts as large; reading it reports the problem.
+fn all_small_files(specs: &[(Option<String>, String)]) -> bool {
+    let mut total = 0u64;
+    for (_, path) in specs {
+        if wcomp_compose::part::is_reference(path) {
+            return false;
+        }
+        match std::fs::metadata(path) {
+            Ok(m) => total += m.len(),
+            Err(_) => return false,
+        }
+    }
+    total <= PARALLEL_ABOVE
+}
+
 /// Pulls a part named by registry reference, verifying its digest, signature and
 /// provenance under the trust policy (as `wcomp pull` does), and keeps where it came from
 /// and who signed it for the composition record.
-fn fetch_part(name: &str, reference: &str) -> Result<Part, Error> {
+fn fetch_part(
+    name: &str,
+    reference: &str,
+    read: fn(&str, &str, Vec<u8>) -> Result<Part, Error>,
+) -> Result<Part, Error> {
     let fail = |message: String| Error::Fetch {
         name: name.to_string(),
         reference: reference.to_string(),
@@ -65,7 +103,7 @@ fn fetch_part(name: &str, reference: &str) -> Result<Part, Error> {
     )
     .map_err(|e| fail(format!("{e:#}")))?;
     let bytes = wcomp_wasm::input::read_file(&file)?;
-    let mut part = Part::load(name, reference, bytes)?;
+    let mut part = read(name, reference, bytes)?;
     part.origin = Some(wcomp_compose::part::Origin {
         reference: pulled.reference.clone(),
         manifest_digest: pulled.manifest_digest.clone(),

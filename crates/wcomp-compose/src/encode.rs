@@ -13,41 +13,57 @@ pub struct Tool<'a> {
     pub version: &'a str,
 }
 
-/// A composition, encoded and checked: its bytes (the record appended), its world and its
-/// sha256.
+/// A composition, encoded and checked: its bytes (the record appended), the names of its
+/// imports and exports, and its sha256.
 pub struct Encoded {
     pub bytes: Vec<u8>,
-    pub world: wcomp_wasm::component::DecodedComponent,
+    /// Its world's imports and exports by name, in the order of the binary.
+    pub imports: Vec<String>,
+    pub exports: Vec<String>,
     pub digest: wcomp_core::Digest,
 }
 
-/// Validates the output with `validation` ([`validate`] or [`validate_structure`]), decodes
-/// its world and hashes it, the three at once: each reads the whole output.
+impl Encoded {
+    /// Decodes its WIT world, for callers that show it: decoding costs more than the
+    /// rest of a small composition, so it is done only when asked for.
+    pub fn world(&self) -> Result<wcomp_wasm::component::DecodedComponent, Error> {
+        wcomp_wasm::component::decode_component("composition", &self.bytes)
+            .map_err(|e| Error::Encode(format!("the output does not decode: {e}")))
+    }
+}
+
+/// Validates the output with `validation` ([`validate`] or [`validate_structure`]), reads
+/// the names of its imports and exports and hashes it; above 1 MiB, hashing runs on a
+/// second thread (below it, starting the thread costs more than it saves).
 pub(crate) fn check(
     bytes: Vec<u8>,
     validation: impl FnOnce(&[u8]) -> Result<(), Error> + Send,
 ) -> Result<Encoded, Error> {
-    let (valid, decoded, digest) = std::thread::scope(|s| {
-        let digest = s.spawn(|| wcomp_core::Digest::sha256(&bytes));
-        let decoded = s.spawn(|| wcomp_wasm::component::decode_component("composition", &bytes));
-        let valid = validation(&bytes);
-        (
-            valid,
-            decoded.join().expect("decoding thread panicked"),
-            digest.join().expect("hashing thread panicked"),
-        )
-    });
-    valid?;
-    let world = decoded.map_err(|e| Error::Encode(format!("the output does not decode: {e}")))?;
+    const PARALLEL_ABOVE: usize = 1 << 20;
+    let checked = |bytes: &[u8]| {
+        validation(bytes)?;
+        wcomp_wasm::component::import_export_names("composition", bytes).map_err(blame_output)
+    };
+    let (checked, digest) = if bytes.len() <= PARALLEL_ABOVE {
+        (checked(&bytes), wcomp_core::Digest::sha256(&bytes))
+    } else {
+        std::thread::scope(|s| {
+            let digest = s.spawn(|| wcomp_core::Digest::sha256(&bytes));
+            let checked = checked(&bytes);
+            (checked, digest.join().expect("hashing thread panicked"))
+        })
+    };
+    let (imports, exports) = checked?;
     Ok(Encoded {
         bytes,
-        world,
+        imports,
+        exports,
         digest,
     })
 }
 
 /// Encodes the composition `plan` describes, with its record appended, validated (see
-/// [`validate`]), decoded and hashed.
+/// [`validate`]) and hashed.
 pub fn encode(parts: &[Part], plan: &Plan, tool: &Tool<'_>) -> Result<Encoded, Error> {
     let mut graph = CompositionGraph::new();
     let mut packages: HashMap<usize, PackageId> = HashMap::new();
@@ -314,10 +330,18 @@ mod tests {
         let encoded = encode(&parts, &plan, &tool).unwrap();
         wcomp_wasm::component::validate("out", &encoded.bytes).unwrap();
         assert_eq!(encoded.digest, wcomp_core::Digest::sha256(&encoded.bytes));
-        let out = encoded.world;
+        let out = encoded.world().unwrap();
         let world = &out.resolve.worlds[out.world];
         assert!(world.imports.is_empty(), "the plug satisfies the root");
         assert_eq!(world.exports.len(), 1);
+        // The names read from the binary are the decoded world's.
+        assert!(encoded.imports.is_empty());
+        let names: Vec<String> = world
+            .exports
+            .keys()
+            .map(|k| out.resolve.name_world_key(k))
+            .collect();
+        assert_eq!(encoded.exports, names);
     }
 
     #[test]

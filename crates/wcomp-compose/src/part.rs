@@ -20,6 +20,7 @@ pub struct Part {
     /// build or composition). Otherwise their code is checked when the composition that
     /// embeds them is validated (`encode::validate`).
     pub known_valid: bool,
+    /// Its world, decoded; empty for a part read with [`Part::load_undecoded`].
     pub world: DecodedComponent,
     pub imports: Vec<Item>,
     pub exports: Vec<Item>,
@@ -53,24 +54,7 @@ impl Part {
     /// Reads a part from bytes: refuses anything that is not a component, with the reason.
     pub fn load(name: &str, source: &str, bytes: Vec<u8>) -> Result<Part, Error> {
         check_name(name)?;
-        let bytes = match wcomp_wasm::input::classify(source, &bytes)? {
-            // Binary input is borrowed as it is: keep the buffer rather than copy it.
-            Content::Wasm(bin) if bin.kind == BinaryKind::Component && !bin.from_wat => bytes,
-            Content::Wasm(bin) if bin.kind == BinaryKind::Component => bin.bytes.into_owned(),
-            Content::Wasm(_) => {
-                return Err(wcomp_wasm::Error::CoreModule {
-                    name: source.to_string(),
-                }
-                .into());
-            }
-            Content::WitText(_) => {
-                return Err(wcomp_wasm::Error::NotWasm {
-                    name: source.to_string(),
-                    what: "it is WIT text; compose takes components".to_string(),
-                }
-                .into());
-            }
-        };
+        let bytes = component_bytes(source, bytes)?;
         let (world, digest, known_valid) = wcomp_wasm::component::decode_hashed(source, &bytes)?;
         let (imports, exports) = {
             let w = &world.resolve.worlds[world.world];
@@ -92,6 +76,38 @@ impl Part {
         })
     }
 
+    /// Reads a part whose wiring someone else decides (a WAC file's `--dep`): checked to be
+    /// a component and hashed, but its world is not decoded, which for a small component
+    /// costs more than composing it. Its `world`, `imports` and `exports` are empty; its
+    /// types are read by wac-graph, and its bytes are validated before they are embedded.
+    pub fn load_undecoded(name: &str, source: &str, bytes: Vec<u8>) -> Result<Part, Error> {
+        check_name(name)?;
+        let bytes = component_bytes(source, bytes)?;
+        let (digest, known_valid) = wcomp_wasm::component::hash_and_recall(&bytes);
+        let mut resolve = wit_parser::Resolve::default();
+        let world = resolve.worlds.alloc(wit_parser::World {
+            name: name.to_string(),
+            imports: Default::default(),
+            exports: Default::default(),
+            package: None,
+            docs: Default::default(),
+            stability: Default::default(),
+            includes: Default::default(),
+            span: Default::default(),
+        });
+        Ok(Part {
+            name: name.to_string(),
+            source: source.to_string(),
+            digest,
+            known_valid,
+            bytes,
+            world: DecodedComponent { resolve, world },
+            imports: Vec::new(),
+            exports: Vec::new(),
+            origin: None,
+        })
+    }
+
     pub fn import(&self, name: &str) -> Option<&Item> {
         self.imports.iter().find(|i| i.name == name)
     }
@@ -106,6 +122,29 @@ impl Part {
             id: self.world.world,
         }
     }
+}
+
+/// The bytes of a component, or why they are not one: a core module, WIT text, or not
+/// WebAssembly at all. WAT text is converted.
+fn component_bytes(source: &str, bytes: Vec<u8>) -> Result<Vec<u8>, Error> {
+    Ok(match wcomp_wasm::input::classify(source, &bytes)? {
+        // Binary input is borrowed as it is: keep the buffer rather than copy it.
+        Content::Wasm(bin) if bin.kind == BinaryKind::Component && !bin.from_wat => bytes,
+        Content::Wasm(bin) if bin.kind == BinaryKind::Component => bin.bytes.into_owned(),
+        Content::Wasm(_) => {
+            return Err(wcomp_wasm::Error::CoreModule {
+                name: source.to_string(),
+            }
+            .into());
+        }
+        Content::WitText(_) => {
+            return Err(wcomp_wasm::Error::NotWasm {
+                name: source.to_string(),
+                what: "it is WIT text; compose takes components".to_string(),
+            }
+            .into());
+        }
+    })
 }
 
 fn items<'a>(

@@ -113,6 +113,64 @@ pub fn validate_except_function_bodies(name: &str, bytes: &[u8]) -> Result<(), E
     Ok(())
 }
 
+/// The names of a component's own imports and exports (its world's items: `ns:pkg/iface@1.0.0`
+/// or plain names), in the order of the binary, read without decoding its world or looking
+/// inside the modules and components nested in it. For bytes validated already: a
+/// composition's summary needs only these names, and decoding its world costs more than
+/// encoding a small composition.
+pub fn import_export_names(name: &str, bytes: &[u8]) -> Result<(Vec<String>, Vec<String>), Error> {
+    use wasmparser::{Chunk, Payload};
+    let error = |e| binary_error(name, bytes.len(), e);
+    let mut parser = wasmparser::Parser::new(0);
+    let mut data = bytes;
+    let (mut imports, mut exports) = (Vec::new(), Vec::new());
+    loop {
+        let (payload, consumed) = match parser.parse(data, true).map_err(error)? {
+            Chunk::Parsed { payload, consumed } => (payload, consumed),
+            // With `eof` set, the parser reports missing bytes as an error instead.
+            Chunk::NeedMoreData(_) => unreachable!("parsing with eof"),
+        };
+        data = &data[consumed..];
+        // The parser has already counted a nested module's or component's bytes (or a
+        // skipped code section's) as read: step over them.
+        let mut skip = |len: u64| -> Result<(), Error> {
+            data = usize::try_from(len)
+                .ok()
+                .and_then(|len| data.get(len..))
+                .ok_or_else(|| Error::Truncated {
+                    name: name.to_string(),
+                    len: bytes.len(),
+                    message: "a nested section runs past the end".to_string(),
+                })?;
+            Ok(())
+        };
+        match payload {
+            Payload::ComponentImportSection(reader) => {
+                for import in reader {
+                    imports.push(import.map_err(error)?.name.full_name().into_owned());
+                }
+            }
+            Payload::ComponentExportSection(reader) => {
+                for export in reader {
+                    exports.push(export.map_err(error)?.name.full_name().into_owned());
+                }
+            }
+            Payload::ModuleSection {
+                unchecked_range, ..
+            }
+            | Payload::ComponentSection {
+                unchecked_range, ..
+            } => skip(unchecked_range.end - unchecked_range.start)?,
+            Payload::CodeSectionStart { size, .. } => {
+                parser.skip_section();
+                skip(u64::from(size))?;
+            }
+            Payload::End(_) => return Ok((imports, exports)),
+            _ => {}
+        }
+    }
+}
+
 /// Turns a wasmparser error into ours; running out of bytes is reported as truncation.
 pub(crate) fn binary_error(name: &str, len: usize, e: wasmparser::BinaryReaderError) -> Error {
     let message = e.message().to_string();
@@ -237,17 +295,21 @@ pub fn load_hashed(name: &str, bytes: &[u8]) -> Result<(DecodedComponent, Digest
     }
 }
 
+/// The sha256 of `bytes`, and whether they passed full validation before (the memory of
+/// [`remember_validated_in`]).
+pub fn hash_and_recall(bytes: &[u8]) -> (Digest, bool) {
+    let digest = Digest::sha256(bytes);
+    let known = marker(&digest).is_some_and(|m| m.is_file());
+    (digest, known)
+}
+
 /// Decodes a component's world and hashes it, without validating its code, for callers
 /// that validate the bytes another way: a composer validates its output, which embeds every
 /// part unchanged, and so checks each part's code in that one pass. Also says whether the
 /// bytes passed full validation before (the memory of [`remember_validated_in`]). When
 /// decoding fails, the bytes are validated, so the error says what is wrong and where.
 pub fn decode_hashed(name: &str, bytes: &[u8]) -> Result<(DecodedComponent, Digest, bool), Error> {
-    let check = || -> Result<(Digest, bool), Error> {
-        let digest = Digest::sha256(bytes);
-        let known = marker(&digest).is_some_and(|m| m.is_file());
-        Ok((digest, known))
-    };
+    let check = || -> Result<(Digest, bool), Error> { Ok(hash_and_recall(bytes)) };
     let (checked, decoded) = check_and_decode(bytes, check);
     let (digest, known) = checked?;
     match decoded {
@@ -521,5 +583,43 @@ mod tests {
         assert_eq!(world(&bytes), world(&stripped));
         let text = String::from_utf8_lossy(&stripped);
         assert!(!text.contains("hello, this is data") && !text.contains("nested data"));
+    }
+
+    /// The names read from the binary are the decoded world's: nested modules and
+    /// components (with imports and exports of their own) are stepped over, not read.
+    #[test]
+    fn import_export_names_are_the_worlds() {
+        let wat = r#"(component
+            (import "example:store/records@0.2.0" (instance $records
+              (export "count" (func (result u32)))))
+            (import "now" (func $now (result u64)))
+            (core module $m
+              (import "host" "f" (func))
+              (func (export "get") (result i32) i32.const 42))
+            (component $inner
+              (import "inner-only" (func))
+              (export "inner-export" (func 0)))
+            (core module $n (func (export "g") (result i32) i32.const 1))
+            (core instance $i (instantiate $n))
+            (func $get (result u32) (canon lift (core func $i "g")))
+            (export "get" (func $get))
+            (export "example:app/run@1.0.0" (instance $records)))"#;
+        let bytes = wat::parse_str(wat).unwrap();
+        validate("c", &bytes).unwrap();
+        let (imports, exports) = import_export_names("c", &bytes).unwrap();
+        let Decoded::Component(c) = decode(&bytes).unwrap() else {
+            panic!("a component")
+        };
+        let summary = crate::inspect::world_summary(&c.resolve, c.world);
+        let names = |items: &[crate::inspect::ItemSummary]| {
+            items.iter().map(|i| i.name.clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(imports, names(&summary.imports));
+        assert_eq!(exports, names(&summary.exports));
+        assert_eq!(imports, ["example:store/records@0.2.0", "now"]);
+        assert_eq!(exports, ["get", "example:app/run@1.0.0"]);
+        // Cut inside the nested component: an error, not a panic or a short list.
+        let cut = &bytes[..bytes.len() - 40];
+        assert!(import_export_names("c", cut).is_err());
     }
 }
