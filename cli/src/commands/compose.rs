@@ -193,7 +193,7 @@ impl Opts {
                 "    {}{root}  {}  {}\n",
                 p.name,
                 p.source,
-                paint(DIM, &p.digest)
+                paint(DIM, p.digest())
             ));
         }
         if let Some(plan) = &plan {

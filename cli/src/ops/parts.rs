@@ -36,14 +36,21 @@ pub fn load(
     let loaded: Vec<Result<Part, Error>> = if all_small_files(specs) {
         specs.iter().map(load_one).collect()
     } else {
+        // The first part on this thread, the others on one thread each.
         std::thread::scope(|s| {
-            let handles: Vec<_> = specs
+            let Some((first, rest)) = specs.split_first() else {
+                return Vec::new();
+            };
+            let handles: Vec<_> = rest
                 .iter()
                 .map(|spec| s.spawn(move || load_one(spec)))
                 .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("part loader panicked"))
+            std::iter::once(load_one(first))
+                .chain(
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().expect("part loader panicked")),
+                )
                 .collect()
         })
     };

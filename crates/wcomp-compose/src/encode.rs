@@ -65,6 +65,24 @@ pub(crate) fn check(
 /// Encodes the composition `plan` describes, with its record appended, validated (see
 /// [`validate`]) and hashed.
 pub fn encode(parts: &[Part], plan: &Plan, tool: &Tool<'_>) -> Result<Encoded, Error> {
+    const HASH_BESIDE_ABOVE: usize = 1 << 20;
+    if parts.iter().map(|p| p.bytes.len()).sum::<usize>() <= HASH_BESIDE_ABOVE {
+        return encode_parts(parts, plan, tool);
+    }
+    // Parts are hashed (for the record, and to look them up in the validation memory) on
+    // a second core while wac-graph reads and encodes them: both read every byte, and the
+    // digests are needed only once the output is checked.
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for p in parts {
+                p.digest();
+            }
+        });
+        encode_parts(parts, plan, tool)
+    })
+}
+
+fn encode_parts(parts: &[Part], plan: &Plan, tool: &Tool<'_>) -> Result<Encoded, Error> {
     let mut graph = CompositionGraph::new();
     let mut packages: HashMap<usize, PackageId> = HashMap::new();
     for &i in &plan.order {
@@ -130,7 +148,7 @@ pub fn encode(parts: &[Part], plan: &Plan, tool: &Tool<'_>) -> Result<Encoded, E
     // Parts the plan leaves out are not in the output: none today (an unused plug is
     // refused), but their code must not go unchecked if that changes.
     for (i, part) in parts.iter().enumerate() {
-        if !plan.order.contains(&i) && !part.known_valid {
+        if !plan.order.contains(&i) && !part.known_valid() {
             wcomp_wasm::component::validate(&part.source, &part.bytes)?;
         }
     }
@@ -197,19 +215,19 @@ fn merge_conflict(plan: &Plan, name: &str, detail: &str) -> Error {
 /// own, so the error names the part at fault; the output is blamed only when every part
 /// is valid. A failed composition remembers nothing.
 pub(crate) fn validate(bytes: &[u8], parts: &[&Part]) -> Result<(), Error> {
-    if parts.iter().all(|p| p.known_valid) {
+    if parts.iter().all(|p| p.known_valid()) {
         return validate_structure(bytes);
     }
     match wcomp_wasm::component::validate("composition", bytes) {
         Ok(()) => {
-            for p in parts.iter().filter(|p| !p.known_valid) {
-                wcomp_wasm::component::remember_validated(&p.digest);
+            for p in parts.iter().filter(|p| !p.known_valid()) {
+                wcomp_wasm::component::remember_validated(p.digest());
             }
             Ok(())
         }
         Err(e) => {
             // Only to name the culprit: a failed composition remembers nothing.
-            for p in parts.iter().filter(|p| !p.known_valid) {
+            for p in parts.iter().filter(|p| !p.known_valid()) {
                 wcomp_wasm::component::validate(&p.source, &p.bytes)?;
             }
             Err(blame_output(e))
@@ -244,7 +262,7 @@ pub fn part_record(p: &Part) -> PartRecord {
     PartRecord {
         name: p.name.clone(),
         source: p.source.clone(),
-        digest: p.digest.to_string(),
+        digest: p.digest().to_string(),
         size: p.bytes.len() as u64,
         reference: p.origin.as_ref().map(|o| o.reference.clone()),
         manifest_digest: p.origin.as_ref().map(|o| o.manifest_digest.clone()),
@@ -342,6 +360,52 @@ mod tests {
             .map(|k| out.resolve.name_world_key(k))
             .collect();
         assert_eq!(encoded.exports, names);
+    }
+
+    /// Over 1 MiB, parts are hashed on a second thread while wac-graph encodes them: the
+    /// digests (each part's, and the record's) are still those of the parts' bytes.
+    #[test]
+    fn large_parts_are_hashed_beside_the_encoding() {
+        let root =
+            "(component (import \"answer\" (func $a (result u32))) (export \"get\" (func $a)))";
+        let plug = format!(
+            "(component (core module $m (memory 24) (data (i32.const 0) \"{}\") (func (export \"f\") (result i32) i32.const 42)) (core instance $i (instantiate $m)) (func $f (result u32) (canon lift (core func $i \"f\"))) (export \"answer\" (func $f)))",
+            "wcomp".repeat(300_000)
+        );
+        let parts = vec![
+            Part::load("root", "root.wat", root.as_bytes().to_vec()).unwrap(),
+            Part::load("plug", "plug.wat", plug.into_bytes()).unwrap(),
+        ];
+        assert!(parts[1].bytes.len() > 1 << 20, "the large path");
+        let plan = plan(&parts, 0, &[], Options { closed: true }).unwrap();
+        let tool = Tool {
+            name: "test",
+            version: "0",
+        };
+        let encoded = encode(&parts, &plan, &tool).unwrap();
+        wcomp_wasm::component::validate("out", &encoded.bytes).unwrap();
+        for p in &parts {
+            assert_eq!(
+                p.digest(),
+                &wcomp_core::Digest::sha256(&p.bytes),
+                "{}",
+                p.name
+            );
+        }
+        let record = wcomp_wasm::provenance::read(&encoded.bytes)
+            .expect("a record")
+            .unwrap();
+        let recorded: Vec<(String, String)> = record
+            .parts
+            .iter()
+            .map(|r| (r.name.clone(), r.digest.clone()))
+            .collect();
+        for p in &parts {
+            assert!(
+                recorded.contains(&(p.name.clone(), p.digest().to_string())),
+                "{recorded:?}"
+            );
+        }
     }
 
     #[test]

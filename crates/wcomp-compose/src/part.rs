@@ -2,6 +2,7 @@
 //! names it imports and exports.
 
 use crate::Error;
+use std::sync::OnceLock;
 use wcomp_core::Digest;
 use wcomp_wasm::component::DecodedComponent;
 use wcomp_wasm::input::{BinaryKind, Content};
@@ -15,11 +16,10 @@ pub struct Part {
     /// Where it came from, as the user gave it.
     pub source: String,
     pub bytes: Vec<u8>,
-    pub digest: Digest,
-    /// Whether these bytes are known to pass full validation (remembered from an earlier
-    /// build or composition). Otherwise their code is checked when the composition that
-    /// embeds them is validated (`encode::validate`).
-    pub known_valid: bool,
+    /// The sha256 of `bytes` and whether they are remembered as valid, computed on first
+    /// use ([`Part::digest`], [`Part::known_valid`]): a composer hashes large parts on a
+    /// second core while wac-graph reads them on the first.
+    recalled: OnceLock<(Digest, bool)>,
     /// Its world, decoded; empty for a part read with [`Part::load_undecoded`].
     pub world: DecodedComponent,
     pub imports: Vec<Item>,
@@ -55,7 +55,7 @@ impl Part {
     pub fn load(name: &str, source: &str, bytes: Vec<u8>) -> Result<Part, Error> {
         check_name(name)?;
         let bytes = component_bytes(source, bytes)?;
-        let (world, digest, known_valid) = wcomp_wasm::component::decode_hashed(source, &bytes)?;
+        let world = wcomp_wasm::component::decode_unvalidated(source, &bytes)?;
         let (imports, exports) = {
             let w = &world.resolve.worlds[world.world];
             (
@@ -66,8 +66,7 @@ impl Part {
         Ok(Part {
             name: name.to_string(),
             source: source.to_string(),
-            digest,
-            known_valid,
+            recalled: OnceLock::new(),
             bytes,
             world,
             imports,
@@ -83,7 +82,9 @@ impl Part {
     pub fn load_undecoded(name: &str, source: &str, bytes: Vec<u8>) -> Result<Part, Error> {
         check_name(name)?;
         let bytes = component_bytes(source, bytes)?;
-        let (digest, known_valid) = wcomp_wasm::component::hash_and_recall(&bytes);
+        // Hashed now, on the loading thread: a WAC file's `--dep`s are validated (or
+        // found remembered) before anything else is done with them.
+        let recalled = OnceLock::from(wcomp_wasm::component::hash_and_recall(&bytes));
         let mut resolve = wit_parser::Resolve::default();
         let world = resolve.worlds.alloc(wit_parser::World {
             name: name.to_string(),
@@ -98,14 +99,30 @@ impl Part {
         Ok(Part {
             name: name.to_string(),
             source: source.to_string(),
-            digest,
-            known_valid,
+            recalled,
             bytes,
             world: DecodedComponent { resolve, world },
             imports: Vec::new(),
             exports: Vec::new(),
             origin: None,
         })
+    }
+
+    /// The sha256 of its bytes (hashed on first use).
+    pub fn digest(&self) -> &Digest {
+        &self.recalled().0
+    }
+
+    /// Whether its bytes are known to pass full validation (remembered from an earlier
+    /// build or composition). Otherwise their code is checked when the composition that
+    /// embeds them is validated (`encode::validate`).
+    pub fn known_valid(&self) -> bool {
+        self.recalled().1
+    }
+
+    fn recalled(&self) -> &(Digest, bool) {
+        self.recalled
+            .get_or_init(|| wcomp_wasm::component::hash_and_recall(&self.bytes))
     }
 
     pub fn import(&self, name: &str) -> Option<&Item> {

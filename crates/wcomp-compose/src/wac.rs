@@ -54,11 +54,11 @@ pub fn compose(
     let checked: Vec<Result<(), wcomp_wasm::Error>> = std::thread::scope(|s| {
         let running: Vec<_> = deps
             .iter()
-            .filter(|d| !d.part.known_valid)
+            .filter(|d| !d.part.known_valid())
             .map(|d| {
                 s.spawn(move || {
                     wcomp_wasm::component::validate(&d.part.source, &d.part.bytes)?;
-                    wcomp_wasm::component::remember_validated(&d.part.digest);
+                    wcomp_wasm::component::remember_validated(d.part.digest());
                     Ok(())
                 })
             })

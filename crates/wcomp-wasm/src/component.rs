@@ -218,14 +218,17 @@ pub fn load_any(name: &str, bytes: &[u8]) -> Result<Decoded, Error> {
     decoded
 }
 
+/// Above this size a world is decoded from a skeleton ([`without_data`]), and beside the
+/// validation on a second thread; below it, copying or starting a thread costs more.
+const SKELETON_ABOVE: usize = 1 << 20;
+
 /// Runs `check` (validation) and decodes the world; on inputs over 1 MiB, on two threads,
 /// decoding a data- and code-free skeleton (see [`without_data`]).
 fn check_and_decode<T: Send>(
     bytes: &[u8],
     check: impl FnOnce() -> Result<T, Error> + Send,
 ) -> (Result<T, Error>, Result<Decoded, Error>) {
-    const PARALLEL_ABOVE: usize = 1 << 20;
-    if bytes.len() <= PARALLEL_ABOVE {
+    if bytes.len() <= SKELETON_ABOVE {
         return (check(), decode(bytes));
     }
     std::thread::scope(|s| {
@@ -303,17 +306,17 @@ pub fn hash_and_recall(bytes: &[u8]) -> (Digest, bool) {
     (digest, known)
 }
 
-/// Decodes a component's world and hashes it, without validating its code, for callers
-/// that validate the bytes another way: a composer validates its output, which embeds every
-/// part unchanged, and so checks each part's code in that one pass. Also says whether the
-/// bytes passed full validation before (the memory of [`remember_validated_in`]). When
-/// decoding fails, the bytes are validated, so the error says what is wrong and where.
-pub fn decode_hashed(name: &str, bytes: &[u8]) -> Result<(DecodedComponent, Digest, bool), Error> {
-    let check = || -> Result<(Digest, bool), Error> { Ok(hash_and_recall(bytes)) };
-    let (checked, decoded) = check_and_decode(bytes, check);
-    let (digest, known) = checked?;
-    match decoded {
-        Ok(Decoded::Component(c)) => Ok((c, digest, known)),
+/// Decodes a component's world without validating its code, for callers that validate the
+/// bytes another way: a composer validates its output, which embeds every part unchanged,
+/// and so checks each part's code in that one pass. Inputs over 1 MiB are decoded from a
+/// data- and code-free skeleton ([`without_data`]). When decoding fails, the bytes are
+/// validated, so the error says what is wrong and where.
+pub fn decode_unvalidated(name: &str, bytes: &[u8]) -> Result<DecodedComponent, Error> {
+    let skeleton = (bytes.len() > SKELETON_ABOVE)
+        .then(|| without_data(bytes))
+        .flatten();
+    match decode(skeleton.as_deref().unwrap_or(bytes)) {
+        Ok(Decoded::Component(c)) => Ok(c),
         Ok(Decoded::WitPackage(..)) => Err(Error::WitPackageNotComponent {
             name: name.to_string(),
         }),
