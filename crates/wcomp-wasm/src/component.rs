@@ -352,7 +352,7 @@ pub fn load(name: &str, bytes: &[u8]) -> Result<DecodedComponent, Error> {
     }
 }
 
-/// A copy of a component with every core module's data segments emptied and function
+/// A copy of a component with every core module's data segments removed and function
 /// bodies reduced to `unreachable` (nested components included). Types, and so the decoded
 /// world, are unchanged (the decoder never looks inside function bodies), but there are far
 /// fewer bytes for wit-parser's decoder, which streams each section through a buffer it
@@ -372,18 +372,24 @@ fn rewrite_sections(mut rest: &[u8], out: &mut Vec<u8>, component: bool) -> Opti
     const COMPONENT: u8 = 4;
     const CODE: u8 = 10;
     const DATA: u8 = 11;
+    const DATA_COUNT: u8 = 12;
     while let Some(&id) = rest.first() {
         let (size, n) = read_leb(&rest[1..])?;
         let start = 1 + n;
         let end = start.checked_add(size as usize)?;
         let payload = rest.get(start..end)?;
+        // Only function bodies name data segments, and they are all `unreachable` here:
+        // the segments (thousands in a Go module) and their count go.
+        if !component && matches!(id, DATA | DATA_COUNT) {
+            rest = &rest[end..];
+            continue;
+        }
         let replaced = match (component, id) {
             (true, CORE_MODULE) | (true, COMPONENT) => {
                 let mut inner = payload.get(..8)?.to_vec();
                 rewrite_sections(&payload[8..], &mut inner, id == COMPONENT)?;
                 Some(inner)
             }
-            (false, DATA) => Some(empty_data_section(payload)?),
             (false, CODE) => Some(unreachable_code_section(payload)?),
             _ => None,
         };
@@ -398,24 +404,6 @@ fn rewrite_sections(mut rest: &[u8], out: &mut Vec<u8>, component: bool) -> Opti
         rest = &rest[end..];
     }
     Some(())
-}
-
-/// The same segments (kind, memory, offset) with no bytes in them.
-fn empty_data_section(payload: &[u8]) -> Option<Vec<u8>> {
-    let reader =
-        wasmparser::DataSectionReader::new(wasmparser::BinaryReader::new(payload, 0)).ok()?;
-    let mut out = Vec::new();
-    write_leb(&mut out, reader.count());
-    for segment in reader {
-        let segment = segment.ok()?;
-        let data_at = segment.data.as_ptr() as usize - payload.as_ptr() as usize;
-        let mut len_field = Vec::new();
-        write_leb(&mut len_field, segment.data.len() as u32);
-        let header_end = data_at.checked_sub(len_field.len())?;
-        out.extend_from_slice(payload.get(segment.range.start as usize..header_end)?);
-        out.push(0);
-    }
-    Some(out)
 }
 
 /// As many function bodies, each `unreachable`: valid for any signature.
@@ -565,7 +553,9 @@ mod tests {
               (memory (export "memory") 1)
               (data (i32.const 16) "hello, this is data")
               (data "passive bytes")
-              (func (export "get") (result i32) i32.const 42))
+              (func (export "get") (result i32) i32.const 42)
+              ;; A body naming a segment brings a data count section too.
+              (func (export "drop") (data.drop 1)))
             (core instance $i (instantiate $m))
             (func $get (result u32) (canon lift (core func $i "get")))
             (component $inner
@@ -586,6 +576,18 @@ mod tests {
         assert_eq!(world(&bytes), world(&stripped));
         let text = String::from_utf8_lossy(&stripped);
         assert!(!text.contains("hello, this is data") && !text.contains("nested data"));
+        // No data or data count section is left in any module.
+        for payload in wasmparser::Parser::new(0).parse_all(&stripped) {
+            assert!(!matches!(
+                payload.unwrap(),
+                wasmparser::Payload::DataSection(_) | wasmparser::Payload::DataCountSection { .. }
+            ));
+        }
+        assert!(
+            wasmparser::Parser::new(0)
+                .parse_all(&bytes)
+                .any(|p| matches!(p.unwrap(), wasmparser::Payload::DataCountSection { .. }))
+        );
     }
 
     /// The names read from the binary are the decoded world's: nested modules and
