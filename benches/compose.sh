@@ -5,7 +5,9 @@
 # pipeline (plugs feeding plugs). Two input sets: small parts (wit-component's dummy
 # modules for the example pipeline's worlds) and the real pipeline parts, whose JavaScript
 # normaliser is ~12 MB; for those it also times `cp` of the output file.
-# Prints medians and ratios. Run on demand (not part of CI): benches/compose.sh [runs]
+# The four commands of a case take turns, run by run, so drift in the machine load
+# touches them alike. Prints medians and ratios. Run on demand (not part of CI):
+# benches/compose.sh [runs]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-11}
@@ -68,21 +70,29 @@ cold_cache = os.path.join(work, "cache-cold")
 warm_cache = os.path.join(work, "cache-warm")
 shutil.rmtree(warm_cache, ignore_errors=True)
 
-def median_time(cmd, cwd, cache=None):
-    times = []
+def timed(cmd, cwd, cache=None):
     env = dict(os.environ)
     if cache:
         env["WCOMP_CACHE_DIR"] = cache
-        subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(runs):
         if cache == cold_cache:
             shutil.rmtree(cold_cache, ignore_errors=True)
-        t = time.perf_counter()
-        p = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        times.append(time.perf_counter() - t)
-        if p.returncode != 0:
-            sys.exit(f"{' '.join(cmd)} exited {p.returncode}:\n{p.stderr.decode()}")
-    return statistics.median(times)
+    t = time.perf_counter()
+    p = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - t
+    if p.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} exited {p.returncode}:\n{p.stderr.decode()}")
+    return elapsed
+
+def medians(variants, cwd):
+    """Median wall time of each (cmd, cache) variant, the variants taking turns run by run,
+    so that a machine getting busier or quieter affects them all alike."""
+    for cmd, cache in variants:  # one unmeasured run each: page cache, warm memory
+        timed(cmd, cwd, cache)
+    times = [[] for _ in variants]
+    for _ in range(runs):
+        for i, (cmd, cache) in enumerate(variants):
+            times[i].append(timed(cmd, cwd, cache))
+    return [statistics.median(t) for t in times]
 
 def ms(t):
     return f"{t*1000:8.1f}ms"
@@ -118,12 +128,12 @@ for kind in ["small", "large"]:
          [wac, "compose", "pipeline.wac", *deps, "-o", "theirs.wasm"]),
     ]
     for name, insize, ours_cmd, theirs_cmd in cases:
-        cold = median_time(ours_cmd, d, cold_cache)
-        warm = median_time(ours_cmd, d, warm_cache)
-        theirs = median_time(theirs_cmd, d)
         out = os.path.join(d, "ours.wasm")
+        copy_cmd = ["cp", out, os.path.join(d, "copy.wasm")]
+        subprocess.run(ours_cmd, cwd=d, check=True, stdout=subprocess.DEVNULL)
+        cold, warm, theirs, copy = medians(
+            [(ours_cmd, cold_cache), (ours_cmd, warm_cache), (theirs_cmd, None), (copy_cmd, None)], d)
         size = os.path.getsize(out)
-        copy = median_time(["cp", out, os.path.join(d, "copy.wasm")], d)
         print(f"{kind + ' ' + name:<48}{insize:>12,}{size:>12,}{ms(cold)}{ms(warm)}{ms(theirs)}{cold/theirs:>9.2f}{warm/theirs:>9.2f}{ms(copy)}{cold/copy:>8.1f}{warm/copy:>8.1f}")
 print("\ncold = wcomp with an empty validation memory, warm = with the parts remembered;")
 print("cp out = `cp` of wcomp's output file (page cache warm)")
