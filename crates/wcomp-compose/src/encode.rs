@@ -332,6 +332,19 @@ mod tests {
             .unwrap()
     }
 
+    /// `parts` composed with the first as the root and no import left open; the output is
+    /// validated in full here, whatever `encode` checked.
+    fn encode_closed(parts: &[Part]) -> Encoded {
+        let plan = plan(parts, 0, &[], Options { closed: true }).unwrap();
+        let tool = Tool {
+            name: "test",
+            version: "0",
+        };
+        let encoded = encode(parts, &plan, &tool).unwrap();
+        wcomp_wasm::component::validate("out", &encoded.bytes).unwrap();
+        encoded
+    }
+
     /// The output is checked without its function bodies; checked in full, it is valid
     /// too, so nothing was lost by leaving those to the parts' own validation.
     #[test]
@@ -340,13 +353,7 @@ mod tests {
             Part::load("root", "root.wasm", component("root")).unwrap(),
             Part::load("plug", "plug.wasm", component("plug")).unwrap(),
         ];
-        let plan = plan(&parts, 0, &[], Options { closed: true }).unwrap();
-        let tool = Tool {
-            name: "test",
-            version: "0",
-        };
-        let encoded = encode(&parts, &plan, &tool).unwrap();
-        wcomp_wasm::component::validate("out", &encoded.bytes).unwrap();
+        let encoded = encode_closed(&parts);
         assert_eq!(encoded.digest, wcomp_core::Digest::sha256(&encoded.bytes));
         let out = encoded.world().unwrap();
         let world = &out.resolve.worlds[out.world];
@@ -377,13 +384,7 @@ mod tests {
             Part::load("plug", "plug.wat", plug.into_bytes()).unwrap(),
         ];
         assert!(parts[1].bytes.len() > 1 << 20, "the large path");
-        let plan = plan(&parts, 0, &[], Options { closed: true }).unwrap();
-        let tool = Tool {
-            name: "test",
-            version: "0",
-        };
-        let encoded = encode(&parts, &plan, &tool).unwrap();
-        wcomp_wasm::component::validate("out", &encoded.bytes).unwrap();
+        let encoded = encode_closed(&parts);
         for p in &parts {
             assert_eq!(
                 p.digest(),
