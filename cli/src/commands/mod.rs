@@ -263,6 +263,16 @@ mod tests {
             out
         }
         let full = super::Cli::command();
+        // A command parsed alone would not see arguments given to `wcomp` itself.
+        let top: Vec<&str> = full
+            .get_arguments()
+            .map(|a| a.get_id().as_str())
+            .filter(|id| !matches!(*id, "help" | "version"))
+            .collect();
+        assert!(
+            top.is_empty(),
+            "`wcomp` itself takes {top:?}: parse_fast must learn them"
+        );
         let names: Vec<&str> = full.get_subcommands().map(|c| c.get_name()).collect();
         assert!(names.len() >= 14, "{names:?}");
         for sub in full.get_subcommands() {
