@@ -63,11 +63,9 @@ pub fn load(
     Ok(parts)
 }
 
-/// Below this many bytes in all, local parts are read and decoded on the calling thread:
-/// starting a thread costs more than decoding a small component.
-const PARALLEL_ABOVE: u64 = 1 << 20;
-
-/// Whether every part is a local file and together they are small (see [`PARALLEL_ABOVE`]).
+/// Whether every part is a local file and together they are not large
+/// ([`wcomp_wasm::component::LARGE`]): then they are read and decoded on the calling
+/// thread, since starting a thread costs more than decoding a small component.
 /// A file that cannot be examined counts as large; reading it reports the problem.
 fn all_small_files(specs: &[(Option<String>, String)]) -> bool {
     let mut total = 0u64;
@@ -80,7 +78,7 @@ fn all_small_files(specs: &[(Option<String>, String)]) -> bool {
             Err(_) => return false,
         }
     }
-    total <= PARALLEL_ABOVE
+    total <= wcomp_wasm::component::LARGE as u64
 }
 
 /// Pulls a part named by registry reference, verifying its digest, signature and

@@ -27,7 +27,7 @@ impl Encoded {
     /// Decodes its WIT world, for callers that show it: decoding costs more than the
     /// rest of a small composition, so it is done only when asked for.
     pub fn world(&self) -> Result<wcomp_wasm::component::DecodedComponent, Error> {
-        wcomp_wasm::component::decode_component("composition", &self.bytes)
+        wcomp_wasm::component::decode_unvalidated("composition", &self.bytes)
             .map_err(|e| Error::Encode(format!("the output does not decode: {e}")))
     }
 }
@@ -39,12 +39,11 @@ pub(crate) fn check(
     bytes: Vec<u8>,
     validation: impl FnOnce(&[u8]) -> Result<(), Error> + Send,
 ) -> Result<Encoded, Error> {
-    const PARALLEL_ABOVE: usize = 1 << 20;
     let checked = |bytes: &[u8]| {
         validation(bytes)?;
         wcomp_wasm::component::import_export_names("composition", bytes).map_err(blame_output)
     };
-    let (checked, digest) = if bytes.len() <= PARALLEL_ABOVE {
+    let (checked, digest) = if bytes.len() <= wcomp_wasm::component::LARGE {
         (checked(&bytes), wcomp_core::Digest::sha256(&bytes))
     } else {
         std::thread::scope(|s| {
@@ -65,8 +64,7 @@ pub(crate) fn check(
 /// Encodes the composition `plan` describes, with its record appended, validated (see
 /// [`validate`]) and hashed.
 pub fn encode(parts: &[Part], plan: &Plan, tool: &Tool<'_>) -> Result<Encoded, Error> {
-    const HASH_BESIDE_ABOVE: usize = 1 << 20;
-    if parts.iter().map(|p| p.bytes.len()).sum::<usize>() <= HASH_BESIDE_ABOVE {
+    if parts.iter().map(|p| p.bytes.len()).sum::<usize>() <= wcomp_wasm::component::LARGE {
         return encode_parts(parts, plan, tool);
     }
     // Parts are hashed (for the record, and to look them up in the validation memory) on

@@ -218,9 +218,17 @@ pub fn load_any(name: &str, bytes: &[u8]) -> Result<Decoded, Error> {
     decoded
 }
 
-/// Above this size a world is decoded from a skeleton ([`without_data`]), and beside the
-/// validation on a second thread; below it, copying or starting a thread costs more.
-const SKELETON_ABOVE: usize = 1 << 20;
+/// Inputs above this size are large: worth a second thread for an independent pass over
+/// them, and decoded from a skeleton ([`without_data`]). Below it, starting a thread or
+/// copying costs more than it saves.
+pub const LARGE: usize = 1 << 20;
+
+/// Decodes the world of `bytes`: from a skeleton when they are [`LARGE`] (the original
+/// when the skeleton cannot be made).
+fn decode_world(bytes: &[u8]) -> Result<Decoded, Error> {
+    let skeleton = (bytes.len() > LARGE).then(|| without_data(bytes)).flatten();
+    decode(skeleton.as_deref().unwrap_or(bytes))
+}
 
 /// Runs `check` (validation) and decodes the world; on inputs over 1 MiB, on two threads,
 /// decoding a data- and code-free skeleton (see [`without_data`]).
@@ -228,15 +236,12 @@ fn check_and_decode<T: Send>(
     bytes: &[u8],
     check: impl FnOnce() -> Result<T, Error> + Send,
 ) -> (Result<T, Error>, Result<Decoded, Error>) {
-    if bytes.len() <= SKELETON_ABOVE {
+    if bytes.len() <= LARGE {
         return (check(), decode(bytes));
     }
     std::thread::scope(|s| {
         let v = s.spawn(check);
-        let d = match without_data(bytes) {
-            Some(skeleton) => decode(&skeleton),
-            None => decode(bytes),
-        };
+        let d = decode_world(bytes);
         (v.join().expect("validator thread panicked"), d)
     })
 }
@@ -312,10 +317,7 @@ pub fn hash_and_recall(bytes: &[u8]) -> (Digest, bool) {
 /// data- and code-free skeleton ([`without_data`]). When decoding fails, the bytes are
 /// validated, so the error says what is wrong and where.
 pub fn decode_unvalidated(name: &str, bytes: &[u8]) -> Result<DecodedComponent, Error> {
-    let skeleton = (bytes.len() > SKELETON_ABOVE)
-        .then(|| without_data(bytes))
-        .flatten();
-    match decode(skeleton.as_deref().unwrap_or(bytes)) {
+    match decode_world(bytes) {
         Ok(Decoded::Component(c)) => Ok(c),
         Ok(Decoded::WitPackage(..)) => Err(Error::WitPackageNotComponent {
             name: name.to_string(),
@@ -324,21 +326,6 @@ pub fn decode_unvalidated(name: &str, bytes: &[u8]) -> Result<DecodedComponent, 
             validate(name, bytes)?;
             Err(e)
         }
-    }
-}
-
-/// Decodes a component's world without validating it, for bytes validated another way
-/// (see [`validate_except_function_bodies`]); an encoded WIT package is an error here.
-pub fn decode_component(name: &str, bytes: &[u8]) -> Result<DecodedComponent, Error> {
-    let decoded = match without_data(bytes) {
-        Some(skeleton) => decode(&skeleton),
-        None => decode(bytes),
-    }?;
-    match decoded {
-        Decoded::Component(c) => Ok(c),
-        Decoded::WitPackage(..) => Err(Error::WitPackageNotComponent {
-            name: name.to_string(),
-        }),
     }
 }
 
