@@ -4,7 +4,11 @@ use crate::Error;
 use crate::part::Part;
 use crate::plan::Plan;
 use std::collections::{BTreeSet, HashMap};
-use wac_graph::{CompositionGraph, EncodeError, EncodeOptions, NodeId, PackageId, Processor};
+use std::error::Error as _;
+use wac_graph::{
+    CompositionGraph, EncodeError, EncodeOptions, InstantiationArgumentError, NodeId, PackageId,
+    Processor,
+};
 use wcomp_wasm::provenance::{CompositionRecord, PartRecord, WireRecord};
 
 /// The version wcomp records as the composing tool.
@@ -91,7 +95,13 @@ fn encode_parts(parts: &[Part], plan: &Plan, tool: &Tool<'_>) -> Result<Encoded,
             part.bytes.clone(),
             graph.types_mut(),
         )
-        .map_err(|e| Error::Encode(format!("reading part `{}`: {e:#}", part.name)))?;
+        .map_err(|e| {
+            // Say what is wrong with the part's binary, and where, when it is invalid.
+            if let Err(invalid) = wcomp_wasm::component::validate(&part.source, &part.bytes) {
+                return invalid.into();
+            }
+            Error::Encode(format!("reading part `{}`: {e:#}", part.name))
+        })?;
         let id = graph
             .register_package(package)
             .map_err(|e| Error::Encode(format!("{e:#}")))?;
@@ -101,6 +111,9 @@ fn encode_parts(parts: &[Part], plan: &Plan, tool: &Tool<'_>) -> Result<Encoded,
     for &i in &plan.order {
         instances.insert(i, graph.instantiate(packages[&i]));
     }
+    // wac-graph checks each wire's types as it is set: the pre-flight check. Every refused
+    // wire is reported, explained in WIT terms, and nothing is encoded.
+    let mut mismatches = Vec::new();
     for w in &plan.wires {
         let alias = graph
             .alias_instance_export(instances[&w.exporter], &w.export)
@@ -110,18 +123,33 @@ fn encode_parts(parts: &[Part], plan: &Plan, tool: &Tool<'_>) -> Result<Encoded,
                     w.exporter_name, w.export
                 ))
             })?;
-        graph
-            .set_instantiation_argument(instances[&w.importer], &w.import, alias)
-            .map_err(|e| {
-                Error::Encode(format!(
+        match graph.set_instantiation_argument(instances[&w.importer], &w.import, alias) {
+            Ok(()) => {}
+            Err(e @ InstantiationArgumentError::ArgumentTypeMismatch { .. }) => {
+                let mut explained = crate::plan::type_check(parts, w)?;
+                if explained.is_empty() {
+                    let why = e.source().map_or_else(|| e.to_string(), chain);
+                    explained.push(crate::Problem::new(
+                        crate::ProblemKind::TypeMismatch,
+                        crate::plan::mismatch_message(w, &why),
+                    ));
+                }
+                mismatches.extend(explained);
+            }
+            Err(e) => {
+                return Err(Error::Encode(format!(
                     "wiring `{}`'s export `{}` to `{}`'s import `{}`: {}",
                     w.exporter_name,
                     w.export,
                     w.importer_name,
                     w.import,
                     chain(&e)
-                ))
-            })?;
+                )));
+            }
+        }
+    }
+    if !mismatches.is_empty() {
+        return Err(Error::Rejected(mismatches));
     }
     // Imports no part satisfies are left implicit: wac-graph merges them by name and
     // imports semver-compatible versions of one interface once, at the newest, with a

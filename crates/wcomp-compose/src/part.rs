@@ -20,8 +20,9 @@ pub struct Part {
     /// use ([`Part::digest`], [`Part::known_valid`]): a composer hashes large parts on a
     /// second core while wac-graph reads them on the first.
     recalled: OnceLock<(Digest, bool)>,
-    /// Its world, decoded; empty for a part read with [`Part::load_undecoded`].
-    pub world: DecodedComponent,
+    /// Its world, decoded on first use ([`Part::world`]): only a type mismatch to explain
+    /// needs it, and decoding costs more than composing a small part.
+    world: OnceLock<DecodedComponent>,
     pub imports: Vec<Item>,
     pub exports: Vec<Item>,
     /// Where a part pulled from a registry came from, and who signed it.
@@ -46,22 +47,39 @@ pub struct Item {
     pub iface: Option<InterfaceName>,
     /// `interface`, `function` or `type`.
     pub kind: &'static str,
-    /// Functions in it (an interface imported only for its types has none).
-    pub functions: usize,
+    /// Functions in it (an interface imported only for its types has none). Always known
+    /// for imports; `None` for an export read from the binary's sections, where nothing
+    /// needs it.
+    pub functions: Option<usize>,
 }
 
 impl Part {
     /// Reads a part from bytes: refuses anything that is not a component, with the reason.
+    /// Its imports and exports are read from the binary's own sections
+    /// ([`wcomp_wasm::component::scan_items`]); its world is decoded only when something
+    /// the scan cannot tell needs it (an item no WIT world has, an instance type the
+    /// component does not define itself, an unusual name, exported types, which an encoded
+    /// WIT package has). Its code is validated as part of the output.
     pub fn load(name: &str, source: &str, bytes: Vec<u8>) -> Result<Part, Error> {
         check_name(name)?;
         let bytes = component_bytes(source, bytes)?;
-        let world = wcomp_wasm::component::decode_unvalidated(source, &bytes)?;
-        let (imports, exports) = {
-            let w = &world.resolve.worlds[world.world];
-            (
-                items(&world, w.imports.iter()),
-                items(&world, w.exports.iter()),
-            )
+        let scanned = match wcomp_wasm::component::scan_items(source, &bytes) {
+            Ok(scanned) => scanned,
+            Err(e) => {
+                // Say what is wrong with the binary, and where.
+                wcomp_wasm::component::validate(source, &bytes)?;
+                return Err(e.into());
+            }
+        };
+        let world = OnceLock::new();
+        let (imports, exports) = match scanned_items(&scanned) {
+            Some(items) => items,
+            None => {
+                let decoded = wcomp_wasm::component::decode_unvalidated(source, &bytes)?;
+                let items = world_items(&decoded);
+                let _ = world.set(decoded);
+                items
+            }
         };
         Ok(Part {
             name: name.to_string(),
@@ -76,36 +94,34 @@ impl Part {
     }
 
     /// Reads a part whose wiring someone else decides (a WAC file's `--dep`): checked to be
-    /// a component and hashed, but its world is not decoded, which for a small component
-    /// costs more than composing it. Its `world`, `imports` and `exports` are empty; its
-    /// types are read by wac-graph, and its bytes are validated before they are embedded.
+    /// a component and hashed, but its imports and exports are not read (`imports` and
+    /// `exports` are empty): wac-graph reads its types, and its bytes are validated before
+    /// they are embedded.
     pub fn load_undecoded(name: &str, source: &str, bytes: Vec<u8>) -> Result<Part, Error> {
         check_name(name)?;
         let bytes = component_bytes(source, bytes)?;
         // Hashed now, on the loading thread: a WAC file's `--dep`s are validated (or
         // found remembered) before anything else is done with them.
         let recalled = OnceLock::from(wcomp_wasm::component::hash_and_recall(&bytes));
-        let mut resolve = wit_parser::Resolve::default();
-        let world = resolve.worlds.alloc(wit_parser::World {
-            name: name.to_string(),
-            imports: Default::default(),
-            exports: Default::default(),
-            package: None,
-            docs: Default::default(),
-            stability: Default::default(),
-            includes: Default::default(),
-            span: Default::default(),
-        });
         Ok(Part {
             name: name.to_string(),
             source: source.to_string(),
             recalled,
             bytes,
-            world: DecodedComponent { resolve, world },
+            world: OnceLock::new(),
             imports: Vec::new(),
             exports: Vec::new(),
             origin: None,
         })
+    }
+
+    /// Its WIT world, decoded on first use.
+    pub fn world(&self) -> Result<&DecodedComponent, Error> {
+        if let Some(w) = self.world.get() {
+            return Ok(w);
+        }
+        let decoded = wcomp_wasm::component::decode_unvalidated(&self.source, &self.bytes)?;
+        Ok(self.world.get_or_init(|| decoded))
     }
 
     /// The sha256 of its bytes (hashed on first use).
@@ -133,11 +149,12 @@ impl Part {
         self.exports.iter().find(|i| i.name == name)
     }
 
-    pub fn check_world(&self) -> wcomp_wasm::check::World<'_> {
-        wcomp_wasm::check::World {
-            resolve: &self.world.resolve,
-            id: self.world.world,
-        }
+    pub fn check_world(&self) -> Result<wcomp_wasm::check::World<'_>, Error> {
+        let w = self.world()?;
+        Ok(wcomp_wasm::check::World {
+            resolve: &w.resolve,
+            id: w.world,
+        })
     }
 }
 
@@ -164,6 +181,66 @@ fn component_bytes(source: &str, bytes: Vec<u8>) -> Result<Vec<u8>, Error> {
     })
 }
 
+/// Imports and exports from the scan, or `None` when the scan cannot tell what the decoded
+/// world would say (see [`Part::load`]).
+fn scanned_items(
+    (imports, exports): &(
+        Vec<wcomp_wasm::component::ScannedItem>,
+        Vec<wcomp_wasm::component::ScannedItem>,
+    ),
+) -> Option<(Vec<Item>, Vec<Item>)> {
+    use wcomp_wasm::component::Sort;
+    let item = |i: &wcomp_wasm::component::ScannedItem, import: bool| -> Option<Option<Item>> {
+        if i.unusual_name {
+            return None;
+        }
+        let iface = InterfaceName::parse(&i.name);
+        // A name that looks like a package's interface but does not parse as one.
+        if iface.is_none() && (i.name.contains(':') || i.name.contains('/')) {
+            return None;
+        }
+        Some(match i.sort {
+            Sort::Instance => Some(Item {
+                name: i.name.clone(),
+                iface,
+                kind: "interface",
+                functions: if import {
+                    Some(i.functions?)
+                } else {
+                    i.functions
+                },
+            }),
+            Sort::Func => Some(Item {
+                name: i.name.clone(),
+                iface: None,
+                kind: "function",
+                functions: Some(1),
+            }),
+            // A WIT world's `use`d types: not wired.
+            Sort::Type if import => None,
+            Sort::Type | Sort::Other => return None,
+        })
+    };
+    let imports = imports
+        .iter()
+        .map(|i| item(i, true))
+        .collect::<Option<Vec<_>>>()?;
+    let exports = exports
+        .iter()
+        .map(|i| item(i, false))
+        .collect::<Option<Vec<_>>>()?;
+    Some((
+        imports.into_iter().flatten().collect(),
+        exports.into_iter().flatten().collect(),
+    ))
+}
+
+/// Imports and exports from a decoded world.
+fn world_items(c: &DecodedComponent) -> (Vec<Item>, Vec<Item>) {
+    let w = &c.resolve.worlds[c.world];
+    (items(c, w.imports.iter()), items(c, w.exports.iter()))
+}
+
 fn items<'a>(
     c: &DecodedComponent,
     entries: impl Iterator<Item = (&'a WorldKey, &'a WorldItem)>,
@@ -181,11 +258,11 @@ fn items<'a>(
                 WorldItem::Function(_) => "function",
                 WorldItem::Type { .. } => "type",
             },
-            functions: match item {
+            functions: Some(match item {
                 WorldItem::Interface { id, .. } => c.resolve.interfaces[*id].functions.len(),
                 WorldItem::Function(_) => 1,
                 WorldItem::Type { .. } => 0,
-            },
+            }),
         })
         .collect()
 }
@@ -260,4 +337,129 @@ pub fn name_from_reference(reference: &str) -> String {
         last.rsplit(':').next().unwrap_or(last)
     };
     name_from_path(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wit_component::{ComponentEncoder, StringEncoding};
+    use wit_parser::{ManglingAndAbi, Resolve};
+
+    /// Worlds with what toolchains put in components: interfaces with resources and
+    /// `use`d types, an interface imported only for its types, bare functions, versioned
+    /// and unversioned packages, and one interface both imported and exported.
+    const WIT: &str = "package test:scan@1.2.0;
+        interface types { record point { x: u32, y: u32 } type id = u64; }
+        interface store {
+            use types.{point, id};
+            resource cursor { constructor(start: id); next: func() -> option<point>; }
+            put: func(p: point) -> id;
+            get: func(i: id) -> option<point>;
+        }
+        interface log { info: func(msg: string); }
+        world part {
+            import types;
+            import store;
+            import log;
+            import now: func() -> u64;
+            export log;
+            export store;
+            export run: func(n: u32) -> string;
+        }";
+
+    fn component() -> Vec<u8> {
+        let mut resolve = Resolve::new();
+        let pkg = resolve.push_str("scan.wit", WIT).unwrap();
+        let world = resolve.select_world(&[pkg], Some("part")).unwrap();
+        let mut module = wit_component::dummy_module(&resolve, world, ManglingAndAbi::Standard32);
+        wit_component::embed_component_metadata(
+            &mut module,
+            &resolve,
+            world,
+            StringEncoding::UTF8,
+            false,
+        )
+        .unwrap();
+        ComponentEncoder::default()
+            .module(&module)
+            .unwrap()
+            .validate(true)
+            .encode()
+            .unwrap()
+    }
+
+    fn summary(items: &[Item]) -> Vec<(String, Option<String>, &'static str, Option<usize>)> {
+        items
+            .iter()
+            .map(|i| {
+                (
+                    i.name.clone(),
+                    i.iface.as_ref().map(|n| n.to_string()),
+                    i.kind,
+                    i.functions,
+                )
+            })
+            .collect()
+    }
+
+    /// The scan of the binary's sections says what the decoded world says, without
+    /// decoding it (exports' function counts are not read, and nothing needs them).
+    #[test]
+    fn the_scan_reads_what_the_decoded_world_says() {
+        let part = Part::load("part", "part.wasm", component()).unwrap();
+        assert!(
+            part.world.get().is_none(),
+            "the scan was enough: nothing decoded"
+        );
+        let (imports, exports) = world_items(part.world().unwrap());
+        assert_eq!(summary(&part.imports), summary(&imports));
+        let unread = |items: &[Item]| {
+            let mut s = summary(items);
+            s.iter_mut()
+                .filter(|i| i.2 == "interface")
+                .for_each(|i| i.3 = None);
+            s
+        };
+        assert_eq!(summary(&part.exports), unread(&exports));
+        // The counts themselves, so the comparison cannot pass on two empty lists.
+        let functions = |name: &str| part.import(name).and_then(|i| i.functions);
+        assert_eq!(
+            functions("test:scan/types@1.2.0"),
+            Some(0),
+            "imported for its types"
+        );
+        assert_eq!(
+            functions("test:scan/store@1.2.0"),
+            Some(4),
+            "2 + the resource's 2"
+        );
+        assert_eq!(functions("test:scan/log@1.2.0"), Some(1));
+        assert_eq!(functions("now"), Some(1));
+        assert_eq!(part.exports.len(), 3);
+    }
+
+    /// What the scan cannot tell is decoded, and refused as before when it is no WIT world:
+    /// an encoded WIT package (which exports types), a component exporting a type.
+    #[test]
+    fn what_the_scan_cannot_tell_is_decoded() {
+        let mut resolve = Resolve::new();
+        let pkg = resolve.push_str("scan.wit", WIT).unwrap();
+        let package = wit_component::encode(&resolve, pkg, false).unwrap();
+        let e = Part::load("pkg", "pkg.wasm", package)
+            .err()
+            .expect("refused");
+        assert!(e.to_string().contains("WIT package"), "{e}");
+
+        let typed = wat::parse_str(
+            r#"(component
+                (type $t (record (field "x" u32)))
+                (export "point" (type $t))
+                (import "log" (func (param "n" u32))))"#,
+        )
+        .unwrap();
+        let e = Part::load("typed", "typed.wasm", typed)
+            .err()
+            .expect("refused");
+        assert!(e.to_string().contains("export `point`"), "{e}");
+    }
 }

@@ -13,7 +13,9 @@
 //! Any part may satisfy any other part's imports, not only the root's: plugs feed each
 //! other. Only parts reachable from the root are instantiated; a plug nothing uses is an
 //! error, with the reason. A part never satisfies its own imports, and wiring that forms a
-//! cycle is refused. Every wire is type-checked before anything is encoded.
+//! cycle is refused. Every wire is type-checked before anything is encoded: `encode` has
+//! wac-graph check each one as it builds the graph, and explains a mismatch in WIT terms
+//! ([`type_check`]).
 
 use crate::part::Part;
 use crate::{Error, Problem, ProblemKind};
@@ -226,9 +228,6 @@ pub fn plan(
                 names.join(" -> ")
             ),
         ).hint("a component cannot be instantiated before the components it imports from; break the cycle with `--wire` or by removing a part"));
-    }
-    for w in &wires {
-        problems.extend(type_check(parts, w));
     }
     if options.closed && !open.is_empty() {
         let mut p = Problem::new(
@@ -511,7 +510,7 @@ fn near_misses(parts: &[Part], p: usize, import: &crate::part::Item) -> Vec<Near
         // Similar names: another interface name in the same package, or the same
         // interface name in another package. Interfaces imported only for their types are
         // left alone (no part is expected to export them).
-        if import.functions == 0 {
+        if import.functions == Some(0) {
             continue;
         }
         let names = part
@@ -586,32 +585,38 @@ fn unused_plug(parts: &[Part], reached: &[bool], i: usize, part: &Part) -> Probl
     p.hint("remove the plug, or check the interface names and versions on both sides")
 }
 
-fn type_check(parts: &[Part], w: &Wire) -> Vec<Problem> {
+/// Why `w`'s export cannot satisfy its import, in WIT terms: what the importer expects
+/// and what the exporter has, side by side. Called for the wires wac-graph's type check
+/// refused (`encode`), so only parts in a mismatch have their worlds decoded. Empty when
+/// the WIT-level check finds no difference; the caller then reports wac-graph's reason.
+pub(crate) fn type_check(parts: &[Part], w: &Wire) -> Result<Vec<Problem>, Error> {
     let found = wcomp_wasm::check::check_wire(&wcomp_wasm::check::Wire {
         importer: &parts[w.importer].name,
-        importer_world: parts[w.importer].check_world(),
+        importer_world: parts[w.importer].check_world()?,
         import: &w.import,
         exporter: &parts[w.exporter].name,
-        exporter_world: parts[w.exporter].check_world(),
+        exporter_world: parts[w.exporter].check_world()?,
         export: &w.export,
     });
-    found
+    Ok(found
         .into_iter()
         .map(|c| {
-            let mut p = Problem::new(
-                ProblemKind::TypeMismatch,
-                format!(
-                    "`{}`'s export `{}` cannot satisfy `{}`'s import `{}`: {}",
-                    parts[w.exporter].name, w.export, parts[w.importer].name, w.import, c.message
-                ),
-            );
+            let mut p = Problem::new(ProblemKind::TypeMismatch, mismatch_message(w, &c.message));
             p.member = c.member;
             p.expected = c.found; // what the importer expects (component side)
             p.found = c.expected; // what the exporter offers (world side)
             p.details = c.details;
             p
         })
-        .collect()
+        .collect())
+}
+
+/// "`b`'s export `x` cannot satisfy `a`'s import `x`: <why>".
+pub(crate) fn mismatch_message(w: &Wire, why: &str) -> String {
+    format!(
+        "`{}`'s export `{}` cannot satisfy `{}`'s import `{}`: {why}",
+        w.exporter_name, w.export, w.importer_name, w.import
+    )
 }
 
 /// A cycle in the importer -> exporter graph, if any, as a closed path of part indices.

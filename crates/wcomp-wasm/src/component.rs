@@ -119,11 +119,67 @@ pub fn validate_except_function_bodies(name: &str, bytes: &[u8]) -> Result<(), E
 /// composition's summary needs only these names, and decoding its world costs more than
 /// encoding a small composition.
 pub fn import_export_names(name: &str, bytes: &[u8]) -> Result<(Vec<String>, Vec<String>), Error> {
-    use wasmparser::{Chunk, Payload};
+    let names = |items: Vec<ScannedItem>| items.into_iter().map(|i| i.name).collect();
+    let (imports, exports) = scan_items(name, bytes)?;
+    Ok((names(imports), names(exports)))
+}
+
+/// What a component's own import or export is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    /// An instance: an interface, in WIT.
+    Instance,
+    Func,
+    Type,
+    /// A module, component or value: nothing a WIT world has.
+    Other,
+}
+
+/// One of a component's own imports or exports, as its binary states it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScannedItem {
+    /// The full name (`ns:pkg/iface@1.0.0`, or a plain name).
+    pub name: String,
+    pub sort: Sort,
+    /// For an imported instance whose type the component defines itself (as every
+    /// toolchain's output does): how many functions that type has. `None` otherwise
+    /// (exports, or a type the scan does not follow).
+    pub functions: Option<usize>,
+    /// The name carries more than a plain or `ns:pkg/iface@version` name says
+    /// (`implements`, or a version suffix in the binary).
+    pub unusual_name: bool,
+}
+
+/// A component's own imports and exports, read from its top-level sections only: no
+/// validation, and the modules and components nested in it are stepped over. An imported
+/// instance's function count is read from the instance type it names when that type is
+/// defined in a top-level type section. This is what a composer needs to plan the wiring,
+/// at a fraction of the cost of decoding the WIT world (which validates the whole
+/// component first).
+pub fn scan_items(name: &str, bytes: &[u8]) -> Result<(Vec<ScannedItem>, Vec<ScannedItem>), Error> {
+    use wasmparser::{
+        Chunk, ComponentAlias, ComponentExternalKind, ComponentOuterAliasKind, ComponentType,
+        ComponentTypeRef, InstanceTypeDeclaration, Payload,
+    };
     let error = |e| binary_error(name, bytes.len(), e);
     let mut parser = wasmparser::Parser::new(0);
     let mut data = bytes;
     let (mut imports, mut exports) = (Vec::new(), Vec::new());
+    // The component's type index space: for each type, its function count when it is an
+    // instance type defined here.
+    let mut types: Vec<Option<usize>> = Vec::new();
+    let item = |n: &wasmparser::ComponentExternName<'_>, sort, functions| ScannedItem {
+        name: n.full_name().into_owned(),
+        sort,
+        functions,
+        unusual_name: n.implements.is_some() || n.version_suffix.is_some(),
+    };
+    let sort_of = |kind: ComponentExternalKind| match kind {
+        ComponentExternalKind::Instance => Sort::Instance,
+        ComponentExternalKind::Func => Sort::Func,
+        ComponentExternalKind::Type => Sort::Type,
+        _ => Sort::Other,
+    };
     loop {
         let (payload, consumed) = match parser.parse(data, true).map_err(error)? {
             Chunk::Parsed { payload, consumed } => (payload, consumed),
@@ -145,14 +201,67 @@ pub fn import_export_names(name: &str, bytes: &[u8]) -> Result<(Vec<String>, Vec
             Ok(())
         };
         match payload {
+            Payload::ComponentTypeSection(reader) => {
+                for ty in reader {
+                    types.push(match ty.map_err(error)? {
+                        ComponentType::Instance(decls) => Some(
+                            decls
+                                .iter()
+                                .filter(|d| {
+                                    matches!(
+                                        d,
+                                        InstanceTypeDeclaration::Export {
+                                            ty: ComponentTypeRef::Func(_),
+                                            ..
+                                        }
+                                    )
+                                })
+                                .count(),
+                        ),
+                        _ => None,
+                    });
+                }
+            }
             Payload::ComponentImportSection(reader) => {
                 for import in reader {
-                    imports.push(import.map_err(error)?.name.full_name().into_owned());
+                    let import = import.map_err(error)?;
+                    let (sort, functions) = match import.ty {
+                        ComponentTypeRef::Instance(i) => {
+                            (Sort::Instance, types.get(i as usize).copied().flatten())
+                        }
+                        ComponentTypeRef::Func(_) => (Sort::Func, None),
+                        ComponentTypeRef::Type(_) => {
+                            types.push(None);
+                            (Sort::Type, None)
+                        }
+                        _ => (Sort::Other, None),
+                    };
+                    imports.push(item(&import.name, sort, functions));
+                }
+            }
+            Payload::ComponentAliasSection(reader) => {
+                for alias in reader {
+                    match alias.map_err(error)? {
+                        ComponentAlias::InstanceExport {
+                            kind: ComponentExternalKind::Type,
+                            ..
+                        }
+                        | ComponentAlias::Outer {
+                            kind: ComponentOuterAliasKind::Type,
+                            ..
+                        } => types.push(None),
+                        _ => {}
+                    }
                 }
             }
             Payload::ComponentExportSection(reader) => {
                 for export in reader {
-                    exports.push(export.map_err(error)?.name.full_name().into_owned());
+                    let export = export.map_err(error)?;
+                    // Exporting a type gives it a new index, as importing one does.
+                    if export.kind == ComponentExternalKind::Type {
+                        types.push(None);
+                    }
+                    exports.push(item(&export.name, sort_of(export.kind), None));
                 }
             }
             Payload::ModuleSection {

@@ -26,6 +26,29 @@ impl InterfaceName {
         })
     }
 
+    /// Parses `ns:pkg/iface` or `ns:pkg/iface@version`, as a component names an import or
+    /// export of a package's interface. `None` for anything else (a plain name, nested
+    /// namespaces or packages, a projection such as `ns:pkg/iface/x`, a bad version).
+    pub fn parse(name: &str) -> Option<InterfaceName> {
+        let (path, version) = match name.split_once('@') {
+            Some((path, v)) => (path, Some(Version::parse(v).ok()?)),
+            None => (name, None),
+        };
+        let (namespace, rest) = path.split_once(':')?;
+        let (package, interface) = rest.split_once('/')?;
+        let word = |w: &str| {
+            !w.is_empty()
+                && w.split('-')
+                    .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric()))
+        };
+        (word(namespace) && word(package) && word(interface)).then(|| InterfaceName {
+            namespace: namespace.to_string(),
+            package: package.to_string(),
+            interface: interface.to_string(),
+            version,
+        })
+    }
+
     /// Same interface, ignoring the version.
     pub fn same_unversioned(&self, other: &InterfaceName) -> bool {
         self.namespace == other.namespace
@@ -90,6 +113,35 @@ mod tests {
 
     fn v(s: &str) -> Version {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn interface_names_parse_as_components_write_them() {
+        let n = InterfaceName::parse("wasi:io/poll@0.2.6").unwrap();
+        assert_eq!(
+            (
+                n.namespace.as_str(),
+                n.package.as_str(),
+                n.interface.as_str()
+            ),
+            ("wasi", "io", "poll")
+        );
+        assert_eq!(n.version, Some(v("0.2.6")));
+        assert_eq!(n.to_string(), "wasi:io/poll@0.2.6");
+        let n = InterfaceName::parse("example:db-adapter/sql-2").unwrap();
+        assert_eq!((n.package.as_str(), n.version), ("db-adapter", None));
+        for not in [
+            "run",
+            "wasi:io",
+            "wasi:io/poll@x",
+            "a:b:c/d",
+            "a:b/c/d",
+            "a:b/",
+            "a:-b/c",
+            "A:b/c d",
+        ] {
+            assert_eq!(InterfaceName::parse(not), None, "{not}");
+        }
     }
 
     #[test]
