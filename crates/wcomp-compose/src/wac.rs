@@ -50,24 +50,25 @@ pub fn compose(
     }
     // The WAC decides which `--dep`s the output embeds, so each is validated in full here
     // (unless remembered as valid), and the output's function bodies are all known valid.
-    // One thread per part, as when they were read; the first failing `--dep` is reported.
-    let checked: Vec<Result<(), wcomp_wasm::Error>> = std::thread::scope(|s| {
-        let running: Vec<_> = deps
-            .iter()
-            .filter(|d| !d.part.known_valid())
-            .map(|d| {
-                s.spawn(move || {
-                    wcomp_wasm::component::validate(&d.part.source, &d.part.bytes)?;
-                    wcomp_wasm::component::remember_validated(d.part.digest());
-                    Ok(())
-                })
-            })
-            .collect();
-        running
-            .into_iter()
-            .map(|t| t.join().expect("validating thread panicked"))
-            .collect()
-    });
+    // Above 1 MiB in all, one thread per part; the first failing `--dep` is reported.
+    let check = |d: &Dep| -> Result<(), wcomp_wasm::Error> {
+        wcomp_wasm::component::validate(&d.part.source, &d.part.bytes)?;
+        wcomp_wasm::component::remember_validated(d.part.digest());
+        Ok(())
+    };
+    let unproven = deps.iter().filter(|d| !d.part.known_valid());
+    let total: usize = deps.iter().map(|d| d.part.bytes.len()).sum();
+    let checked: Vec<Result<(), wcomp_wasm::Error>> = if total <= wcomp_wasm::component::LARGE {
+        unproven.map(check).collect()
+    } else {
+        std::thread::scope(|s| {
+            let running: Vec<_> = unproven.map(|d| s.spawn(move || check(d))).collect();
+            running
+                .into_iter()
+                .map(|t| t.join().expect("validating thread panicked"))
+                .collect()
+        })
+    };
     checked.into_iter().collect::<Result<Vec<()>, _>>()?;
     let mut packages: IndexMap<BorrowedPackageKey<'_>, Vec<u8>> = IndexMap::new();
     for (d, (name, version)) in deps.iter().zip(&names) {
