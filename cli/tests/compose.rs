@@ -886,15 +886,7 @@ fn a_part_with_invalid_code_is_named_and_valid_parts_are_remembered() {
         .expect(1)
         .has("`bad.wat` is not a valid component: type mismatch");
     d.nothing_written(&["root.wat", "good.wat", "bad.wat", "cache"]);
-    // `<cache>/validated/<validator version>/<sha256 hex>`, one file per component.
-    let remembered = || -> usize {
-        std::fs::read_dir(cache.join("validated")).map_or(0, |versions| {
-            versions
-                .flatten()
-                .map(|v| std::fs::read_dir(v.path()).map_or(0, Iterator::count))
-                .sum()
-        })
-    };
+    let remembered = || remembered(&cache);
     assert_eq!(
         remembered(),
         0,
@@ -907,6 +899,108 @@ fn a_part_with_invalid_code_is_named_and_valid_parts_are_remembered() {
     assert_eq!(
         std::fs::read(d.path("ok.wasm")).unwrap().len(),
         std::fs::read(d.path("again.wasm")).unwrap().len()
+    );
+}
+
+/// How many components the validation memory under `cache` holds:
+/// `<cache>/validated/<validator version>/<sha256 hex>`, one file per component.
+fn remembered(cache: &std::path::Path) -> usize {
+    std::fs::read_dir(cache.join("validated")).map_or(0, |versions| {
+        versions
+            .flatten()
+            .map(|v| std::fs::read_dir(v.path()).map_or(0, Iterator::count))
+            .sum()
+    })
+}
+
+/// From a WAC file, the output is validated in full, which checks the code of each
+/// `--dep` it embeds; a `--dep` it does not embed is validated on its own. An invalid one
+/// is named either way, and only what passed is remembered.
+#[test]
+fn a_wac_dep_with_invalid_code_is_named_used_or_not() {
+    let d = Dir::new();
+    d.write(
+        "root.wat",
+        "(component (import \"answer\" (func $a (result u32))) (export \"get\" (func $a)))",
+    );
+    let plug = |body: &str| {
+        format!(
+            "(component (core module $m (func (export \"f\") (result i32) {body})) (core instance $i (instantiate $m)) (func $f (result u32) (canon lift (core func $i \"f\"))) (export \"answer\" (func $f)))"
+        )
+    };
+    d.write("good.wat", plug("i32.const 42"));
+    d.write("spare.wat", plug("i32.const 7"));
+    d.write("bad.wat", plug("i64.const 42"));
+    d.write(
+        "app.wac",
+        "package example:app;\n\nlet p = new test:plug {};\nlet r = new test:root { answer: p.answer };\nexport r.get;\n",
+    );
+    let cache = d.path("cache");
+    let compose = |deps: &[&str], out: &str| -> Run {
+        let mut args = vec!["compose", "app.wac", "-o", out];
+        for dep in deps {
+            args.extend(["--dep", dep]);
+        }
+        std::process::Command::new(env!("CARGO_BIN_EXE_wcomp"))
+            .args(args)
+            .current_dir(d.path(""))
+            .env("WCOMP_CACHE_DIR", &cache)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+            .into()
+    };
+    // Used: its code is in the output.
+    compose(&["test:root=root.wat", "test:plug=bad.wat"], "a.wasm")
+        .expect(1)
+        .has("`bad.wat` is not a valid component: type mismatch");
+    // Not used by the WAC file: still checked.
+    compose(
+        &[
+            "test:root=root.wat",
+            "test:plug=good.wat",
+            "test:spare=bad.wat",
+        ],
+        "b.wasm",
+    )
+    .expect(1)
+    .has("`bad.wat` is not a valid component: type mismatch");
+    d.nothing_written(&[
+        "root.wat",
+        "good.wat",
+        "spare.wat",
+        "bad.wat",
+        "app.wac",
+        "cache",
+    ]);
+    assert_eq!(
+        remembered(&cache),
+        0,
+        "nothing is remembered from a failure"
+    );
+
+    compose(
+        &[
+            "test:root=root.wat",
+            "test:plug=good.wat",
+            "test:spare=spare.wat",
+        ],
+        "c.wasm",
+    )
+    .expect(0);
+    assert_eq!(remembered(&cache), 3, "the two used and the unused one");
+    compose(
+        &[
+            "test:root=root.wat",
+            "test:plug=good.wat",
+            "test:spare=spare.wat",
+        ],
+        "d.wasm",
+    )
+    .expect(0);
+    assert_eq!(
+        std::fs::read(d.path("c.wasm")).unwrap(),
+        std::fs::read(d.path("d.wasm")).unwrap()
     );
 }
 

@@ -267,7 +267,7 @@ pub(crate) fn validate_structure(bytes: &[u8]) -> Result<(), Error> {
         .map_err(blame_output)
 }
 
-fn blame_output(e: wcomp_wasm::Error) -> Error {
+pub(crate) fn blame_output(e: wcomp_wasm::Error) -> Error {
     Error::Encode(format!("the output does not validate: {e}"))
 }
 
@@ -393,6 +393,15 @@ mod tests {
             .map(|k| out.resolve.name_world_key(k))
             .collect();
         assert_eq!(encoded.exports, names);
+        // Each part is embedded as it is: what lets a WAC composition's full validation
+        // stand for its `--dep`s' own.
+        let nested = wcomp_wasm::component::nested_components("out", &encoded.bytes).unwrap();
+        assert_eq!(nested.len(), 2);
+        for p in &parts {
+            assert!(nested.contains(&p.bytes.as_slice()), "{} embedded", p.name);
+        }
+        let cut = &encoded.bytes[..encoded.bytes.len() / 2];
+        assert!(wcomp_wasm::component::nested_components("out", cut).is_err());
     }
 
     /// Over 1 MiB, parts are hashed on a second thread while wac-graph encodes them: the

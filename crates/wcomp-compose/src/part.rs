@@ -95,13 +95,13 @@ impl Part {
 
     /// Reads a part whose wiring someone else decides (a WAC file's `--dep`): checked to be
     /// a component and hashed, but its imports and exports are not read (`imports` and
-    /// `exports` are empty): wac-graph reads its types, and its bytes are validated before
-    /// they are embedded.
+    /// `exports` are empty): wac-graph reads its types, and its code is validated with the
+    /// output that embeds it (or on its own when the output does not).
     pub fn load_undecoded(name: &str, source: &str, bytes: Vec<u8>) -> Result<Part, Error> {
         check_name(name)?;
         let bytes = component_bytes(source, bytes)?;
-        // Hashed now, on the loading thread: a WAC file's `--dep`s are validated (or
-        // found remembered) before anything else is done with them.
+        // Hashed now, on the loading thread (one per part when they are large): nothing
+        // else reads a `--dep` before wac-graph, which runs on one thread.
         let recalled = OnceLock::from(wcomp_wasm::component::hash_and_recall(&bytes));
         Ok(Part {
             name: name.to_string(),

@@ -48,28 +48,6 @@ pub fn compose(
         };
         names.push((name, version));
     }
-    // The WAC decides which `--dep`s the output embeds, so each is validated in full here
-    // (unless remembered as valid), and the output's function bodies are all known valid.
-    // Above 1 MiB in all, one thread per part; the first failing `--dep` is reported.
-    let check = |d: &Dep| -> Result<(), wcomp_wasm::Error> {
-        wcomp_wasm::component::validate(&d.part.source, &d.part.bytes)?;
-        wcomp_wasm::component::remember_validated(d.part.digest());
-        Ok(())
-    };
-    let unproven = deps.iter().filter(|d| !d.part.known_valid());
-    let total: usize = deps.iter().map(|d| d.part.bytes.len()).sum();
-    let checked: Vec<Result<(), wcomp_wasm::Error>> = if total <= wcomp_wasm::component::LARGE {
-        unproven.map(check).collect()
-    } else {
-        std::thread::scope(|s| {
-            let running: Vec<_> = unproven.map(|d| s.spawn(move || check(d))).collect();
-            running
-                .into_iter()
-                .map(|t| t.join().expect("validating thread panicked"))
-                .collect()
-        })
-    };
-    checked.into_iter().collect::<Result<Vec<()>, _>>()?;
     let mut packages: IndexMap<BorrowedPackageKey<'_>, Vec<u8>> = IndexMap::new();
     for (d, (name, version)) in deps.iter().zip(&names) {
         packages.insert(
@@ -78,6 +56,15 @@ pub fn compose(
         );
     }
     let resolution = document.resolve(packages).map_err(|e| {
+        // A `--dep` that is not a valid component is reported as such, not as the WAC
+        // file's error.
+        if let Some(invalid) = deps
+            .iter()
+            .filter(|d| !d.part.known_valid())
+            .find_map(|d| wcomp_wasm::component::validate(&d.part.source, &d.part.bytes).err())
+        {
+            return invalid.into();
+        }
         let (line, column) = position(source, &e);
         match &e {
             wac_parser::resolution::Error::UnknownPackage { name, .. } => Error::MissingDep {
@@ -114,8 +101,21 @@ pub fn compose(
         wac: Some(source.to_string()),
     };
     wcomp_wasm::provenance::append(&mut bytes, &record);
-    // Every `--dep` was validated in full above, so only the output's structure is left.
-    crate::encode::check(bytes, crate::encode::validate_structure)
+    // The output embeds the `--dep`s the WAC file uses, unchanged: validating it in full
+    // checks their code in the same pass (as in automatic mode). A `--dep` it does not
+    // embed is validated on its own, so nothing is remembered as valid unchecked.
+    let embedded = wcomp_wasm::component::nested_components("composition", &bytes)
+        .map_err(crate::encode::blame_output)?;
+    let (inside, outside): (Vec<&Part>, Vec<&Part>) = deps
+        .iter()
+        .map(|d| &d.part)
+        .filter(|p| !p.known_valid())
+        .partition(|p| embedded.contains(&p.bytes.as_slice()));
+    for p in outside {
+        wcomp_wasm::component::validate(&p.source, &p.bytes)?;
+        wcomp_wasm::component::remember_validated(p.digest());
+    }
+    crate::encode::check(bytes, |b| crate::encode::validate(b, &inside))
 }
 
 /// Line and column (1-based) of a diagnostic's primary label, or 1:1.

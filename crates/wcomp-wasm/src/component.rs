@@ -158,12 +158,10 @@ pub struct ScannedItem {
 /// component first).
 pub fn scan_items(name: &str, bytes: &[u8]) -> Result<(Vec<ScannedItem>, Vec<ScannedItem>), Error> {
     use wasmparser::{
-        Chunk, ComponentAlias, ComponentExternalKind, ComponentOuterAliasKind, ComponentType,
+        ComponentAlias, ComponentExternalKind, ComponentOuterAliasKind, ComponentType,
         ComponentTypeRef, InstanceTypeDeclaration, Payload,
     };
     let error = |e| binary_error(name, bytes.len(), e);
-    let mut parser = wasmparser::Parser::new(0);
-    let mut data = bytes;
     let (mut imports, mut exports) = (Vec::new(), Vec::new());
     // The component's type index space: for each type, its function count when it is an
     // instance type defined here.
@@ -180,26 +178,7 @@ pub fn scan_items(name: &str, bytes: &[u8]) -> Result<(Vec<ScannedItem>, Vec<Sca
         ComponentExternalKind::Type => Sort::Type,
         _ => Sort::Other,
     };
-    loop {
-        let (payload, consumed) = match parser.parse(data, true).map_err(error)? {
-            Chunk::Parsed { payload, consumed } => (payload, consumed),
-            // With `eof` set, the parser reports missing bytes as an error instead.
-            Chunk::NeedMoreData(_) => unreachable!("parsing with eof"),
-        };
-        data = &data[consumed..];
-        // The parser has already counted a nested module's or component's bytes (or a
-        // skipped code section's) as read: step over them.
-        let mut skip = |len: u64| -> Result<(), Error> {
-            data = usize::try_from(len)
-                .ok()
-                .and_then(|len| data.get(len..))
-                .ok_or_else(|| Error::Truncated {
-                    name: name.to_string(),
-                    len: bytes.len(),
-                    message: "a nested section runs past the end".to_string(),
-                })?;
-            Ok(())
-        };
+    each_top_level_payload(name, bytes, |payload| {
         match payload {
             Payload::ComponentTypeSection(reader) => {
                 for ty in reader {
@@ -264,20 +243,83 @@ pub fn scan_items(name: &str, bytes: &[u8]) -> Result<(Vec<ScannedItem>, Vec<Sca
                     exports.push(item(&export.name, sort_of(export.kind), None));
                 }
             }
+            _ => {}
+        }
+        Ok(())
+    })?;
+    Ok((imports, exports))
+}
+
+/// Calls `visit` with each payload of the component or module `bytes` itself, in order:
+/// a nested module or component is one payload (its section, whose bytes `visit` may
+/// read), and a code section is not read at all. Errors on bytes that do not parse.
+fn each_top_level_payload<'a>(
+    name: &str,
+    bytes: &'a [u8],
+    mut visit: impl FnMut(wasmparser::Payload<'a>) -> Result<(), Error>,
+) -> Result<(), Error> {
+    use wasmparser::{Chunk, Payload};
+    let error = |e| binary_error(name, bytes.len(), e);
+    let mut parser = wasmparser::Parser::new(0);
+    let mut data = bytes;
+    loop {
+        let (payload, consumed) = match parser.parse(data, true).map_err(error)? {
+            Chunk::Parsed { payload, consumed } => (payload, consumed),
+            // With `eof` set, the parser reports missing bytes as an error instead.
+            Chunk::NeedMoreData(_) => unreachable!("parsing with eof"),
+        };
+        data = &data[consumed..];
+        // The parser has already counted a nested module's or component's bytes (or a
+        // skipped code section's) as read: step over them.
+        let nested = match &payload {
             Payload::ModuleSection {
                 unchecked_range, ..
             }
             | Payload::ComponentSection {
                 unchecked_range, ..
-            } => skip(unchecked_range.end - unchecked_range.start)?,
+            } => Some(unchecked_range.end - unchecked_range.start),
             Payload::CodeSectionStart { size, .. } => {
                 parser.skip_section();
-                skip(u64::from(size))?;
+                Some(u64::from(*size))
             }
-            Payload::End(_) => return Ok((imports, exports)),
-            _ => {}
+            _ => None,
+        };
+        // Checked before `visit` reads a nested section's bytes.
+        let rest = match nested {
+            Some(len) => usize::try_from(len)
+                .ok()
+                .and_then(|len| data.get(len..))
+                .ok_or_else(|| Error::Truncated {
+                    name: name.to_string(),
+                    len: bytes.len(),
+                    message: "a nested section runs past the end".to_string(),
+                })?,
+            None => data,
+        };
+        let end = matches!(payload, Payload::End(_));
+        visit(payload)?;
+        if end {
+            return Ok(());
         }
+        data = rest;
     }
+}
+
+/// The bytes of each component nested directly in `bytes` (not in its nested components),
+/// in order: a composer embeds its parts this way, unchanged.
+pub fn nested_components<'a>(name: &str, bytes: &'a [u8]) -> Result<Vec<&'a [u8]>, Error> {
+    let mut found = Vec::new();
+    each_top_level_payload(name, bytes, |payload| {
+        if let wasmparser::Payload::ComponentSection {
+            unchecked_range, ..
+        } = payload
+        {
+            // In range: checked before the section is visited.
+            found.push(&bytes[unchecked_range.start as usize..unchecked_range.end as usize]);
+        }
+        Ok(())
+    })?;
+    Ok(found)
 }
 
 /// Turns a wasmparser error into ours; running out of bytes is reported as truncation.
