@@ -1,11 +1,12 @@
 //! Composition for wcomp: several components become one.
 //!
 //! - [`part`]: a component taking part, with its imports and exports.
-//! - [`plan`]: automatic wiring (any part may feed any other), `--wire` overrides, the
-//!   pre-flight type check of every wire in WIT terms, near misses, cycles, and the
-//!   unification of semver-compatible imports.
-//! - [`encode`]: turns a plan into a component with wac-graph and records what it was made
-//!   of ([`wcomp_wasm::provenance`]).
+//! - [`plan`]: automatic wiring (any part may feed any other), `--wire` overrides, near
+//!   misses, cycles, the unification of semver-compatible imports, and the explanation in
+//!   WIT terms of a wire whose types do not match.
+//! - [`encode`]: turns a plan into a component with wac-graph, which type-checks every wire
+//!   before anything is encoded, and records what it was made of
+//!   ([`wcomp_wasm::provenance`]).
 //! - [`wac`]: composition from a WAC file, and writing a plan as WAC.
 
 pub mod encode;

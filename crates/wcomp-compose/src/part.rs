@@ -1,5 +1,5 @@
-//! A part of a composition: a component read from a file, with its decoded world and the
-//! names it imports and exports.
+//! A part of a composition: a component read from a file, the names it imports and
+//! exports (read from its own sections), and its WIT world, decoded when needed.
 
 use crate::Error;
 use std::sync::OnceLock;
