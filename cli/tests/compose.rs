@@ -854,33 +854,47 @@ fn parts_that_are_not_components_are_refused() {
     }
 }
 
+/// A root that imports `answer: func() -> u32` and exports it again as `get`, and a plug
+/// exporting `answer` whose core function has `body` (`i64.const 42` makes it invalid
+/// code with valid types), written as `root.wat` and `<name>.wat` for each plug.
+fn answer_parts(d: &Dir, plugs: &[(&str, &str)]) {
+    d.write(
+        "root.wat",
+        "(component (import \"answer\" (func $a (result u32))) (export \"get\" (func $a)))",
+    );
+    for (name, body) in plugs {
+        d.write(
+            &format!("{name}.wat"),
+            format!(
+                "(component (core module $m (func (export \"f\") (result i32) {body})) (core instance $i (instantiate $m)) (func $f (result u32) (canon lift (core func $i \"f\"))) (export \"answer\" (func $f)))"
+            ),
+        );
+    }
+}
+
+/// `wcomp compose` with `args` in `d`, its validation memory in `cache`.
+fn compose_with_cache(d: &Dir, cache: &std::path::Path, args: &[&str]) -> Run {
+    std::process::Command::new(env!("CARGO_BIN_EXE_wcomp"))
+        .arg("compose")
+        .args(args)
+        .current_dir(d.path(""))
+        .env("WCOMP_CACHE_DIR", cache)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+        .into()
+}
+
 /// A part whose code is invalid (its types are fine, so wiring succeeds) is named in the
 /// error, and nothing is written. Parts of a composition that validates are remembered as
 /// valid in the cache (their code was checked as part of the output).
 #[test]
 fn a_part_with_invalid_code_is_named_and_valid_parts_are_remembered() {
     let d = Dir::new();
-    d.write(
-        "root.wat",
-        "(component (import \"answer\" (func $a (result u32))) (export \"get\" (func $a)))",
-    );
-    let plug = |body: &str| {
-        format!(
-            "(component (core module $m (func (export \"f\") (result i32) {body})) (core instance $i (instantiate $m)) (func $f (result u32) (canon lift (core func $i \"f\"))) (export \"answer\" (func $f)))"
-        )
-    };
-    d.write("good.wat", plug("i32.const 42"));
-    d.write("bad.wat", plug("i64.const 42"));
+    answer_parts(&d, &[("good", "i32.const 42"), ("bad", "i64.const 42")]);
     let cache = d.path("cache");
-    let compose = |plug: &str, out: &str| -> Run {
-        std::process::Command::new(env!("CARGO_BIN_EXE_wcomp"))
-            .args(["compose", "root.wat", "--plug", plug, "-o", out])
-            .current_dir(d.path(""))
-            .env("WCOMP_CACHE_DIR", &cache)
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap()
-            .into()
+    let compose = |plug: &str, out: &str| {
+        compose_with_cache(&d, &cache, &["root.wat", "--plug", plug, "-o", out])
     };
     compose("bad.wat", "bad.wasm")
         .expect(1)
@@ -919,36 +933,25 @@ fn remembered(cache: &std::path::Path) -> usize {
 #[test]
 fn a_wac_dep_with_invalid_code_is_named_used_or_not() {
     let d = Dir::new();
-    d.write(
-        "root.wat",
-        "(component (import \"answer\" (func $a (result u32))) (export \"get\" (func $a)))",
+    answer_parts(
+        &d,
+        &[
+            ("good", "i32.const 42"),
+            ("spare", "i32.const 7"),
+            ("bad", "i64.const 42"),
+        ],
     );
-    let plug = |body: &str| {
-        format!(
-            "(component (core module $m (func (export \"f\") (result i32) {body})) (core instance $i (instantiate $m)) (func $f (result u32) (canon lift (core func $i \"f\"))) (export \"answer\" (func $f)))"
-        )
-    };
-    d.write("good.wat", plug("i32.const 42"));
-    d.write("spare.wat", plug("i32.const 7"));
-    d.write("bad.wat", plug("i64.const 42"));
     d.write(
         "app.wac",
         "package example:app;\n\nlet p = new test:plug {};\nlet r = new test:root { answer: p.answer };\nexport r.get;\n",
     );
     let cache = d.path("cache");
-    let compose = |deps: &[&str], out: &str| -> Run {
-        let mut args = vec!["compose", "app.wac", "-o", out];
+    let compose = |deps: &[&str], out: &str| {
+        let mut args = vec!["app.wac", "-o", out];
         for dep in deps {
             args.extend(["--dep", dep]);
         }
-        std::process::Command::new(env!("CARGO_BIN_EXE_wcomp"))
-            .args(args)
-            .current_dir(d.path(""))
-            .env("WCOMP_CACHE_DIR", &cache)
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap()
-            .into()
+        compose_with_cache(&d, &cache, &args)
     };
     // Used: its code is in the output.
     compose(&["test:root=root.wat", "test:plug=bad.wat"], "a.wasm")

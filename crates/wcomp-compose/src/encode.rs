@@ -329,8 +329,6 @@ pub fn unified_in<'p>(
 mod tests {
     use super::*;
     use crate::plan::{Options, plan};
-    use wit_component::{ComponentEncoder, StringEncoding};
-    use wit_parser::{ManglingAndAbi, Resolve};
 
     const WIT: &str = "package test:parts@1.0.0;
         interface greet { greet: func(name: string) -> string; }
@@ -338,24 +336,7 @@ mod tests {
         world root { import greet; export run: func() -> string; }";
 
     fn component(world: &str) -> Vec<u8> {
-        let mut resolve = Resolve::new();
-        let pkg = resolve.push_str("parts.wit", WIT).unwrap();
-        let world = resolve.select_world(&[pkg], Some(world)).unwrap();
-        let mut module = wit_component::dummy_module(&resolve, world, ManglingAndAbi::Standard32);
-        wit_component::embed_component_metadata(
-            &mut module,
-            &resolve,
-            world,
-            StringEncoding::UTF8,
-            false,
-        )
-        .unwrap();
-        ComponentEncoder::default()
-            .module(&module)
-            .unwrap()
-            .validate(true)
-            .encode()
-            .unwrap()
+        crate::test_support::dummy_component(WIT, world)
     }
 
     /// `parts` composed with the first as the root and no import left open; the output is

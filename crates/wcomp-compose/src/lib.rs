@@ -12,6 +12,8 @@
 pub mod encode;
 pub mod part;
 pub mod plan;
+#[cfg(test)]
+mod test_support;
 pub mod wac;
 
 pub use part::Part;

@@ -342,8 +342,7 @@ pub fn name_from_reference(reference: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wit_component::{ComponentEncoder, StringEncoding};
-    use wit_parser::{ManglingAndAbi, Resolve};
+    use wit_parser::Resolve;
 
     /// Worlds with what toolchains put in components: interfaces with resources and
     /// `use`d types, an interface imported only for its types, bare functions, versioned
@@ -368,24 +367,7 @@ mod tests {
         }";
 
     fn component() -> Vec<u8> {
-        let mut resolve = Resolve::new();
-        let pkg = resolve.push_str("scan.wit", WIT).unwrap();
-        let world = resolve.select_world(&[pkg], Some("part")).unwrap();
-        let mut module = wit_component::dummy_module(&resolve, world, ManglingAndAbi::Standard32);
-        wit_component::embed_component_metadata(
-            &mut module,
-            &resolve,
-            world,
-            StringEncoding::UTF8,
-            false,
-        )
-        .unwrap();
-        ComponentEncoder::default()
-            .module(&module)
-            .unwrap()
-            .validate(true)
-            .encode()
-            .unwrap()
+        crate::test_support::dummy_component(WIT, "part")
     }
 
     fn summary(items: &[Item]) -> Vec<(String, Option<String>, &'static str, Option<usize>)> {
