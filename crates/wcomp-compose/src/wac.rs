@@ -104,12 +104,20 @@ pub fn compose(
     // The output embeds the `--dep`s the WAC file uses, unchanged: validating it in full
     // checks their code in the same pass (as in automatic mode). A `--dep` it does not
     // embed is validated on its own, so nothing is remembered as valid unchecked.
-    let embedded = wcomp_wasm::component::nested_components("composition", &bytes)
-        .map_err(crate::encode::blame_output)?;
-    let (inside, outside): (Vec<&Part>, Vec<&Part>) = deps
+    let unproven: Vec<&Part> = deps
         .iter()
         .map(|d| &d.part)
         .filter(|p| !p.known_valid())
+        .collect();
+    // Only needed when some `--dep` is not remembered as valid (not on the warm path).
+    let embedded = if unproven.is_empty() {
+        Vec::new()
+    } else {
+        wcomp_wasm::component::nested_components("composition", &bytes)
+            .map_err(crate::encode::blame_output)?
+    };
+    let (inside, outside): (Vec<&Part>, Vec<&Part>) = unproven
+        .into_iter()
         .partition(|p| embedded.contains(&p.bytes.as_slice()));
     for p in outside {
         wcomp_wasm::component::validate(&p.source, &p.bytes)?;
