@@ -916,6 +916,116 @@ fn a_part_with_invalid_code_is_named_and_valid_parts_are_remembered() {
     );
 }
 
+/// A large binary part composed before is composed through its stand-in, its bytes
+/// copied into the output unread: the output is the same, byte for byte, as when the part
+/// is read in full. A part file rewritten in place is read in full again.
+#[test]
+fn a_large_part_composed_again_goes_through_its_stand_in() {
+    let d = Dir::new();
+    answer_parts(&d, &[]);
+    let plug = |fill: &str| {
+        wat::parse_str(format!(
+            "(component (core module $m (memory 24) (data (i32.const 0) \"{}\") (func (export \"f\") (result i32) i32.const 42)) (core instance $i (instantiate $m)) (func $f (result u32) (canon lift (core func $i \"f\"))) (export \"answer\" (func $f)))",
+            fill.repeat(300_000)
+        ))
+        .unwrap()
+    };
+    let first_plug = plug("wcomp");
+    assert!(first_plug.len() > 1 << 20, "a large part");
+    d.write("plug.wasm", &first_plug);
+    // A file's identity is remembered only once it has not changed for a second.
+    std::thread::sleep(std::time::Duration::from_millis(1_100));
+    let cache = d.path("cache");
+    let compose = |cache: &Path, out: &str| {
+        let json = compose_with_cache(
+            &d,
+            cache,
+            &["root.wat", "--plug", "plug.wasm", "-o", out, "--json"],
+        )
+        .expect(0)
+        .json();
+        assert_eq!(
+            json["sha256"],
+            sha256(&d.path(out)),
+            "{out}: the digest shown"
+        );
+        assert_eq!(json["size"], std::fs::read(d.path(out)).unwrap().len());
+        let plug = json["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "plug");
+        assert_eq!(
+            plug.unwrap()["digest"],
+            sha256(&d.path("plug.wasm")),
+            "{out}"
+        );
+        std::fs::read(d.path(out)).unwrap()
+    };
+    let entries = |sub: &str| {
+        std::fs::read_dir(cache.join("validated"))
+            .unwrap()
+            .map(|v| std::fs::read_dir(v.unwrap().path().join(sub)).map_or(0, Iterator::count))
+            .sum::<usize>()
+    };
+    // Read in full, validated; its stand-in is stored.
+    let read = compose(&cache, "read.wasm");
+    assert_eq!(entries("stand-ins"), 1);
+    assert_eq!(entries("outputs"), 0, "nothing went through a stand-in yet");
+    // Through the stand-in: hashed as it is written, the digest remembered.
+    let spliced = compose(&cache, "spliced.wasm");
+    assert_eq!(
+        entries("outputs"),
+        1,
+        "the output went through the stand-in"
+    );
+    // Again: the digest is recalled.
+    let again = compose(&cache, "again.wasm");
+    assert!(
+        read == spliced && spliced == again,
+        "the same bytes every way"
+    );
+    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+        .validate_all(&spliced)
+        .unwrap();
+    let fresh = compose(&d.path("fresh-cache"), "fresh.wasm");
+    assert!(fresh == spliced, "an empty memory composes the same bytes");
+    // From a WAC file too.
+    d.write(
+        "app.wac",
+        "package example:app;\n\nlet p = new test:plug {};\nlet r = new test:root { answer: p.answer };\nexport r.get;\n",
+    );
+    let wac = |cache: &Path, out: &str| {
+        let args = [
+            "app.wac",
+            "--dep",
+            "test:root=root.wat",
+            "--dep",
+            "test:plug=plug.wasm",
+        ];
+        compose_with_cache(&d, cache, &[&args[..], &["-o", out]].concat()).expect(0);
+        std::fs::read(d.path(out)).unwrap()
+    };
+    let from_wac = wac(&cache, "wac.wasm");
+    assert_eq!(
+        entries("outputs"),
+        2,
+        "the WAC output went through the stand-in"
+    );
+    assert!(
+        from_wac == wac(&d.path("wac-cache"), "wac-read.wasm"),
+        "as read in full"
+    );
+
+    // Rewritten in place, same size: its identity changes, so it is read in full.
+    let second_plug = plug("WCOMP");
+    assert_eq!(second_plug.len(), first_plug.len());
+    std::fs::write(d.path("plug.wasm"), &second_plug).unwrap();
+    let changed = compose(&cache, "changed.wasm");
+    let has_new_data = |bytes: &[u8]| String::from_utf8_lossy(bytes).contains("WCOMPWCOMP");
+    assert!(has_new_data(&changed) && !has_new_data(&spliced));
+}
+
 /// How many components the validation memory under `cache` holds:
 /// `<cache>/validated/<validator version>/<sha256 hex>`, one file per component.
 fn remembered(cache: &std::path::Path) -> usize {

@@ -126,13 +126,10 @@ impl Opts {
         } else {
             None
         };
-        // Validated and hashed when it was encoded (`wcomp_compose::encode::check`).
-        let wcomp_compose::encode::Encoded {
-            bytes,
-            imports,
-            exports,
-            digest,
-        } = encoded;
+        // Validated when it was encoded (`wcomp_compose::encode::check`); hashed then, or
+        // as it is written when parts stand in for large files.
+        let mut encoded = encoded;
+        let size = encoded.len();
         let wac = match (&self.emit_wac, &plan) {
             (Some(path), Some(plan)) => Some((path, wcomp_compose::wac::emit(&parts, plan))),
             (Some(_), None) => {
@@ -144,13 +141,23 @@ impl Opts {
         };
         // Nothing is written when anything fails: the WAC file goes second, and the
         // component is taken back if it cannot be written.
-        write_atomic(&out, &bytes)?;
+        let digest = crate::ops::write_atomically_with(&out, |file| Ok(encoded.write_to(file)?))
+            .map_err(|e| match e.downcast::<Error>() {
+                // A part's file changed while it was composed: the composition failed.
+                Ok(e) => self.report(e),
+                Err(e) => CliError::usage(e.context(format!("cannot write `{}`", out.display()))),
+            })?;
+        let wcomp_compose::encode::Encoded {
+            imports, exports, ..
+        } = encoded;
         if let Some((path, text)) = wac
             && let Err(e) = write_atomic(path, text.as_bytes())
         {
             let _ = std::fs::remove_file(&out);
             return Err(e);
         }
+        // Large part files read in full this time are composed through stand-ins next time.
+        wcomp_compose::standin::remember(&parts);
         let import_set: BTreeSet<String> = imports.iter().cloned().collect();
         let (unified, not_unified) = match &plan {
             Some(plan) => wcomp_compose::encode::unified_in(plan, &import_set),
@@ -160,7 +167,7 @@ impl Opts {
             let json = JsonOutput {
                 schema: 1,
                 output: out.display().to_string(),
-                size: bytes.len() as u64,
+                size,
                 sha256: digest.to_string(),
                 parts: parts
                     .iter()
@@ -183,7 +190,7 @@ impl Opts {
             "{} {} ({}, {})\n",
             paint(OK, "composed"),
             paint(BOLD, out.display()),
-            human_size(bytes.len() as u64),
+            human_size(size),
             digest
         );
         s.push_str(&format!("  {}\n", paint(BOLD, "parts:")));

@@ -127,7 +127,7 @@ pub fn compose(
             closed: c.no_imports,
         },
     )?;
-    let wcomp_compose::encode::Encoded { bytes, imports, .. } = wcomp_compose::encode::encode(
+    let mut encoded = wcomp_compose::encode::encode(
         &parts,
         &plan,
         &Tool {
@@ -135,19 +135,20 @@ pub fn compose(
             version: env!("CARGO_PKG_VERSION"),
         },
     )?;
-    let imports: std::collections::BTreeSet<String> = imports.into_iter().collect();
+    let imports: std::collections::BTreeSet<String> = encoded.imports.iter().cloned().collect();
     let (unified, _) = wcomp_compose::encode::unified_in(&plan, &imports);
-    super::write_atomically(&output, &bytes)?;
+    super::write_atomically_with(&output, |file| Ok(encoded.write_to(file)?))?;
+    wcomp_compose::standin::remember(&parts);
     super::write_atomically(
         &stamp_path,
         &serde_json::to_vec_pretty(&Stamp {
             key,
-            output_len: bytes.len() as u64,
+            output_len: encoded.len(),
         })?,
     )?;
     Ok(Composed {
         output,
-        size: bytes.len() as u64,
+        size: encoded.len(),
         parts: names,
         rebuilt: true,
         unified: unified.iter().map(|u| u.chosen.clone()).collect(),

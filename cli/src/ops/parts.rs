@@ -8,7 +8,9 @@ use wcomp_compose::part::{Part, name_from_path};
 /// Reads and decodes every part (a file, or a registry reference pulled and verified), on
 /// as many threads as there are parts. A file's source is recorded relative to `base`.
 /// Without `decode_worlds` (a WAC file's `--dep`s, wired by the WAC file), their worlds
-/// are not decoded ([`Part::load_undecoded`]).
+/// are not decoded ([`Part::load_undecoded`]). A large file composed before is loaded as
+/// its stand-in ([`Part::from_file`]); call [`wcomp_compose::standin::remember`] once the
+/// composition is written.
 pub fn load(
     specs: &[(Option<String>, String)],
     base: &Path,
@@ -27,11 +29,15 @@ pub fn load(
             return fetch_part(&name, path, read);
         }
         let name = name.clone().unwrap_or_else(|| name_from_path(path));
-        let bytes = wcomp_wasm::input::read_file(Path::new(path))?;
         let source = Path::new(path)
             .strip_prefix(base)
             .unwrap_or(Path::new(path));
-        read(&name, &source.display().to_string(), bytes)
+        Part::from_file(
+            &name,
+            &source.display().to_string(),
+            Path::new(path),
+            decode_worlds,
+        )
     };
     let loaded: Vec<Result<Part, Error>> = if all_small_files(specs) {
         specs.iter().map(load_one).collect()

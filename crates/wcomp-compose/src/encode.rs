@@ -18,35 +18,97 @@ pub struct Tool<'a> {
 }
 
 /// A composition, encoded and checked: its bytes (the record appended), the names of its
-/// imports and exports, and its sha256.
+/// imports and exports, and its sha256. When parts stand in for large files
+/// ([`crate::standin`]), the originals' bytes are put in their places only as the output
+/// is written ([`Encoded::write_to`]), and its digest is known from then on.
 pub struct Encoded {
-    pub bytes: Vec<u8>,
+    /// The output; with stand-ins, the bytes around the originals.
+    bytes: Vec<u8>,
+    splices: Vec<crate::standin::Splice>,
+    /// With stand-ins, the output as checked: the stand-ins in the originals' places.
+    checked: Option<Vec<u8>>,
+    len: u64,
+    digest: Option<wcomp_core::Digest>,
     /// Its world's imports and exports by name, in the order of the binary.
     pub imports: Vec<String>,
     pub exports: Vec<String>,
-    pub digest: wcomp_core::Digest,
 }
 
 impl Encoded {
     /// Decodes its WIT world, for callers that show it: decoding costs more than the
     /// rest of a small composition, so it is done only when asked for.
     pub fn world(&self) -> Result<wcomp_wasm::component::DecodedComponent, Error> {
-        wcomp_wasm::component::decode_unvalidated("composition", &self.bytes)
+        let shown = self.checked.as_deref().unwrap_or(&self.bytes);
+        wcomp_wasm::component::decode_unvalidated("composition", shown)
             .map_err(|e| Error::Encode(format!("the output does not decode: {e}")))
+    }
+
+    /// The output's size in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The output's bytes, when no part stands in for a file (otherwise they exist only
+    /// as written by [`Encoded::write_to`]).
+    pub fn bytes(&self) -> Option<&[u8]> {
+        self.splices.is_empty().then_some(self.bytes.as_slice())
+    }
+
+    /// The output's sha256: known once it is encoded, or with stand-ins once it is
+    /// written.
+    pub fn digest(&self) -> Option<&wcomp_core::Digest> {
+        self.digest.as_ref()
+    }
+
+    /// Writes the output to `out` (a new file) and returns its sha256.
+    pub fn write_to(&mut self, out: &mut std::fs::File) -> Result<wcomp_core::Digest, Error> {
+        if self.splices.is_empty() {
+            std::io::Write::write_all(out, &self.bytes).map_err(Error::Write)?;
+        } else {
+            let digest = crate::standin::write_output(&self.bytes, &self.splices, out)?;
+            self.digest = Some(digest);
+        }
+        Ok(self
+            .digest
+            .clone()
+            .expect("the digest is known once written"))
     }
 }
 
 /// Validates the output with `validation` ([`validate`] or [`validate_structure`]), reads
 /// the names of its imports and exports and hashes it; above 1 MiB, hashing runs on a
-/// second thread (below it, starting the thread costs more than it saves).
+/// second thread (below it, starting the thread costs more than it saves). When some of
+/// `parts` are composed through stand-ins, `bytes` embeds the stand-ins: it is checked as
+/// it is (a stand-in has its original's type, and the original is known to be valid), and
+/// the originals are then put in their places ([`crate::standin::splice`]) and the result
+/// hashed.
 pub(crate) fn check(
     bytes: Vec<u8>,
+    parts: &[&Part],
     validation: impl FnOnce(&[u8]) -> Result<(), Error> + Send,
 ) -> Result<Encoded, Error> {
     let checked = |bytes: &[u8]| {
         validation(bytes)?;
         wcomp_wasm::component::import_export_names("composition", bytes).map_err(blame_output)
     };
+    if parts.iter().any(|p| p.original().is_some()) {
+        let (imports, exports) = checked(&bytes)?;
+        let (around, splices) = crate::standin::cut(&bytes, parts)?;
+        let len = around.len() as u64 + splices.iter().map(|s| s.len()).sum::<u64>();
+        return Ok(Encoded {
+            len,
+            bytes: around,
+            splices,
+            checked: Some(bytes),
+            digest: None,
+            imports,
+            exports,
+        });
+    }
     let (checked, digest) = if bytes.len() <= wcomp_wasm::component::LARGE {
         (checked(&bytes), wcomp_core::Digest::sha256(&bytes))
     } else {
@@ -58,10 +120,13 @@ pub(crate) fn check(
     };
     let (imports, exports) = checked?;
     Ok(Encoded {
+        len: bytes.len() as u64,
         bytes,
+        splices: Vec::new(),
+        checked: None,
+        digest: Some(digest),
         imports,
         exports,
-        digest,
     })
 }
 
@@ -202,7 +267,7 @@ fn encode_parts(parts: &[Part], plan: &Plan, tool: &Tool<'_>) -> Result<Encoded,
         wac: None,
     };
     wcomp_wasm::provenance::append(&mut bytes, &record);
-    check(bytes, |b| validate(b, &embedded))
+    check(bytes, &embedded, |b| validate(b, &embedded))
 }
 
 /// wac-graph refuses to import one interface once when the parts that import it disagree
@@ -262,9 +327,25 @@ pub(crate) fn validate(bytes: &[u8], parts: &[&Part]) -> Result<(), Error> {
 }
 
 /// Everything but the core function bodies, for an output whose parts are all known valid.
+/// Such an output is valid in full, and is remembered as such when it is small (at most
+/// [`wcomp_wasm::component::LARGE`]; with stand-ins, the output as checked is): the same
+/// parts composed the same way again are not checked again. A large output is not hashed
+/// for this, since it is validated in the time hashing it would take.
 pub(crate) fn validate_structure(bytes: &[u8]) -> Result<(), Error> {
+    let digest =
+        (bytes.len() <= wcomp_wasm::component::LARGE).then(|| wcomp_core::Digest::sha256(bytes));
+    if digest
+        .as_ref()
+        .is_some_and(wcomp_wasm::component::remembered_valid)
+    {
+        return Ok(());
+    }
     wcomp_wasm::component::validate_except_function_bodies("composition", bytes)
-        .map_err(blame_output)
+        .map_err(blame_output)?;
+    if let Some(digest) = digest {
+        wcomp_wasm::component::remember_validated(&digest);
+    }
+    Ok(())
 }
 
 pub(crate) fn blame_output(e: wcomp_wasm::Error) -> Error {
@@ -289,7 +370,7 @@ pub fn part_record(p: &Part) -> PartRecord {
         name: p.name.clone(),
         source: p.source.clone(),
         digest: p.digest().to_string(),
-        size: p.bytes.len() as u64,
+        size: p.len(),
         reference: p.origin.as_ref().map(|o| o.reference.clone()),
         manifest_digest: p.origin.as_ref().map(|o| o.manifest_digest.clone()),
         signer: p.origin.as_ref().and_then(|o| o.signer.clone()),
@@ -348,7 +429,7 @@ mod tests {
             version: "0",
         };
         let encoded = encode(parts, &plan, &tool).unwrap();
-        wcomp_wasm::component::validate("out", &encoded.bytes).unwrap();
+        wcomp_wasm::component::validate("out", encoded.bytes().unwrap()).unwrap();
         encoded
     }
 
@@ -361,7 +442,10 @@ mod tests {
             Part::load("plug", "plug.wasm", component("plug")).unwrap(),
         ];
         let encoded = encode_closed(&parts);
-        assert_eq!(encoded.digest, wcomp_core::Digest::sha256(&encoded.bytes));
+        assert_eq!(
+            encoded.digest().unwrap(),
+            &wcomp_core::Digest::sha256(encoded.bytes().unwrap())
+        );
         let out = encoded.world().unwrap();
         let world = &out.resolve.worlds[out.world];
         assert!(world.imports.is_empty(), "the plug satisfies the root");
@@ -376,12 +460,14 @@ mod tests {
         assert_eq!(encoded.exports, names);
         // Each part is embedded as it is: what lets a WAC composition's full validation
         // stand for its `--dep`s' own.
-        let nested = wcomp_wasm::component::nested_components("out", &encoded.bytes).unwrap();
+        let nested =
+            wcomp_wasm::component::nested_components("out", encoded.bytes().unwrap()).unwrap();
         assert_eq!(nested.len(), 2);
         for p in &parts {
             assert!(nested.contains(&p.bytes.as_slice()), "{} embedded", p.name);
         }
-        let cut = &encoded.bytes[..encoded.bytes.len() / 2];
+        let bytes = encoded.bytes().unwrap();
+        let cut = &bytes[..bytes.len() / 2];
         assert!(wcomp_wasm::component::nested_components("out", cut).is_err());
     }
 
@@ -409,7 +495,7 @@ mod tests {
                 p.name
             );
         }
-        let record = wcomp_wasm::provenance::read(&encoded.bytes)
+        let record = wcomp_wasm::provenance::read(encoded.bytes().unwrap())
             .expect("a record")
             .unwrap();
         let recorded: Vec<(String, String)> = record

@@ -12,6 +12,7 @@
 pub mod encode;
 pub mod part;
 pub mod plan;
+pub mod standin;
 #[cfg(test)]
 mod test_support;
 pub mod wac;
@@ -73,6 +74,12 @@ pub enum Error {
     /// The graph did not encode (wac-graph refused it after our checks passed).
     #[error("failed to encode the composition: {0}")]
     Encode(String),
+    /// A part composed through its stand-in changed before its bytes were copied in.
+    #[error("part `{part}` ({path}) changed while it was being composed")]
+    Changed { part: String, path: String },
+    /// The output could not be written (an environment error).
+    #[error("writing the output: {0}")]
+    Write(#[source] std::io::Error),
 }
 
 impl Error {
@@ -88,10 +95,12 @@ impl Error {
             | Error::DuplicatePart(_)
             | Error::BadWire(_)
             | Error::WacSyntax { .. }
-            | Error::MissingDep { .. } => true,
+            | Error::MissingDep { .. }
+            | Error::Write(_) => true,
             Error::Rejected(_)
             | Error::WacResolve { .. }
             | Error::Encode(_)
+            | Error::Changed { .. }
             | Error::Fetch { .. } => false,
         }
     }
@@ -106,6 +115,7 @@ impl Error {
                 "name parts explicitly: `--plug other-name=path/to/{name}.wasm`"
             )),
             Error::Rejected(problems) if problems.len() == 1 => problems[0].hint.clone(),
+            Error::Changed { .. } => Some("compose again".to_string()),
             _ => None,
         }
     }

@@ -27,6 +27,11 @@ pub struct Part {
     pub exports: Vec<Item>,
     /// Where a part pulled from a registry came from, and who signed it.
     pub origin: Option<Origin>,
+    /// For a part composed through a stand-in ([`Part::from_file`]), the file whose bytes
+    /// take the stand-in's place in the output; `bytes` then holds the stand-in.
+    original: Option<crate::standin::Original>,
+    /// A large part file's identity when it was read, for [`crate::standin::remember`].
+    seen: Option<crate::standin::Seen>,
 }
 
 /// A part pulled by reference: what the composition record keeps about it.
@@ -90,7 +95,51 @@ impl Part {
             imports,
             exports,
             origin: None,
+            original: None,
+            seen: None,
         })
+    }
+
+    /// Reads a part from a file ([`Part::load`], or [`Part::load_undecoded`] without
+    /// `decode`). A large file composed before is read through its stand-in: see
+    /// [`crate::standin`].
+    pub fn from_file(
+        name: &str,
+        source: &str,
+        path: &std::path::Path,
+        decode: bool,
+    ) -> Result<Part, Error> {
+        use crate::standin::Opened;
+        let read = if decode {
+            Part::load
+        } else {
+            Part::load_undecoded
+        };
+        match crate::standin::open(path)? {
+            Opened::Read(r) => {
+                // Only a binary is embedded as the file has it (WAT text is converted):
+                // only its bytes can be copied from the file in a stand-in's place.
+                let binary = r.bytes.starts_with(b"\0asm");
+                let mut part = read(name, source, r.bytes)?;
+                part.seen = r.seen.filter(|_| binary);
+                Ok(part)
+            }
+            Opened::StandIn {
+                stand_in,
+                digest,
+                original,
+            } => {
+                // Stand-ins are small, and their original is remembered as valid.
+                let mut part = if decode {
+                    Part::load(name, source, stand_in)?
+                } else {
+                    Part::unread(name, source, component_bytes(source, stand_in)?)
+                };
+                part.recalled = OnceLock::from((digest, true));
+                part.original = Some(original);
+                Ok(part)
+            }
+        }
     }
 
     /// Reads a part whose wiring someone else decides (a WAC file's `--dep`): checked to be
@@ -100,19 +149,48 @@ impl Part {
     pub fn load_undecoded(name: &str, source: &str, bytes: Vec<u8>) -> Result<Part, Error> {
         check_name(name)?;
         let bytes = component_bytes(source, bytes)?;
+        let part = Part::unread(name, source, bytes);
         // Hashed now, on the loading thread (one per part when they are large): nothing
         // else reads a `--dep` before wac-graph, which runs on one thread.
-        let recalled = OnceLock::from(wcomp_wasm::component::hash_and_recall(&bytes));
-        Ok(Part {
+        part.recalled();
+        Ok(part)
+    }
+
+    /// A part with its imports and exports not read.
+    fn unread(name: &str, source: &str, bytes: Vec<u8>) -> Part {
+        Part {
             name: name.to_string(),
             source: source.to_string(),
-            recalled,
+            recalled: OnceLock::new(),
             bytes,
             world: OnceLock::new(),
             imports: Vec::new(),
             exports: Vec::new(),
             origin: None,
-        })
+            original: None,
+            seen: None,
+        }
+    }
+
+    /// The size of the component: its original's when `bytes` is a stand-in.
+    pub fn len(&self) -> u64 {
+        self.original
+            .as_ref()
+            .map_or(self.bytes.len() as u64, |o| o.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The file whose bytes replace the stand-in in `bytes`, for a part composed through
+    /// one.
+    pub fn original(&self) -> Option<&crate::standin::Original> {
+        self.original.as_ref()
+    }
+
+    pub(crate) fn seen(&self) -> Option<&crate::standin::Seen> {
+        self.seen.as_ref()
     }
 
     /// Its WIT world, decoded on first use.

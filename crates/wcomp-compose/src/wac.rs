@@ -123,7 +123,8 @@ pub fn compose(
         wcomp_wasm::component::validate(&p.source, &p.bytes)?;
         wcomp_wasm::component::remember_validated(p.digest());
     }
-    crate::encode::check(bytes, |b| crate::encode::validate(b, &inside))
+    let all: Vec<&Part> = deps.iter().map(|d| &d.part).collect();
+    crate::encode::check(bytes, &all, |b| crate::encode::validate(b, &inside))
 }
 
 /// Line and column (1-based) of a diagnostic's primary label, or 1:1.

@@ -31,6 +31,13 @@ impl Digest {
         }
     }
 
+    /// The digest a sha256 hasher finished with (for content hashed as it streams).
+    pub fn from_sha256(raw: [u8; 32]) -> Digest {
+        Digest {
+            hex: hex::encode(raw),
+        }
+    }
+
     /// The 64 hex digits, without the `sha256:` prefix.
     pub fn hex(&self) -> &str {
         &self.hex

@@ -415,10 +415,22 @@ pub fn remember_validated_in(dir: std::path::PathBuf) {
     let _ = VALIDATED.set(dir.join(VALIDATOR));
 }
 
+/// The directory of the validation memory, when the caller set one
+/// ([`remember_validated_in`]): the markers are its files named by digest; other memories
+/// tied to this validator (a composer's stand-ins) live in its subdirectories.
+pub fn memory_dir() -> Option<&'static std::path::Path> {
+    VALIDATED.get().map(|d| d.as_path())
+}
+
 /// The marker file saying that the bytes with `digest` passed full validation, when the
 /// caller asked for a memory ([`remember_validated_in`]).
 fn marker(digest: &Digest) -> Option<std::path::PathBuf> {
     VALIDATED.get().map(|dir| dir.join(digest.hex()))
+}
+
+/// Whether the component with `digest` is remembered as having passed full validation.
+pub fn remembered_valid(digest: &Digest) -> bool {
+    marker(digest).is_some_and(|m| m.is_file())
 }
 
 /// Records that the component with `digest` passed full validation (see
@@ -458,7 +470,7 @@ pub fn load_hashed(name: &str, bytes: &[u8]) -> Result<(DecodedComponent, Digest
 /// [`remember_validated_in`]).
 pub fn hash_and_recall(bytes: &[u8]) -> (Digest, bool) {
     let digest = Digest::sha256(bytes);
-    let known = marker(&digest).is_some_and(|m| m.is_file());
+    let known = remembered_valid(&digest);
     (digest, known)
 }
 
@@ -490,8 +502,8 @@ pub fn load(name: &str, bytes: &[u8]) -> Result<DecodedComponent, Error> {
     }
 }
 
-/// A copy of a component with every core module's data segments removed and function
-/// bodies reduced to `unreachable` (nested components included). Types, and so the decoded
+/// A copy of a component with every core module's data segments and custom sections
+/// removed and function bodies reduced to `unreachable` (nested components included). Types, and so the decoded
 /// world, are unchanged (the decoder never looks inside function bodies), but there are far
 /// fewer bytes for wit-parser's decoder, which streams each section through a buffer it
 /// zero-fills first: on a component carrying 30 MB of data that costs more than the
@@ -505,7 +517,39 @@ pub(crate) fn without_data(bytes: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// The custom section that names, in a stand-in ([`stand_in`]), the digest of the
+/// component it stands for.
+pub const STAND_IN_SECTION: &str = "wcomp:stand-in";
+
+/// A stand-in for a large component: the same types, imports and exports (so the same
+/// component type and WIT world), with no data segments and every core function body
+/// `unreachable` ([`without_data`]), and a last custom section naming `digest`, the
+/// original's, so that the stand-ins of two components that differ only in code or data
+/// differ too. A composer that knows the original is valid builds the composition around
+/// the stand-in and puts the original's bytes in its place when it writes the output.
+/// `None` when the binary is not laid out as expected.
+pub fn stand_in(bytes: &[u8], digest: &Digest) -> Option<Vec<u8>> {
+    let mut out = without_data(bytes)?;
+    let mut payload = Vec::with_capacity(STAND_IN_SECTION.len() + 80);
+    write_leb(&mut payload, STAND_IN_SECTION.len() as u32);
+    payload.extend_from_slice(STAND_IN_SECTION.as_bytes());
+    payload.extend_from_slice(digest.to_string().as_bytes());
+    out.push(0);
+    write_leb(&mut out, payload.len() as u32);
+    out.extend_from_slice(&payload);
+    Some(out)
+}
+
+/// Whether `stand_in` ends with the section [`stand_in`] writes for `digest`: a stored
+/// stand-in is used only for the original it names.
+pub fn stands_in_for(stand_in: &[u8], digest: &Digest) -> bool {
+    let mut tail = STAND_IN_SECTION.as_bytes().to_vec();
+    tail.extend_from_slice(digest.to_string().as_bytes());
+    stand_in.starts_with(b"\0asm") && stand_in.ends_with(&tail)
+}
+
 fn rewrite_sections(mut rest: &[u8], out: &mut Vec<u8>, component: bool) -> Option<()> {
+    const CUSTOM: u8 = 0;
     const CORE_MODULE: u8 = 1;
     const COMPONENT: u8 = 4;
     const CODE: u8 = 10;
@@ -517,8 +561,9 @@ fn rewrite_sections(mut rest: &[u8], out: &mut Vec<u8>, component: bool) -> Opti
         let end = start.checked_add(size as usize)?;
         let payload = rest.get(start..end)?;
         // Only function bodies name data segments, and they are all `unreachable` here:
-        // the segments (thousands in a Go module) and their count go.
-        if !component && matches!(id, DATA | DATA_COUNT) {
+        // the segments (thousands in a Go module) and their count go. So do a module's
+        // custom sections (names, producers: tens of kilobytes), which no type depends on.
+        if !component && matches!(id, CUSTOM | DATA | DATA_COUNT) {
             rest = &rest[end..];
             continue;
         }
@@ -568,7 +613,7 @@ fn read_leb(bytes: &[u8]) -> Option<(u32, usize)> {
 }
 
 /// Appends `value` as unsigned LEB128.
-pub(crate) fn write_leb(out: &mut Vec<u8>, mut value: u32) {
+pub fn write_leb(out: &mut Vec<u8>, mut value: u32) {
     loop {
         let byte = (value & 0x7f) as u8;
         value >>= 7;
@@ -688,6 +733,7 @@ mod tests {
     fn emptied_data_keeps_the_world_and_validity() {
         let wat = r#"(component
             (core module $m
+              (@custom "wcomp-note" "a module's own note")
               (memory (export "memory") 1)
               (data (i32.const 16) "hello, this is data")
               (data "passive bytes")
@@ -714,6 +760,11 @@ mod tests {
         assert_eq!(world(&bytes), world(&stripped));
         let text = String::from_utf8_lossy(&stripped);
         assert!(!text.contains("hello, this is data") && !text.contains("nested data"));
+        assert!(String::from_utf8_lossy(&bytes).contains("a module's own note"));
+        assert!(
+            !text.contains("a module's own note"),
+            "module custom sections go"
+        );
         // No data or data count section is left in any module.
         for payload in wasmparser::Parser::new(0).parse_all(&stripped) {
             assert!(!matches!(
@@ -726,6 +777,33 @@ mod tests {
                 .parse_all(&bytes)
                 .any(|p| matches!(p.unwrap(), wasmparser::Payload::DataCountSection { .. }))
         );
+    }
+
+    /// A stand-in validates, names its original's digest (and no other), and differs
+    /// between components that differ only in their data.
+    #[test]
+    fn a_stand_in_names_its_original() {
+        let component = |data: &str| {
+            wat::parse_str(format!(
+                r#"(component
+                    (core module $m (memory (export "memory") 1) (data (i32.const 0) "{data}")
+                      (func (export "get") (result i32) i32.const 42))
+                    (core instance $i (instantiate $m))
+                    (func $get (result u32) (canon lift (core func $i "get")))
+                    (export "get" (func $get)))"#
+            ))
+            .unwrap()
+        };
+        let (a, b) = (component("one"), component("two"));
+        let (da, db) = (Digest::sha256(&a), Digest::sha256(&b));
+        let (sa, sb) = (stand_in(&a, &da).unwrap(), stand_in(&b, &db).unwrap());
+        validate("stand-in", &sa).unwrap();
+        assert!(stands_in_for(&sa, &da));
+        assert!(!stands_in_for(&sa, &db));
+        assert!(!stands_in_for(&sa[..sa.len() - 1], &da), "a cut stand-in");
+        assert_ne!(sa, sb);
+        let names = |b: &[u8]| import_export_names("c", b).unwrap();
+        assert_eq!(names(&a), names(&sa));
     }
 
     /// The names read from the binary are the decoded world's: nested modules and
