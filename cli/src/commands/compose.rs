@@ -113,7 +113,7 @@ impl Opts {
         } else {
             self.compose_parts(&tool)
         };
-        let (encoded, parts, plan, root_name) = match result {
+        let (mut encoded, parts, plan, root_name) = match result {
             Ok(r) => r,
             Err(e) => return Err(self.report(e)),
         };
@@ -128,8 +128,7 @@ impl Opts {
         };
         // Validated when it was encoded (`wcomp_compose::encode::check`); hashed then, or
         // as it is written when parts stand in for large files.
-        let mut encoded = encoded;
-        let size = encoded.len();
+        let size = encoded.size();
         let wac = match (&self.emit_wac, &plan) {
             (Some(path), Some(plan)) => Some((path, wcomp_compose::wac::emit(&parts, plan))),
             (Some(_), None) => {

@@ -143,12 +143,12 @@ pub fn compose(
         &stamp_path,
         &serde_json::to_vec_pretty(&Stamp {
             key,
-            output_len: encoded.len(),
+            output_len: encoded.size(),
         })?,
     )?;
     Ok(Composed {
         output,
-        size: encoded.len(),
+        size: encoded.size(),
         parts: names,
         rebuilt: true,
         unified: unified.iter().map(|u| u.chosen.clone()).collect(),

@@ -27,7 +27,7 @@ pub struct Encoded {
     splices: Vec<crate::standin::Splice>,
     /// With stand-ins, the output as checked: the stand-ins in the originals' places.
     checked: Option<Vec<u8>>,
-    len: u64,
+    size: u64,
     digest: Option<wcomp_core::Digest>,
     /// Its world's imports and exports by name, in the order of the binary.
     pub imports: Vec<String>,
@@ -44,12 +44,8 @@ impl Encoded {
     }
 
     /// The output's size in bytes.
-    pub fn len(&self) -> u64 {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
+    pub fn size(&self) -> u64 {
+        self.size
     }
 
     /// The output's bytes, when no part stands in for a file (otherwise they exist only
@@ -84,23 +80,23 @@ impl Encoded {
 /// second thread (below it, starting the thread costs more than it saves). When some of
 /// `parts` are composed through stand-ins, `bytes` embeds the stand-ins: it is checked as
 /// it is (a stand-in has its original's type, and the original is known to be valid), and
-/// the originals are then put in their places ([`crate::standin::splice`]) and the result
-/// hashed.
+/// the originals are then put in their places as it is written ([`Encoded::write_to`]) and
+/// hashed then.
 pub(crate) fn check(
     bytes: Vec<u8>,
     parts: &[&Part],
-    validation: impl FnOnce(&[u8]) -> Result<(), Error> + Send,
+    validation: impl FnOnce(&[u8], Option<&wcomp_core::Digest>) -> Result<(), Error> + Send,
 ) -> Result<Encoded, Error> {
-    let checked = |bytes: &[u8]| {
-        validation(bytes)?;
+    let checked = |bytes: &[u8], digest: Option<&wcomp_core::Digest>| {
+        validation(bytes, digest)?;
         wcomp_wasm::component::import_export_names("composition", bytes).map_err(blame_output)
     };
     if parts.iter().any(|p| p.original().is_some()) {
-        let (imports, exports) = checked(&bytes)?;
+        let (imports, exports) = checked(&bytes, None)?;
         let (around, splices) = crate::standin::cut(&bytes, parts)?;
-        let len = around.len() as u64 + splices.iter().map(|s| s.len()).sum::<u64>();
+        let size = around.len() as u64 + splices.iter().map(|s| s.size()).sum::<u64>();
         return Ok(Encoded {
-            len,
+            size,
             bytes: around,
             splices,
             checked: Some(bytes),
@@ -110,17 +106,18 @@ pub(crate) fn check(
         });
     }
     let (checked, digest) = if bytes.len() <= wcomp_wasm::component::LARGE {
-        (checked(&bytes), wcomp_core::Digest::sha256(&bytes))
+        let digest = wcomp_core::Digest::sha256(&bytes);
+        (checked(&bytes, Some(&digest)), digest)
     } else {
         std::thread::scope(|s| {
             let digest = s.spawn(|| wcomp_core::Digest::sha256(&bytes));
-            let checked = checked(&bytes);
+            let checked = checked(&bytes, None);
             (checked, digest.join().expect("hashing thread panicked"))
         })
     };
     let (imports, exports) = checked?;
     Ok(Encoded {
-        len: bytes.len() as u64,
+        size: bytes.len() as u64,
         bytes,
         splices: Vec::new(),
         checked: None,
@@ -267,7 +264,7 @@ fn encode_parts(parts: &[Part], plan: &Plan, tool: &Tool<'_>) -> Result<Encoded,
         wac: None,
     };
     wcomp_wasm::provenance::append(&mut bytes, &record);
-    check(bytes, &embedded, |b| validate(b, &embedded))
+    check(bytes, &embedded, |b, digest| validate(b, digest, &embedded))
 }
 
 /// wac-graph refuses to import one interface once when the parts that import it disagree
@@ -304,10 +301,15 @@ fn merge_conflict(plan: &Plan, name: &str, detail: &str) -> Error {
 /// the parts first and then the output again did the structural work twice); the parts
 /// are then remembered as valid. When that fails, each unproven part is validated on its
 /// own, so the error names the part at fault; the output is blamed only when every part
-/// is valid. A failed composition remembers nothing.
-pub(crate) fn validate(bytes: &[u8], parts: &[&Part]) -> Result<(), Error> {
+/// is valid. A failed composition remembers nothing. `digest` is the sha256 of `bytes`
+/// when the caller has it.
+pub(crate) fn validate(
+    bytes: &[u8],
+    digest: Option<&wcomp_core::Digest>,
+    parts: &[&Part],
+) -> Result<(), Error> {
     if parts.iter().all(|p| p.known_valid()) {
-        return validate_structure(bytes);
+        return validate_structure(bytes, digest);
     }
     match wcomp_wasm::component::validate("composition", bytes) {
         Ok(()) => {
@@ -330,10 +332,18 @@ pub(crate) fn validate(bytes: &[u8], parts: &[&Part]) -> Result<(), Error> {
 /// Such an output is valid in full, and is remembered as such when it is small (at most
 /// [`wcomp_wasm::component::LARGE`]; with stand-ins, the output as checked is): the same
 /// parts composed the same way again are not checked again. A large output is not hashed
-/// for this, since it is validated in the time hashing it would take.
-pub(crate) fn validate_structure(bytes: &[u8]) -> Result<(), Error> {
-    let digest =
-        (bytes.len() <= wcomp_wasm::component::LARGE).then(|| wcomp_core::Digest::sha256(bytes));
+/// for this, since it is validated in the time hashing it would take. `digest` is the
+/// sha256 of `bytes` when the caller has it.
+pub(crate) fn validate_structure(
+    bytes: &[u8],
+    digest: Option<&wcomp_core::Digest>,
+) -> Result<(), Error> {
+    let digest = match digest {
+        Some(d) => Some(d.clone()),
+        None => {
+            (bytes.len() <= wcomp_wasm::component::LARGE).then(|| wcomp_core::Digest::sha256(bytes))
+        }
+    };
     if digest
         .as_ref()
         .is_some_and(wcomp_wasm::component::remembered_valid)
@@ -370,7 +380,7 @@ pub fn part_record(p: &Part) -> PartRecord {
         name: p.name.clone(),
         source: p.source.clone(),
         digest: p.digest().to_string(),
-        size: p.len(),
+        size: p.size(),
         reference: p.origin.as_ref().map(|o| o.reference.clone()),
         manifest_digest: p.origin.as_ref().map(|o| o.manifest_digest.clone()),
         signer: p.origin.as_ref().and_then(|o| o.signer.clone()),
@@ -513,7 +523,7 @@ mod tests {
 
     #[test]
     fn an_invalid_output_is_refused() {
-        let e = validate(b"\0asm\x0d\0\x01\0\x7f", &[]).unwrap_err();
+        let e = validate(b"\0asm\x0d\0\x01\0\x7f", None, &[]).unwrap_err();
         assert!(matches!(e, Error::Encode(_)), "{e}");
     }
 }

@@ -173,19 +173,15 @@ impl Part {
     }
 
     /// The size of the component: its original's when `bytes` is a stand-in.
-    pub fn len(&self) -> u64 {
+    pub fn size(&self) -> u64 {
         self.original
             .as_ref()
-            .map_or(self.bytes.len() as u64, |o| o.len())
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+            .map_or(self.bytes.len() as u64, |o| o.size())
     }
 
     /// The file whose bytes replace the stand-in in `bytes`, for a part composed through
     /// one.
-    pub fn original(&self) -> Option<&crate::standin::Original> {
+    pub(crate) fn original(&self) -> Option<&crate::standin::Original> {
         self.original.as_ref()
     }
 

@@ -9,7 +9,7 @@
 //! its digest is remembered as valid, and a stand-in for it is stored
 //! ([`wcomp_wasm::component::stand_in`]: the same types, imports and exports, no data and
 //! no code), the part is composed through its stand-in and the file's bytes are copied
-//! into the output in its place ([`splice`]): read once, never parsed or hashed.
+//! into the output in its place ([`write_output`]): read once, never parsed or hashed.
 //!
 //! Trusting a stamp is what git's index and make do, with one more guard: a stamp is
 //! remembered only when the file's last change was [`SETTLE`] before it was read, so any
@@ -33,7 +33,7 @@ pub const SETTLE: Duration = Duration::from_secs(1);
 
 /// A file's identity: when any of it changes, the file is read again.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stamp {
+struct Stamp {
     dev: u64,
     ino: u64,
     size: u64,
@@ -84,37 +84,43 @@ impl Stamp {
 }
 
 /// A part file read in full, with its stamp when it is worth remembering.
-pub struct ReadPart {
-    pub bytes: Vec<u8>,
-    pub seen: Option<Seen>,
+pub(crate) struct ReadPart {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) seen: Option<Seen>,
 }
 
 /// A large part file's stamp as it was when read, and whether it had settled then.
-pub struct Seen {
+pub(crate) struct Seen {
     stamp: Stamp,
     settled: bool,
 }
 
 /// A part file whose stand-in is composed in its place: the file, open since the part was
 /// loaded, and its stamp then.
-pub struct Original {
+pub(crate) struct Original {
     file: File,
     stamp: Stamp,
     path: PathBuf,
 }
 
 impl Original {
-    pub fn len(&self) -> u64 {
+    /// The size of the file.
+    pub(crate) fn size(&self) -> u64 {
         self.stamp.size
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.stamp.size == 0
+    /// Another handle on the same open file (for the writer, which outlives the part).
+    fn try_clone(&self) -> std::io::Result<Original> {
+        Ok(Original {
+            file: self.file.try_clone()?,
+            stamp: self.stamp.clone(),
+            path: self.path.clone(),
+        })
     }
 }
 
 /// What [`open`] found.
-pub enum Opened {
+pub(crate) enum Opened {
     Read(ReadPart),
     StandIn {
         stand_in: Vec<u8>,
@@ -125,18 +131,9 @@ pub enum Opened {
 
 /// Opens a part file: its stand-in when the file is large and remembered (see the module
 /// docs), its bytes otherwise.
-pub fn open(path: &Path) -> Result<Opened, wcomp_wasm::Error> {
+pub(crate) fn open(path: &Path) -> Result<Opened, wcomp_wasm::Error> {
     let read_at = SystemTime::now();
-    let failed = |source: std::io::Error| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            wcomp_wasm::Error::NotFound(path.to_path_buf())
-        } else {
-            wcomp_wasm::Error::Read {
-                path: path.to_path_buf(),
-                source,
-            }
-        }
-    };
+    let failed = |e| wcomp_wasm::input::read_error(path, e);
     let file = File::open(path).map_err(failed)?;
     let stamp = Stamp::of(&file).filter(|s| s.size > LARGE as u64);
     if let Some(stamp) = &stamp
@@ -152,8 +149,8 @@ pub fn open(path: &Path) -> Result<Opened, wcomp_wasm::Error> {
             },
         });
     }
-    let size = stamp.as_ref().map_or(0, |s| s.size as usize);
-    let mut bytes = Vec::with_capacity(size + 1);
+    // Reading a `File` to its end reserves its size first.
+    let mut bytes = Vec::new();
     (&file).read_to_end(&mut bytes).map_err(failed)?;
     Ok(Opened::Read(ReadPart {
         bytes,
@@ -221,11 +218,9 @@ pub fn remember(parts: &[Part]) {
 /// whole content or none.
 fn write(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".tmp-{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut tmp, bytes)?;
+    tmp.persist(path).map(drop).map_err(|e| e.error)
 }
 
 /// Where an original goes in an output: at byte `at` of the bytes around the originals.
@@ -233,15 +228,28 @@ pub(crate) struct Splice {
     at: usize,
     part: String,
     digest: Digest,
-    file: File,
-    stamp: Stamp,
-    path: PathBuf,
+    original: Original,
 }
 
 impl Splice {
     /// The size of the original.
-    pub(crate) fn len(&self) -> u64 {
-        self.stamp.size
+    pub(crate) fn size(&self) -> u64 {
+        self.original.size()
+    }
+
+    fn failed(&self, why: String) -> Error {
+        Error::Encode(format!(
+            "part `{}` ({}) {why}",
+            self.part,
+            self.original.path.display()
+        ))
+    }
+
+    fn changed(&self) -> Error {
+        Error::Changed {
+            part: self.part.clone(),
+            path: self.original.path.display().to_string(),
+        }
     }
 }
 
@@ -274,24 +282,22 @@ pub(crate) fn cut(output: &[u8], parts: &[&Part]) -> Result<(Vec<u8>, Vec<Splice
         debug_assert_eq!(output[header], 4, "a component section");
         around.extend_from_slice(&output[done..header]);
         around.push(4);
-        let len = u32::try_from(original.len()).map_err(|_| {
+        let len = u32::try_from(original.size()).map_err(|_| {
             Error::Encode(format!(
                 "part `{}` is too large to embed ({} bytes)",
                 part.name,
-                original.len()
+                original.size()
             ))
         })?;
         wcomp_wasm::component::write_leb(&mut around, len);
-        let file = original.file.try_clone().map_err(|e| {
+        let original = original.try_clone().map_err(|e| {
             Error::Encode(format!("part `{}` cannot be read again: {e}", part.name))
         })?;
         splices.push(Splice {
             at: around.len(),
             part: part.name.clone(),
             digest: part.digest().clone(),
-            file,
-            stamp: original.stamp.clone(),
-            path: original.path.clone(),
+            original,
         });
         done = start + body.len();
     }
@@ -335,8 +341,8 @@ pub(crate) fn write_output(
                 for (piece, s) in pieces().zip(splices) {
                     hasher.update(piece);
                     let mut at = 0u64;
-                    while at < s.len() {
-                        let n = read_at(&s.file, &mut buf, at)
+                    while at < s.size() {
+                        let n = read_at(&s.original.file, &mut buf, at)
                             .map_err(|e| s.failed(format!("could not be read again: {e}")))?;
                         if n == 0 {
                             return Err(s.changed());
@@ -353,12 +359,12 @@ pub(crate) fn write_output(
             let io = Error::Write;
             for (piece, s) in pieces().zip(splices) {
                 out.write_all(piece).map_err(io)?;
-                let mut source = &s.file;
+                let mut source = &s.original.file;
                 source
                     .rewind()
                     .map_err(|e| s.failed(format!("could not be read again: {e}")))?;
-                let copied = std::io::copy(&mut source.take(s.len()), out).map_err(io)?;
-                if copied != s.len() {
+                let copied = std::io::copy(&mut source.take(s.size()), out).map_err(io)?;
+                if copied != s.size() {
                     return Err(s.changed());
                 }
             }
@@ -371,7 +377,7 @@ pub(crate) fn write_output(
         written?;
         let digest = digest?;
         for s in splices {
-            if Stamp::of(&s.file).as_ref() != Some(&s.stamp) {
+            if Stamp::of(&s.original.file).as_ref() != Some(&s.original.stamp) {
                 return Err(s.changed());
             }
         }
@@ -396,23 +402,6 @@ fn output_memo(around: &[u8], splices: &[Splice]) -> Option<PathBuf> {
         key.update(s.digest.hex().as_bytes());
     }
     Some(dir.join(hex::encode(key.finalize())))
-}
-
-impl Splice {
-    fn failed(&self, why: String) -> Error {
-        Error::Encode(format!(
-            "part `{}` ({}) {why}",
-            self.part,
-            self.path.display()
-        ))
-    }
-
-    fn changed(&self) -> Error {
-        Error::Changed {
-            part: self.part.clone(),
-            path: self.path.display().to_string(),
-        }
-    }
 }
 
 #[cfg(unix)]
@@ -455,9 +444,11 @@ mod tests {
             at,
             part: "big".to_string(),
             digest: Digest::sha256(&std::fs::read(path).unwrap()),
-            stamp: Stamp::of(&file).unwrap(),
-            file,
-            path: path.to_path_buf(),
+            original: Original {
+                stamp: Stamp::of(&file).unwrap(),
+                file,
+                path: path.to_path_buf(),
+            },
         }
     }
 

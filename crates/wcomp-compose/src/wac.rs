@@ -124,7 +124,9 @@ pub fn compose(
         wcomp_wasm::component::remember_validated(p.digest());
     }
     let all: Vec<&Part> = deps.iter().map(|d| &d.part).collect();
-    crate::encode::check(bytes, &all, |b| crate::encode::validate(b, &inside))
+    crate::encode::check(bytes, &all, |b, digest| {
+        crate::encode::validate(b, digest, &inside)
+    })
 }
 
 /// Line and column (1-based) of a diagnostic's primary label, or 1:1.

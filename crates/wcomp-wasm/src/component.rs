@@ -530,14 +530,22 @@ pub const STAND_IN_SECTION: &str = "wcomp:stand-in";
 /// `None` when the binary is not laid out as expected.
 pub fn stand_in(bytes: &[u8], digest: &Digest) -> Option<Vec<u8>> {
     let mut out = without_data(bytes)?;
-    let mut payload = Vec::with_capacity(STAND_IN_SECTION.len() + 80);
-    write_leb(&mut payload, STAND_IN_SECTION.len() as u32);
-    payload.extend_from_slice(STAND_IN_SECTION.as_bytes());
-    payload.extend_from_slice(digest.to_string().as_bytes());
-    out.push(0);
-    write_leb(&mut out, payload.len() as u32);
-    out.extend_from_slice(&payload);
+    append_custom_section(&mut out, STAND_IN_SECTION, digest.to_string().as_bytes());
     Some(out)
+}
+
+/// Appends a custom section named `name` holding `data` (below 4 GiB).
+pub(crate) fn append_custom_section(out: &mut Vec<u8>, name: &str, data: &[u8]) {
+    let mut payload = Vec::with_capacity(name.len() + data.len() + 5);
+    write_leb(&mut payload, name.len() as u32);
+    payload.extend_from_slice(name.as_bytes());
+    payload.extend_from_slice(data);
+    out.push(0); // custom section id
+    write_leb(
+        out,
+        u32::try_from(payload.len()).expect("a custom section below 4 GiB"),
+    );
+    out.extend_from_slice(&payload);
 }
 
 /// Whether `stand_in` ends with the section [`stand_in`] writes for `digest`: a stored

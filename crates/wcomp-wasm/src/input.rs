@@ -56,15 +56,18 @@ impl InputPath {
 
 /// Reads a file, mapping "not found" to its own error so the message is short.
 pub fn read_file(path: &Path) -> Result<Vec<u8>, Error> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(bytes),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            Err(Error::NotFound(path.to_path_buf()))
-        }
-        Err(source) => Err(Error::Read {
+    std::fs::read(path).map_err(|e| read_error(path, e))
+}
+
+/// Why `path` could not be opened or read: "not found" has its own, shorter, error.
+pub fn read_error(path: &Path, source: std::io::Error) -> Error {
+    if source.kind() == std::io::ErrorKind::NotFound {
+        Error::NotFound(path.to_path_buf())
+    } else {
+        Error::Read {
             path: path.to_path_buf(),
             source,
-        }),
+        }
     }
 }
 

@@ -5,7 +5,6 @@
 //! `wcomp inspect` shows it, and `wcomp publish` turns it into the `resolvedDependencies` of
 //! the signed SLSA provenance. A custom section changes nothing a runtime sees.
 
-use crate::component::write_leb;
 use serde::{Deserialize, Serialize};
 
 /// The custom section's name.
@@ -65,16 +64,7 @@ pub struct WireRecord {
 /// Appends the record to a component as a top-level custom section.
 pub fn append(component: &mut Vec<u8>, record: &CompositionRecord) {
     let data = serde_json::to_vec(record).expect("a record always serialises");
-    let mut payload = Vec::with_capacity(data.len() + SECTION.len() + 8);
-    write_leb(&mut payload, SECTION.len() as u32);
-    payload.extend_from_slice(SECTION.as_bytes());
-    payload.extend_from_slice(&data);
-    component.push(0); // custom section id
-    write_leb(
-        component,
-        u32::try_from(payload.len()).expect("a composition record is far below 4 GiB"),
-    );
-    component.extend_from_slice(&payload);
+    crate::component::append_custom_section(component, SECTION, &data);
 }
 
 /// Reads the record from a component's top-level custom sections: `None` when there is
