@@ -12,6 +12,7 @@ mod new;
 mod publish;
 mod pull;
 mod run;
+mod serve;
 mod templates;
 mod validate;
 mod verify;
@@ -44,6 +45,7 @@ enum Command {
     Inspect(inspect::Opts),
     Validate(validate::Opts),
     Run(run::Opts),
+    Serve(serve::Opts),
     Key(key::Opts),
     Login(login::Opts),
     Publish(publish::Opts),
@@ -180,6 +182,7 @@ commands! {
     "inspect" => Inspect(inspect::Opts),
     "validate" => Validate(validate::Opts),
     "run" => Run(run::Opts),
+    "serve" => Serve(serve::Opts),
     "key" => Key(key::Opts),
     "login" => Login(login::Opts),
     "publish" => Publish(publish::Opts),
@@ -216,6 +219,7 @@ impl Cli {
             Command::Inspect(opts) => opts.run(),
             Command::Validate(opts) => opts.run(),
             Command::Run(opts) => opts.run(),
+            Command::Serve(opts) => opts.run(),
             Command::Key(opts) => opts.run(),
             Command::Login(opts) => opts.run(),
             Command::Publish(opts) => opts.run(),

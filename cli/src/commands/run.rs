@@ -1,5 +1,6 @@
 use super::CliError;
 use crate::ops::EnvironmentError;
+use crate::ops::host::AllowedHost;
 use crate::ops::run::{GuestFailure, Outcome, RunSpec, run};
 use crate::ops::sql::DbSpec;
 use crate::printer;
@@ -7,7 +8,7 @@ use std::path::PathBuf;
 
 /// Run a component: call one export, or run a `wasi:cli/run` command.
 ///
-/// wasmtime with WASI 0.2 underneath. Capabilities are explicit: the guest sees no
+/// wasmtime with WASI 0.2 and wasi:http underneath. Capabilities are explicit: the guest sees no
 /// directory and no environment variable unless `--dir` or `--env` grants it. A component
 /// that imports the `wcomp:sql` database interface (wit-packages/sql) gets the database
 /// named by `--db`: a SQLite file (created if missing; data survives the run) or a
@@ -21,6 +22,7 @@ use std::path::PathBuf;
       --invoke 'ingest([{email: \"a@example.com\", name: \"Ada\", age: 36, country: \"GB\"}])'
   wcomp run pipeline.wasm --db postgres://app@localhost/app --invoke 'query(none)'
   wcomp run app.wasm --dir ./data::/data --env HOME=/data --env LANG
+  wcomp run fetcher.wasm --allow-outbound api.example.com --invoke 'fetch(\"/v1\")'
 
 Arguments of --invoke are WAVE values (records `{a: 1}`, lists `[1, 2]`, options
 `some(x)`/`none`, results `ok(x)`/`err(e)`, variants `name(payload)`). Prefix the
@@ -49,6 +51,11 @@ pub struct Opts {
     /// The database behind `wcomp:sql`: `sqlite:PATH` or `postgres://user@host/db`.
     #[arg(long, value_name = "URL")]
     db: Option<DbSpec>,
+
+    /// Let outgoing `wasi:http` requests go to this host (any port) or `HOST:PORT`;
+    /// repeat for more. Requests to any other host are denied to the guest.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    allow_outbound: Vec<AllowedHost>,
 
     /// Print the results as a JSON array of WAVE strings.
     #[arg(long)]
@@ -90,6 +97,7 @@ impl Opts {
             env,
             args: self.args.clone(),
             db: self.db.clone(),
+            allow_outbound: self.allow_outbound.clone(),
         };
         match run(&spec) {
             Ok(Outcome::Returned(values)) => {

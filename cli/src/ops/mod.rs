@@ -3,11 +3,13 @@
 pub mod build;
 pub mod build_go;
 pub mod compose_ws;
+pub mod host;
 pub mod manifest;
 pub mod new_world;
 pub mod parts;
 pub mod run;
 pub mod scaffold;
+pub mod serve;
 pub mod sql;
 pub mod stubs;
 pub mod templates;

@@ -4,15 +4,15 @@
 //! unless `--dir` / `--env` name it. Standard input and output are the terminal's.
 
 use super::EnvironmentError;
+use super::host::{self, AllowedHost, Outbound, State, quoted};
 use super::sql::{self, DbSpec, SqlHost};
 use anyhow::{Result, anyhow, bail};
 use std::path::PathBuf;
 use wasmtime::component::{
-    Component, ComponentExportIndex, HasSelf, Instance, Linker, ResourceTable, Val,
-    types::ComponentItem,
+    Component, ComponentExportIndex, Instance, Linker, Val, types::ComponentItem,
 };
 use wasmtime::{Config, Engine, Store};
-use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 /// What to run and with which capabilities.
 pub struct RunSpec {
@@ -24,6 +24,8 @@ pub struct RunSpec {
     pub env: Vec<(String, String)>,
     pub args: Vec<String>,
     pub db: Option<DbSpec>,
+    /// Hosts outgoing `wasi:http` requests may go to.
+    pub allow_outbound: Vec<AllowedHost>,
 }
 
 /// How the run ended.
@@ -32,24 +34,6 @@ pub enum Outcome {
     Returned(Vec<String>),
     /// `wasi:cli/run`: the guest's exit code.
     Exited(i32),
-}
-
-/// The SQL interface a component may import.
-const SQL_PACKAGE: &str = "wcomp:sql/";
-
-struct State {
-    wasi: WasiCtx,
-    table: ResourceTable,
-    sql: SqlHost,
-}
-
-impl WasiView for State {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
 }
 
 pub fn run(spec: &RunSpec) -> Result<Outcome> {
@@ -76,62 +60,13 @@ pub fn run(spec: &RunSpec) -> Result<Outcome> {
     let mut config = Config::new();
     config.wasm_component_model(true);
     // Compiled code is cached, so a second run of a large component starts at once.
-    if let Some(dir) = compile_cache_dir() {
-        let mut cc = wasmtime::CacheConfig::new();
-        cc.with_directory(dir);
-        if let Ok(cache) = wasmtime::Cache::new(cc) {
-            config.cache(Some(cache));
-        }
-    }
+    host::enable_cache(&mut config);
     let engine = Engine::new(&config)?;
     let component = Component::new(&engine, &bytes)
         .map_err(|e| anyhow!("`{name}` cannot be compiled: {e:#}"))?;
 
-    let mut linker: Linker<State> = Linker::new(&engine);
-    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-    sql::wcomp::sql::query::add_to_linker::<State, HasSelf<SqlHost>>(&mut linker, |s| &mut s.sql)?;
-    sql::wcomp::sql::types::add_to_linker::<State, HasSelf<SqlHost>>(&mut linker, |s| &mut s.sql)?;
-
-    // What does the component need that no one here provides?
-    let ty = component.component_type();
-    let mut uses_sql = false;
-    let mut missing = Vec::new();
-    for (import, item) in ty.imports(&engine) {
-        if import.starts_with(SQL_PACKAGE) {
-            uses_sql = true;
-            continue;
-        }
-        if import.starts_with("wasi:") {
-            continue;
-        }
-        match &item.ty {
-            // An interface imported only for its types needs no implementation.
-            ComponentItem::ComponentInstance(i)
-                if i.exports(&engine)
-                    .all(|(_, e)| matches!(e.ty, ComponentItem::Type(_))) =>
-            {
-                linker.instance(import)?;
-            }
-            _ => missing.push(import.to_string()),
-        }
-    }
-    if !missing.is_empty() {
-        return Err(EnvironmentError(format!(
-            "`{name}` imports {}, which `wcomp run` does not provide (it provides WASI 0.2 \
-             and wcomp:sql); compose it with a component that exports {}",
-            quoted(&missing),
-            if missing.len() == 1 { "it" } else { "them" }
-        ))
-        .into());
-    }
-    // WASI interfaces wasmtime does not implement (or at a version it does not support)
-    // are missing too: find out now rather than as a failure at instantiation.
-    linker.instantiate_pre(&component).map_err(|e| {
-        EnvironmentError(format!(
-            "`{name}` cannot be linked: {} (`wcomp run` provides WASI 0.2 and wcomp:sql)",
-            link_error(&e)
-        ))
-    })?;
+    let mut linker = host::sync_linker(&engine)?;
+    let needs = host::check_imports(&engine, &component, &mut linker, &name, "wcomp run")?;
 
     // Every capability is checked before the database is opened (and a SQLite file made).
     if let Some((host, _)) = spec.dirs.iter().find(|(host, _)| !host.is_dir()) {
@@ -139,7 +74,7 @@ pub fn run(spec: &RunSpec) -> Result<Outcome> {
             EnvironmentError(format!("`--dir {}`: not a directory", host.display())).into(),
         );
     }
-    let db = match (&spec.db, uses_sql) {
+    let db = match (&spec.db, needs.sql) {
         (Some(db), _) => {
             sql::check_spec(db)?;
             Some(sql::open(db)?)
@@ -173,31 +108,18 @@ pub fn run(spec: &RunSpec) -> Result<Outcome> {
     }
     let mut store = Store::new(
         &engine,
-        State {
-            wasi: wasi.build(),
-            table: ResourceTable::new(),
-            sql: SqlHost { db },
-        },
+        State::new(
+            wasi.build(),
+            SqlHost { db },
+            Outbound::new(spec.allow_outbound.clone()),
+            wasmtime::StoreLimits::default(),
+        ),
     );
 
     match &spec.invoke {
         Some(call) => invoke(&engine, &component, &linker, &mut store, call).map(Outcome::Returned),
         None => run_command(&component, &linker, &mut store, &name),
     }
-}
-
-/// `$WCOMP_CACHE_DIR/wasmtime`, else the user cache dir's `wcomp/wasmtime`;
-/// `WCOMP_NO_CACHE=1` turns the cache off.
-fn compile_cache_dir() -> Option<PathBuf> {
-    if std::env::var_os("WCOMP_NO_CACHE").is_some() {
-        return None;
-    }
-    let base = match std::env::var_os("WCOMP_CACHE_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => dirs::cache_dir()?.join("wcomp"),
-    };
-    let base = std::path::absolute(base).ok()?;
-    Some(base.join("wasmtime"))
 }
 
 fn run_command(
@@ -407,19 +329,6 @@ fn type_name(t: &wasmtime::component::Type) -> String {
     }
 }
 
-/// wasmtime's link error without its own wording about linkers: "imports instance `x`,
-/// which wcomp run does not provide".
-fn link_error(e: &wasmtime::Error) -> String {
-    let text = format!("{e:#}");
-    match text
-        .strip_prefix("component imports ")
-        .and_then(|rest| rest.split_once(", but a matching implementation was not found"))
-    {
-        Some((what, _)) => format!("it imports {what}, which `wcomp run` does not provide"),
-        None => text,
-    }
-}
-
 /// A trap, with its causes and the guest's backtrace when wasmtime has one.
 fn trap(e: wasmtime::Error) -> anyhow::Error {
     anyhow!(GuestFailure(format!("{e:?}")))
@@ -429,14 +338,3 @@ fn trap(e: wasmtime::Error) -> anyhow::Error {
 #[derive(Debug, thiserror::Error)]
 #[error("the component failed: {0}")]
 pub struct GuestFailure(pub String);
-
-fn quoted(names: &[String]) -> String {
-    if names.is_empty() {
-        return "nothing".to_string();
-    }
-    names
-        .iter()
-        .map(|n| format!("`{n}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}

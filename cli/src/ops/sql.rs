@@ -409,6 +409,96 @@ impl wcomp::sql::query::Host for SqlHost {
     }
 }
 
+/// Connections shared by the instances of `wcomp serve`: each request takes one when its
+/// guest runs its first statement and gives it back when the request ends, so at most
+/// one connection per instance in flight is ever open, and idle ones are reused (a new
+/// PostgreSQL connection costs a round trip and authentication).
+pub struct Pool {
+    spec: DbSpec,
+    idle: std::sync::Mutex<Vec<Box<dyn Database>>>,
+    max_idle: usize,
+}
+
+impl Pool {
+    /// Opens one connection at once, so a wrong URL or an unreachable server is found
+    /// at start-up, not at the first request.
+    pub fn open(spec: &DbSpec, max_idle: usize) -> Result<Pool> {
+        let first = open(spec)?;
+        Ok(Pool {
+            spec: spec.clone(),
+            idle: std::sync::Mutex::new(vec![first]),
+            max_idle: max_idle.max(1),
+        })
+    }
+
+    /// A handle for one request; it connects lazily.
+    pub fn handle(pool: &std::sync::Arc<Pool>) -> Pooled {
+        Pooled {
+            pool: pool.clone(),
+            conn: None,
+            broken: false,
+        }
+    }
+
+    fn take(&self) -> Result<Box<dyn Database>, SqlError> {
+        if let Some(c) = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop() {
+            return Ok(c);
+        }
+        open(&self.spec).map_err(|e| SqlError::Io(format!("{e:#}")))
+    }
+}
+
+/// One request's connection from a [`Pool`].
+pub struct Pooled {
+    pool: std::sync::Arc<Pool>,
+    conn: Option<Box<dyn Database>>,
+    /// A connection that failed with an I/O error is not given back.
+    broken: bool,
+}
+
+impl Pooled {
+    fn with<T>(
+        &mut self,
+        f: impl FnOnce(&mut dyn Database) -> Result<T, SqlError>,
+    ) -> Result<T, SqlError> {
+        if self.conn.is_none() {
+            self.conn = Some(self.pool.take()?);
+        }
+        let conn = self.conn.as_deref_mut().expect("taken above");
+        let r = f(conn);
+        if matches!(r, Err(SqlError::Io(_))) {
+            self.broken = true;
+        }
+        r
+    }
+}
+
+impl Database for Pooled {
+    fn execute(&mut self, statement: &str, params: &[Value]) -> Result<u64, SqlError> {
+        self.with(|c| c.execute(statement, params))
+    }
+
+    fn query(&mut self, statement: &str, params: &[Value]) -> Result<Rows, SqlError> {
+        self.with(|c| c.query(statement, params))
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.conn.take()
+            && !self.broken
+        {
+            // A guest that trapped inside a transaction must not hand it to the next
+            // request. Outside one this is a no-op (a warning or an ignored error).
+            let _ = c.execute("ROLLBACK", &[]);
+            let mut idle = self.pool.idle.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < self.pool.max_idle {
+                idle.push(c);
+            }
+        }
+    }
+}
+
 /// Checks a spec can be opened before any component code runs.
 pub fn check_spec(spec: &DbSpec) -> Result<()> {
     if let DbSpec::Sqlite(path) = spec

@@ -315,3 +315,50 @@ pub fn world(name: &str, body: &str, packages: &[&str]) -> String {
         packages.join("\n")
     )
 }
+
+/// Our registry, served in-process on a loopback port for the whole test binary run.
+pub struct Wreg {
+    pub host: String,
+    pub data: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+pub fn wcomp_registry() -> Wreg {
+    wcomp_registry_with(|_| {})
+}
+
+/// With `auth.enabled`, the admin's password is `admin-pw`.
+pub fn wcomp_registry_with(tweak: impl FnOnce(&mut wcomp_registry::config::Config)) -> Wreg {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_path_buf();
+    let mut cfg = wcomp_registry::config::Config {
+        data_dir: data.clone(),
+        ..Default::default()
+    };
+    cfg.auth.enabled = false;
+    tweak(&mut cfg);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let auth = cfg.auth.enabled;
+            let state = wcomp_registry::app::App::open(cfg).unwrap();
+            if auth {
+                state.ensure_admin(Some("admin-pw".into())).await.unwrap();
+            }
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(l.local_addr().unwrap()).unwrap();
+            let _ = wcomp_registry::server::serve(state, l).await;
+        });
+    });
+    let addr = rx.recv().unwrap();
+    Wreg {
+        host: addr.to_string(),
+        data,
+        _dir: dir,
+    }
+}
