@@ -52,11 +52,13 @@ if [ "$code" -ne 1 ]; then
 fi
 
 echo
-echo "== the example pipeline: wcomp build builds three languages, then composes them"
+echo "== the example pipeline: wcomp build builds three languages, then composes them (the HTTP service and the api)"
 mkdir -p "$demo/pipeline"
 (cd examples/pipeline && tar --exclude=build --exclude=target -cf - .) | (cd "$demo/pipeline" && tar -xf -)
 (cd "$demo/pipeline" && "$wcomp" build)
-pipeline=$demo/pipeline/build/pipeline.wasm
+# The composition that exports `api`, for `wcomp run --invoke`; build/pipeline.wasm is the
+# same pipeline behind its HTTP front, for `wcomp serve`.
+pipeline=$demo/pipeline/build/pipeline-api.wasm
 
 echo
 echo "== wcomp inspect: what the composition is made of"

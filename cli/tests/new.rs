@@ -67,7 +67,16 @@ fn assert_nothing_written(env: &Env) {
 #[test]
 fn every_builtin_template_renders_a_project() {
     let env = Env::new();
-    for t in ["rust", "go", "python", "js"] {
+    for t in [
+        "rust",
+        "go",
+        "python",
+        "js",
+        "rust-http",
+        "go-http",
+        "python-http",
+        "js-http",
+    ] {
         let dir = format!("p-{t}");
         let o = env.wcomp(&[
             "new",
@@ -100,6 +109,57 @@ fn every_builtin_template_renders_a_project() {
     }
 }
 
+/// The HTTP templates get the WASI WIT wcomp embeds in `wit/deps/`, one package per
+/// file, and a world that includes `wasi:http/proxy` at that version; `--http` picks a
+/// language's HTTP template.
+#[test]
+fn http_templates_get_the_wasi_wit_and_http_picks_them() {
+    let env = Env::new();
+    for (args, dir) in [
+        (&["new", "rust-http", "a"][..], "a"),
+        (&["new", "python", "b", "--http"][..], "b"),
+    ] {
+        let o = env.wcomp(args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let root = env.path(dir);
+        let deps: Vec<String> = files(&root.join("wit/deps"));
+        assert_eq!(
+            deps,
+            [
+                "cli.wit",
+                "clocks.wit",
+                "filesystem.wit",
+                "http.wit",
+                "io.wit",
+                "random.wit",
+                "sockets.wit"
+            ]
+        );
+        let http = std::fs::read_to_string(root.join("wit/deps/http.wit")).unwrap();
+        let version = http
+            .lines()
+            .find_map(|l| l.strip_prefix("package wasi:http@"))
+            .and_then(|v| v.strip_suffix(';'))
+            .expect("a wasi:http package");
+        let world = std::fs::read_to_string(root.join("wit/world.wit")).unwrap();
+        assert!(
+            world.contains(&format!("include wasi:http/proxy@{version};")),
+            "{world}"
+        );
+    }
+    assert!(env.path("b/app.py").is_file());
+    let app = std::fs::read_to_string(env.path("b/app.py")).unwrap();
+    assert!(app.contains("class IncomingHandler"), "{app}");
+
+    // A language without an HTTP template says so, and writes nothing.
+    let o = env.wcomp(&["new", "rsut", "c", "--http"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("template `rsut` has no HTTP variant"), "{err}");
+    assert!(err.contains("unknown template `rsut-http`"), "{err}");
+    assert!(!env.path("c").exists());
+}
+
 #[test]
 fn unknown_template_lists_close_names_and_writes_nothing() {
     let env = Env::new();
@@ -109,7 +169,9 @@ fn unknown_template_lists_close_names_and_writes_nothing() {
     assert!(err.contains("unknown template `rsut`"), "{err}");
     assert!(err.contains("did you mean `rust`"), "{err}");
     assert!(
-        err.contains("available templates: go, js, python, rust"),
+        err.contains(
+            "available templates: go, go-http, js, js-http, python, python-http, rust, rust-http"
+        ),
         "{err}"
     );
     assert_nothing_written(&env);
@@ -279,7 +341,19 @@ fn user_templates_are_listed_and_shadow_builtins() {
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["go", "js", "python", "rust"]);
+    assert_eq!(
+        names,
+        [
+            "go",
+            "go-http",
+            "js",
+            "js-http",
+            "python",
+            "python-http",
+            "rust",
+            "rust-http"
+        ]
+    );
     let o = env.wcomp(&["templates", "show", "python"]);
     assert!(stdout(&o).contains("greeting"), "{}", stdout(&o));
 }

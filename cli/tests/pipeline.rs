@@ -336,20 +336,26 @@ fn workspace_build_composes_the_members_and_caches_the_composition() {
     let Some((tmp, component)) = composed() else {
         return;
     };
-    // examples/pipeline/wcomp.toml is a workspace with a [composition].
+    // examples/pipeline/wcomp.toml is a workspace with two [[composition]]s: the HTTP
+    // service (the front in front of the pipeline) and the pipeline exporting `api`.
     let out = ok(wcomp(tmp.path(), &["build"]));
     assert!(
-        out.contains("composed adapter + validator + normaliser -> ./build/pipeline.wasm"),
+        out.contains("composed front + adapter + validator + normaliser -> ./build/pipeline.wasm"),
         "{out}"
     );
-    // The members were built already (from their own directories): nothing rebuilt.
+    assert!(
+        out.contains("composed adapter + validator + normaliser -> ./build/pipeline-api.wasm"),
+        "{out}"
+    );
+    // The parts were built already (from their own directories): only the front is new.
     for part in ["normaliser", "validator", "adapter"] {
         assert!(
             out.contains(&format!("up to date example:{part}@0.1.0")),
             "{out}"
         );
     }
-    let by_build = std::fs::read(tmp.path().join("build/pipeline.wasm")).unwrap();
+    assert!(out.contains("built example:front@0.1.0"), "{out}");
+    let by_build = std::fs::read(tmp.path().join("build/pipeline-api.wasm")).unwrap();
     // Same parts, same wiring, same sources: the same bytes as `wcomp compose`.
     assert!(
         by_build == std::fs::read(component).unwrap(),
@@ -357,7 +363,53 @@ fn workspace_build_composes_the_members_and_caches_the_composition() {
     );
     let out = ok(wcomp(tmp.path(), &["build"]));
     assert!(
+        out.contains("up to date front + adapter + validator + normaliser"),
+        "{out}"
+    );
+    assert!(
         out.contains("up to date adapter + validator + normaliser"),
         "{out}"
     );
+
+    // The service: exports the HTTP handler (only), imports the database and WASI, and
+    // nothing of the pipeline's own interfaces (the parts satisfy each other).
+    let out = ok(wcomp(
+        tmp.path(),
+        &["inspect", "build/pipeline.wasm", "--json"],
+    ));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let names = |key: &str| -> Vec<String> {
+        v["worlds"][0][key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let exports = names("exports");
+    assert_eq!(exports.len(), 1, "{exports:?}");
+    assert!(
+        exports[0].starts_with("wasi:http/incoming-handler@0.2."),
+        "{exports:?}"
+    );
+    let imports = names("imports");
+    assert!(
+        imports.iter().any(|i| i == "wcomp:sql/query@0.1.0"),
+        "{imports:?}"
+    );
+    assert!(
+        imports.iter().all(|i| i.starts_with("wasi:")
+                || i.starts_with("wcomp:sql/")
+                // Only types, no functions: the host provides nothing for it (as for the
+                // composition that exports `api`).
+                || i == "example:pipeline/types@0.1.0"),
+        "{imports:?}"
+    );
+    let parts: Vec<&str> = v["composition"]["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(parts, ["front", "adapter", "validator", "normaliser"]);
 }

@@ -283,3 +283,228 @@ fn a_component_that_does_not_conform_to_the_declared_world_is_refused() {
         "no output is written for a component that does not conform"
     );
 }
+
+/// A component served in-process by `wasmtime-wasi-http`, the `wasi:http` host `wcomp
+/// serve` and `wasmtime serve` are built on.
+struct HttpComponent {
+    runtime: tokio::runtime::Runtime,
+    pre: wasmtime_wasi_http::p2::bindings::ProxyPre<HttpHost>,
+}
+
+struct HttpHost {
+    wasi: wasmtime_wasi::WasiCtx,
+    http: wasmtime_wasi_http::WasiHttpCtx,
+    table: ResourceTable,
+}
+
+impl wasmtime_wasi::WasiView for HttpHost {
+    fn ctx(&mut self) -> wasmtime_wasi::WasiCtxView<'_> {
+        wasmtime_wasi::WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl wasmtime_wasi_http::WasiHttpView for HttpHost {
+    fn http(&mut self) -> wasmtime_wasi_http::WasiHttpCtxView<'_> {
+        wasmtime_wasi_http::WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: Default::default(),
+        }
+    }
+}
+
+/// One answer: status, content type and body.
+#[derive(Debug, PartialEq)]
+struct Answer {
+    status: u16,
+    content_type: String,
+    body: String,
+}
+
+impl HttpComponent {
+    fn load(wasm: &Path) -> HttpComponent {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        let engine = Engine::new(&config).unwrap();
+        let component = Component::from_file(&engine, wasm).unwrap();
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).unwrap();
+        let pre = wasmtime_wasi_http::p2::bindings::ProxyPre::new(
+            linker.instantiate_pre(&component).unwrap(),
+        )
+        .unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        HttpComponent { runtime, pre }
+    }
+
+    /// Sends `requests` (method, path) one after another to one new instance.
+    fn send(&self, requests: &[(&str, &str)]) -> Vec<Answer> {
+        use http_body_util::BodyExt as _;
+        use wasmtime_wasi_http::WasiHttpView as _;
+        self.runtime.block_on(async {
+            let mut store = Store::new(
+                self.pre.engine(),
+                HttpHost {
+                    wasi: WasiCtxBuilder::new().build(),
+                    http: wasmtime_wasi_http::WasiHttpCtx::new(),
+                    table: ResourceTable::new(),
+                },
+            );
+            let proxy = self.pre.instantiate_async(&mut store).await.unwrap();
+            let mut answers = Vec::new();
+            for (method, path) in requests {
+                let request = hyper::Request::builder()
+                    .method(*method)
+                    .uri(format!("http://localhost{path}"))
+                    .body(http_body_util::Full::new(bytes::Bytes::new()))
+                    .unwrap();
+                let (sender, receiver) = tokio::sync::oneshot::channel();
+                let request = store
+                    .data_mut()
+                    .http()
+                    .new_incoming_request(
+                        wasmtime_wasi_http::p2::bindings::http::types::Scheme::Http,
+                        request,
+                    )
+                    .unwrap();
+                let out = store
+                    .data_mut()
+                    .http()
+                    .new_response_outparam(sender)
+                    .unwrap();
+                let call = proxy
+                    .wasi_http_incoming_handler()
+                    .call_handle(&mut store, request, out);
+                let read = async {
+                    let response = receiver.await.unwrap().unwrap();
+                    let status = response.status().as_u16();
+                    let content_type = response
+                        .headers()
+                        .get("content-type")
+                        .map(|v| v.to_str().unwrap().to_string())
+                        .unwrap_or_default();
+                    let body = response.into_body().collect().await.unwrap().to_bytes();
+                    Answer {
+                        status,
+                        content_type,
+                        body: String::from_utf8(body.to_vec()).unwrap(),
+                    }
+                };
+                let (called, answer) = tokio::join!(call, read);
+                called.unwrap_or_else(|e| panic!("{method} {path}: {e:?}"));
+                answers.push(answer);
+            }
+            answers
+        })
+    }
+}
+
+/// The routes every HTTP template answers (docs/new.md): the same answers in every
+/// language.
+fn check_http_routes(wasm: &Path, greeting: &str) {
+    let served = HttpComponent::load(wasm);
+    let text = |status: u16, body: &str| Answer {
+        status,
+        content_type: "text/plain; charset=utf-8".to_string(),
+        body: body.to_string(),
+    };
+    for ((method, path), want) in [
+        (("GET", "/"), text(200, &format!("{greeting}, World!\n"))),
+        (
+            ("GET", "/hello/Ada"),
+            text(200, &format!("{greeting}, Ada!\n")),
+        ),
+        (
+            ("GET", "/hello/Ada?x=1"),
+            text(200, &format!("{greeting}, Ada!\n")),
+        ),
+        (("GET", "/count"), text(200, "1\n")),
+        (("GET", "/nope"), text(404, "not found\n")),
+        (("GET", "/hello/"), text(404, "not found\n")),
+        (("GET", "/hello/a/b"), text(404, "not found\n")),
+        (("POST", "/"), text(405, "method not allowed\n")),
+    ] {
+        // A fresh instance for every request, as `wcomp serve` does.
+        let got = served.send(&[(method, path)]);
+        assert_eq!(got, [want], "{method} {path}");
+    }
+    // The counter is module state: one instance handling three requests counts them.
+    let got = served.send(&[("GET", "/"), ("GET", "/nope"), ("GET", "/count")]);
+    assert_eq!(got[2], text(200, "3\n"));
+}
+
+/// new -> build -> exports `wasi:http/incoming-handler@0.2.x` -> answers its routes.
+fn http_template_round_trip(template: &str, language: &str) {
+    if !toolchain_ready(language) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let o = wcomp(
+        tmp.path(),
+        &[
+            "new",
+            template,
+            "proj",
+            "--name",
+            "acme:http-trip",
+            "--set",
+            "greeting=Howdy",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let proj = tmp.path().join("proj");
+    let started = std::time::Instant::now();
+    let o = wcomp(&proj, &["build"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let wasm = proj.join("build/http-trip.wasm");
+    eprintln!(
+        "{template}: built in {:.1} s, {} bytes",
+        started.elapsed().as_secs_f64(),
+        std::fs::metadata(&wasm).unwrap().len()
+    );
+
+    let o = wcomp(&proj, &["inspect", "build/http-trip.wasm", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let exports: Vec<&str> = v["worlds"][0]["exports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        exports
+            .iter()
+            .any(|e| e.starts_with("wasi:http/incoming-handler@0.2.")),
+        "{exports:?}"
+    );
+
+    check_http_routes(&wasm, "Howdy");
+}
+
+#[test]
+fn rust_http_template_builds_and_serves() {
+    http_template_round_trip("rust-http", "rust");
+}
+
+#[test]
+fn go_http_template_builds_and_serves() {
+    http_template_round_trip("go-http", "go");
+}
+
+#[test]
+fn python_http_template_builds_and_serves() {
+    http_template_round_trip("python-http", "python");
+}
+
+#[test]
+fn js_http_template_builds_and_serves() {
+    http_template_round_trip("js-http", "javascript");
+}

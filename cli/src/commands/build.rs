@@ -132,12 +132,13 @@ impl Opts {
             #[derive(serde::Serialize)]
             struct Out<'a> {
                 members: &'a [crate::ops::build::Built],
-                #[serde(skip_serializing_if = "Option::is_none")]
-                composition: Option<&'a crate::ops::compose_ws::Composed>,
+                /// One per `[composition]` / `[[composition]]`, in the manifest's order.
+                #[serde(skip_serializing_if = "<[_]>::is_empty")]
+                compositions: &'a [crate::ops::compose_ws::Composed],
             }
             let mut text = serde_json::to_string_pretty(&Out {
                 members: &built,
-                composition: composed.as_ref(),
+                compositions: &composed,
             })
             .map_err(anyhow::Error::from)?;
             text.push('\n');
@@ -172,7 +173,7 @@ impl Opts {
                     ));
                 }
             }
-            if let Some(c) = &composed {
+            for c in &composed {
                 let state = if c.rebuilt {
                     paint(OK, "composed")
                 } else {

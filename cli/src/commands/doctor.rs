@@ -1,13 +1,17 @@
 use super::CliError;
 use crate::ops::manifest::Language;
 use crate::ops::toolchain;
-use crate::printer::{self, ERROR, OK, paint};
+use crate::printer::{self, DIM, ERROR, OK, paint};
 use serde::Serialize;
 
 /// Report which language toolchains are ready to build components, and what to install.
+///
+/// Each line names the templates that language's toolchain builds: a language's HTTP
+/// handler template (`rust-http`, ...) needs nothing more than its plain one (the WASI
+/// WIT it uses is written by `wcomp new`).
 #[derive(clap::Args)]
 #[command(after_help = "Examples:
-  wcomp doctor          one line per language
+  wcomp doctor          one line per language, with the templates it builds
   wcomp doctor --json   the same as JSON
 
 scripts/install-toolchains.sh installs everything the built-in templates need.
@@ -26,6 +30,8 @@ struct Status {
     version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     problem: Option<String>,
+    /// The templates (built-in and user) this toolchain builds.
+    templates: Vec<String>,
 }
 
 impl Opts {
@@ -36,10 +42,26 @@ impl Opts {
             Language::Python,
             Language::Javascript,
         ];
+        // Templates are listed for information: a broken user template must not stop the
+        // toolchain report.
+        let all_templates = crate::ops::templates::all().unwrap_or_default();
+        let templates_of = |l: Language| -> Vec<String> {
+            all_templates
+                .iter()
+                .filter(|t| {
+                    matches!(
+                        (l, t.manifest.language.as_str()),
+                        (Language::Javascript, "js")
+                    ) || t.manifest.language == l.name()
+                })
+                .map(|t| t.manifest.name.clone())
+                .collect()
+        };
         let statuses: Vec<Status> = std::thread::scope(|s| {
             let handles: Vec<_> = languages
                 .iter()
                 .map(|&l| {
+                    let templates = templates_of(l);
                     s.spawn(move || {
                         match toolchain::locate(l).and_then(|tc| toolchain::check(&tc)) {
                             Ok(version) => Status {
@@ -47,12 +69,14 @@ impl Opts {
                                 ready: true,
                                 version: Some(version),
                                 problem: None,
+                                templates,
                             },
                             Err(e) => Status {
                                 language: l.name(),
                                 ready: false,
                                 version: None,
                                 problem: Some(format!("{e:#}")),
+                                templates,
                             },
                         }
                     })
@@ -82,6 +106,13 @@ impl Opts {
                         st.language
                     )),
                     _ => {}
+                }
+                if !st.templates.is_empty() {
+                    s.push_str(&format!(
+                        "        {:<11} {}\n",
+                        "",
+                        paint(DIM, format!("templates: {}", st.templates.join(", ")))
+                    ));
                 }
             }
             printer::out(&s);

@@ -20,6 +20,8 @@ use std::path::PathBuf;
   wcomp new rust hello                          a Rust component in ./hello
   wcomp new python greeter --name acme:greeter  with a chosen WIT package name
   wcomp new js hi --set greeting=Hi             set a template parameter
+  wcomp new rust-http api                       an HTTP handler for `wcomp serve`
+  wcomp new go api --http                       the same as `wcomp new go-http api`
   wcomp new go svc --values-file values.toml    parameters from a TOML file
   wcomp new rust svc --world ../api/wit         stubs for the only world in ../api/wit
   wcomp new python svc --world api.wit:server   stubs for world `server` of a .wit file
@@ -30,7 +32,9 @@ Exit codes: 0 created, 2 refused (unknown template, bad value, non-empty directo
 a --world that is missing, invalid or ambiguous, or that the language cannot build);
 nothing is written when `new` refuses.")]
 pub struct Opts {
-    /// The template: `rust`, `go`, `python`, `js`, or one added with `wcomp templates add`.
+    /// The template: `rust`, `go`, `python`, `js`, their HTTP handler variants
+    /// `rust-http`, `go-http`, `python-http`, `js-http`, or one added with `wcomp templates
+    /// add`.
     template: String,
 
     /// The directory to create.
@@ -47,6 +51,11 @@ pub struct Opts {
     /// Parameters from a TOML file of `key = value` lines (`--set` wins over it).
     #[arg(long, value_name = "FILE")]
     values_file: Option<PathBuf>,
+
+    /// Use the template's HTTP handler variant (`<template>-http`): a component exporting
+    /// `wasi:http/incoming-handler` (the `wasi:http/proxy` world), for `wcomp serve`.
+    #[arg(long, conflicts_with = "world")]
+    http: bool,
 
     /// Write into an existing, non-empty directory (files the template has are replaced).
     #[arg(long)]
@@ -67,7 +76,21 @@ fn parse_set(s: &str) -> Result<(String, String), String> {
 
 impl Opts {
     pub fn run(self) -> Result<u8, CliError> {
-        let mut template = templates::find(&self.template).map_err(CliError::usage)?;
+        let name = if self.http && !self.template.ends_with("-http") {
+            format!("{}-http", self.template)
+        } else {
+            self.template.clone()
+        };
+        let mut template = templates::find(&name).map_err(|e| {
+            CliError::usage(if self.http {
+                e.context(format!(
+                    "template `{}` has no HTTP variant (`--http` looks for `{name}`)",
+                    self.template
+                ))
+            } else {
+                e
+            })
+        })?;
         let mut sets = self.sets;
         if let Some(name) = self.name {
             sets.push(("name".to_string(), name));

@@ -79,9 +79,10 @@ impl Opts {
                             Origin::Builtin => "",
                             Origin::User => " (user)",
                         };
+                        // Padded before painting: the painted value ignores widths.
                         s.push_str(&format!(
-                            "{:<10} {:<11} {}{}\n",
-                            paint(BOLD, &t.manifest.name),
+                            "{} {:<11} {}{}\n",
+                            paint(BOLD, format!("{:<12}", t.manifest.name)),
                             t.manifest.language,
                             t.manifest.description,
                             paint(DIM, origin)

@@ -62,11 +62,11 @@ pub struct DoesNotConform {
 }
 
 /// Builds the project (or every member of the workspace) in `opts.dir`, then the
-/// workspace's composition if it has one.
+/// workspace's compositions, in the manifest's order.
 pub fn build(
     opts: &BuildOptions,
     reporter: &dyn Reporter,
-) -> Result<(Vec<Built>, Option<super::compose_ws::Composed>)> {
+) -> Result<(Vec<Built>, Vec<super::compose_ws::Composed>)> {
     let m = Manifest::load(&opts.dir)?;
     let mut projects = Vec::new();
     if let Some(ws) = &m.workspace {
@@ -79,6 +79,16 @@ pub fn build(
     }
     if projects.len() > 1 && opts.output.is_some() {
         bail!("`-o` chooses one output file; it cannot be used to build a workspace");
+    }
+    let mut outputs = std::collections::BTreeSet::new();
+    for c in &m.compositions {
+        let output = super::compose_ws::output_path(&opts.dir, c);
+        if !outputs.insert(output.clone()) {
+            bail!(
+                "two [[composition]] tables write `{}`; give each its own `output`",
+                output.display()
+            );
+        }
     }
     // Members are independent: build them in parallel, keeping the manifest's order.
     let results: Vec<Result<Built>> = std::thread::scope(|s| {
@@ -107,21 +117,25 @@ pub fn build(
             bail!("{n} members failed to build:\n{}", all.join("\n"))
         }
     };
-    let composed = match &m.composition {
-        Some(c) => {
-            reporter.step("composition", "composing");
-            let outputs: Vec<(PathBuf, PathBuf)> = projects
-                .iter()
-                .cloned()
-                .zip(built.iter().map(|b| b.output.clone()))
-                .collect();
-            Some(
-                super::compose_ws::compose(&opts.dir, &m, c, &outputs, opts.force)
-                    .context("failed to compose the workspace's [composition]")?,
-            )
-        }
-        None => None,
-    };
+    let outputs: Vec<(PathBuf, PathBuf)> = projects
+        .iter()
+        .cloned()
+        .zip(built.iter().map(|b| b.output.clone()))
+        .collect();
+    let mut composed = Vec::new();
+    for c in &m.compositions {
+        reporter.step("composition", "composing");
+        composed.push(
+            super::compose_ws::compose(&opts.dir, &m, c, &outputs, opts.force).with_context(
+                || {
+                    format!(
+                        "failed to compose the workspace's [composition] with root `{}`",
+                        c.root
+                    )
+                },
+            )?,
+        );
+    }
     Ok((built, composed))
 }
 

@@ -27,7 +27,26 @@ struct Stamp {
     output_len: u64,
 }
 
-const STAMP: &str = "build/.wcomp-compose.json";
+/// The stamp of the composition written to `output`: one per output, so a workspace's
+/// compositions are cached independently.
+fn stamp_path(dir: &Path, output: &Path) -> PathBuf {
+    let stem = output
+        .file_stem()
+        .map_or_else(|| "composition".into(), |s| s.to_string_lossy());
+    dir.join(format!("build/.wcomp-compose-{stem}.json"))
+}
+
+/// Where the composition `c` of the workspace in `dir` is written.
+pub fn output_path(dir: &Path, c: &Composition) -> PathBuf {
+    dir.join(c.output.clone().unwrap_or_else(|| {
+        let stem = dir
+            .canonicalize()
+            .ok()
+            .and_then(|d| d.file_name().map(|f| f.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "composition".to_string());
+        PathBuf::from(format!("build/{}.wasm", name_from_path(&stem)))
+    }))
+}
 
 /// Composes the members named by `c`, whose build outputs are in `outputs`
 /// (member directory -> component file).
@@ -66,14 +85,7 @@ pub fn compose(
     for p in &c.plugs {
         specs.push((p.clone(), output_of(p)?));
     }
-    let output = dir.join(c.output.clone().unwrap_or_else(|| {
-        let stem = dir
-            .canonicalize()
-            .ok()
-            .and_then(|d| d.file_name().map(|f| f.to_string_lossy().into_owned()))
-            .unwrap_or_else(|| "composition".to_string());
-        PathBuf::from(format!("build/{}.wasm", name_from_path(&stem)))
-    }));
+    let output = output_path(dir, c);
 
     // The key: the settings and each part's size and modification time, so a no-op
     // build decides without reading megabytes of parts (the output records their
@@ -90,7 +102,7 @@ pub fn compose(
         key.update(format!("{}\0{}\0{mtime}\0", path.display(), meta.len()));
     }
     let key = hex::encode(key.finalize());
-    let stamp_path = dir.join(STAMP);
+    let stamp_path = stamp_path(dir, &output);
     let names: Vec<String> = specs.iter().map(|(m, _)| name_from_path(m)).collect();
     if !force
         && let Some(stamp) = fs_err::read(&stamp_path)

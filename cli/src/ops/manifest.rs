@@ -15,7 +15,9 @@ pub struct Manifest {
     pub package: Option<Package>,
     pub component: Option<Component>,
     pub workspace: Option<Workspace>,
-    pub composition: Option<Composition>,
+    /// `[composition]`, or several as `[[composition]]`, each with its own output.
+    #[serde(default, rename = "composition", deserialize_with = "one_or_many")]
+    pub compositions: Vec<Composition>,
     /// The trust policy table, read by `ops::userconfig` (docs/trust.md); accepted here
     /// so a project can carry it without `wcomp build` refusing the file.
     #[serde(default, rename = "trust")]
@@ -75,6 +77,19 @@ pub struct Composition {
     pub no_imports: bool,
 }
 
+/// `[composition]` (a table) or `[[composition]]` (an array of tables).
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Composition>, D::Error> {
+    match toml::Value::deserialize(d)? {
+        toml::Value::Array(items) => items
+            .into_iter()
+            .map(|v| Composition::deserialize(v).map_err(serde::de::Error::custom))
+            .collect(),
+        table => Composition::deserialize(table)
+            .map(|c| vec![c])
+            .map_err(serde::de::Error::custom),
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Language {
@@ -114,7 +129,7 @@ impl Manifest {
         if m.component.is_some() && m.package.is_none() {
             bail!("`{}` has a [component] but no [package]", path.display());
         }
-        if m.composition.is_some() && m.workspace.is_none() {
+        if !m.compositions.is_empty() && m.workspace.is_none() {
             bail!(
                 "`{}` has a [composition] but no [workspace]: a composition is made of \
                  workspace members",
@@ -151,5 +166,28 @@ mod tests {
         .unwrap();
         assert!(m._trust.is_some());
         assert!(toml::from_str::<Manifest>("[nope]\n").is_err());
+    }
+
+    #[test]
+    fn one_composition_or_several() {
+        let ws = "[workspace]\nmembers = [\"a\", \"b\"]\n";
+        let one: Manifest = toml::from_str(&format!(
+            "{ws}[composition]\nroot = \"a\"\nplugs = [\"b\"]\n"
+        ))
+        .unwrap();
+        assert_eq!(one.compositions.len(), 1);
+        let two: Manifest = toml::from_str(&format!(
+            "{ws}[[composition]]\nroot = \"a\"\noutput = \"x.wasm\"\n\
+             [[composition]]\nroot = \"b\"\noutput = \"y.wasm\"\n"
+        ))
+        .unwrap();
+        assert_eq!(two.compositions.len(), 2);
+        assert_eq!(two.compositions[1].root, "b");
+        let none: Manifest = toml::from_str(ws).unwrap();
+        assert!(none.compositions.is_empty());
+        let err = toml::from_str::<Manifest>(&format!("{ws}[composition]\nrot = \"a\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("rot"), "{err}");
     }
 }

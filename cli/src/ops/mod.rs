@@ -14,6 +14,7 @@ pub mod sql;
 pub mod stubs;
 pub mod templates;
 pub mod toolchain;
+pub mod wasi_wit;
 
 /// The machine or the invocation lacks something the operation needs (a toolchain, a
 /// Rust target, a `wcomp.toml`): exit code 2, as opposed to an operation that ran and

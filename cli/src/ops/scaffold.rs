@@ -190,6 +190,10 @@ pub fn create(opts: NewOptions) -> Result<Created> {
         ("snake_name", package.replace('-', "_")),
         ("camel_name", upper_camel(&package)),
         ("world", package.clone()),
+        (
+            "wasi_http_version",
+            crate::ops::wasi_wit::HTTP_VERSION.to_string(),
+        ),
     ];
     for (k, v) in derived {
         values.entry(k.to_string()).or_insert_with(|| v.into());
@@ -232,6 +236,12 @@ pub fn create(opts: NewOptions) -> Result<Created> {
             Err(_) => bytes.clone(),
         };
         rendered.insert(out_path, content);
+    }
+    // Copied as they are, not rendered; with `--world` the WIT is the given world's.
+    if opts.template.manifest.wasi_deps && !opts.skip_template_dirs.iter().any(|d| d == "wit") {
+        for (path, text) in crate::ops::wasi_wit::deps_files() {
+            rendered.insert(PathBuf::from(path), text.as_bytes().to_vec());
+        }
     }
     for (path, bytes) in &opts.extra_files {
         rendered.insert(safe_relative(path, path)?, bytes.clone());

@@ -21,6 +21,11 @@ pub struct Manifest {
     pub name: String,
     pub language: String,
     pub description: String,
+    /// Write the WASI 0.2 WIT that wcomp embeds (`wasi:http` and the packages it uses,
+    /// see `ops::wasi_wit`) into the project's `wit/deps/`, for worlds that include
+    /// `wasi:http/proxy`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub wasi_deps: bool,
     #[serde(default, rename = "parameter")]
     pub parameters: Vec<Parameter>,
 }
