@@ -1,6 +1,16 @@
 //! Serving: bind, run until SIGINT/SIGTERM, then stop accepting and let in-flight requests
 //! (uploads included) finish. Periodic GC runs here when configured. With `[tls]` the
 //! listener terminates TLS (rustls with the ring provider).
+//!
+//! The connection loop is ours (hyper's http1 server) rather than `axum::serve`, which runs
+//! without a timer and so without any time limit. Per connection, from `[limits]`:
+//! * admission: at most `max_connections`, and `max_connections_per_address` per client IP
+//!   ([`ConnGate`]); others get one short `503`/`429` answer and are closed;
+//! * `header_read_timeout_secs`: hyper's header timer, which also bounds how long a kept-alive
+//!   connection waits for its next request;
+//! * `idle_timeout_secs`: no byte in either direction while no handler is working on one of
+//!   its requests (`Activity`), e.g. a client that stopped reading a download;
+//! * `body_timeout_secs`: a request body that delivers nothing while read (`Progress`).
 
 use crate::app::AppState;
 use crate::config::Limits;
