@@ -3,9 +3,14 @@
 //! ```text
 //! <data-dir>/
 //!   registry.db        SQLite metadata (WAL mode: also registry.db-wal, registry.db-shm)
-//!   token.key          HMAC key of the bearer tokens (created on first start, mode 0600)
+//!   token.key          HMAC key of the bearer tokens (created on first start)
 //!   storage/           the object store root; layout in storage.rs
 //! ```
+//!
+//! The database holds password hashes and the key signs tokens, so on Unix the directory is
+//! created `0700` and both files `0600`, each with its mode from the moment it exists (never
+//! created wider and narrowed afterwards). An existing data dir, database or key that is
+//! wider is narrowed at startup, with a warning.
 
 use crate::auth::{Auth, AuthSettings};
 use crate::config::Config;
@@ -24,7 +29,12 @@ pub struct App {
     pub metrics: Metrics,
     pub indexer: Arc<dyn ComponentIndexer>,
     pub analyses: crate::index::AnalysisCache,
+    /// Component analyses at once: each holds a layer of up to `max_analyzed_bytes`.
+    pub analysis_slots: tokio::sync::Semaphore,
 }
+
+/// Analyses at once; with the default 64 MiB cap, at most 128 MiB of layers in memory.
+const ANALYSIS_SLOTS: usize = 2;
 
 pub type AppState = Arc<App>;
 
@@ -39,7 +49,8 @@ impl App {
         indexer: Arc<dyn ComponentIndexer>,
     ) -> anyhow::Result<AppState> {
         let dir = &config.data_dir;
-        fs_err::create_dir_all(dir)?;
+        private::create_dir(dir)?;
+        private::create_file(&dir.join("registry.db"))?;
         let meta = SqliteMetadata::open(&dir.join("registry.db"))
             .with_context(|| format!("failed to open metadata in `{}`", dir.display()))?;
         let blobs = BlobStore::local(&dir.join("storage"))
@@ -70,7 +81,12 @@ impl App {
                 "http"
             },
         };
-        let auth = Auth::new(settings, key, meta.clone());
+        let auth = Auth::with_limits(
+            settings,
+            key,
+            meta.clone(),
+            crate::auth::LoginLimits::from_config(&config.limits),
+        );
         Arc::new(App {
             config,
             meta,
@@ -79,6 +95,7 @@ impl App {
             metrics: Metrics::default(),
             indexer,
             analyses: Default::default(),
+            analysis_slots: tokio::sync::Semaphore::new(ANALYSIS_SLOTS),
         })
     }
 
@@ -113,12 +130,77 @@ fn load_or_create_key(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
     let mut key = vec![0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
     let tmp = path.with_extension("tmp");
-    fs_err::write(&tmp, &key)?;
-    #[cfg(unix)]
+    // A leftover from a crash is ours to replace; a new file is created 0600 directly.
+    let _ = fs_err::remove_file(&tmp);
     {
-        use std::os::unix::fs::PermissionsExt;
-        fs_err::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+        use std::io::Write as _;
+        let mut f = private::new_file(&tmp)?;
+        f.write_all(&key)?;
+        f.sync_all()?;
     }
     fs_err::rename(&tmp, path)?;
     Ok(key)
+}
+
+/// Files and directories only the server's user may read.
+mod private {
+    use std::path::Path;
+
+    #[cfg(unix)]
+    fn narrow(path: &Path, mode: u32) -> std::io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = fs_err::metadata(path)?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            tracing::warn!(path = %path.display(), "readable by others; narrowing its mode to {mode:o}");
+            fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+        }
+        Ok(())
+    }
+
+    /// Creates the directory (and missing parents) with mode 0700.
+    pub fn create_dir(dir: &Path) -> std::io::Result<()> {
+        // fs-err has no synchronous DirBuilder; the error gets its path by hand.
+        let mut b = std::fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt as _;
+            b.mode(0o700);
+        }
+        b.create(dir).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("failed to create directory `{}`: {e}", dir.display()),
+            )
+        })?;
+        #[cfg(unix)]
+        narrow(dir, 0o700)?;
+        Ok(())
+    }
+
+    /// A new file, mode 0600 from its creation; fails if it exists.
+    pub fn new_file(path: &Path) -> std::io::Result<fs_err::File> {
+        let mut o = fs_err::OpenOptions::new();
+        o.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use fs_err::os::unix::fs::OpenOptionsExt as _;
+            o.mode(0o600);
+        }
+        o.open(path)
+    }
+
+    /// Makes sure `path` exists with mode 0600 (SQLite then creates its `-wal` and `-shm`
+    /// files with the database's mode).
+    pub fn create_file(path: &Path) -> std::io::Result<()> {
+        match new_file(path) {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                #[cfg(unix)]
+                narrow(path, 0o600)?;
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
 }
