@@ -9,6 +9,7 @@
 //! the PostgreSQL half, a server whose URL is in `WCOMP_TEST_POSTGRES`
 //! (scripts/postgres.sh starts one). Under CI a missing piece is a failure.
 
+mod common;
 mod toolchain;
 
 use std::path::{Path, PathBuf};
@@ -94,6 +95,147 @@ fn composed() -> Option<&'static (tempfile::TempDir, PathBuf)> {
         Some((tmp, out))
     })
     .as_ref()
+}
+
+/// The pipeline behind its HTTP front (examples/pipeline/front), composed once per test
+/// process: what `wcomp serve` runs.
+fn service() -> Option<&'static PathBuf> {
+    static ONCE: OnceLock<Option<PathBuf>> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let (tmp, _) = composed()?;
+        let root = tmp.path();
+        let out = ok(wcomp(&root.join("front"), &["build"]));
+        assert!(out.contains("conforms to its world"), "{out}");
+        let front = std::fs::read_dir(root.join("front/build"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|e| e == "wasm"))
+            .expect("the front's build output");
+        ok(wcomp(
+            root,
+            &[
+                "compose",
+                front.to_str().unwrap(),
+                "--plug",
+                "adapter/build/adapter.wasm",
+                "--plug",
+                "validator/build/validator.wasm",
+                "--plug",
+                "normaliser/build/normaliser.wasm",
+                "-o",
+                "service.wasm",
+            ],
+        ));
+        Some(root.join("service.wasm"))
+    })
+    .as_ref()
+}
+
+/// The REST service over real HTTP: ingest, query by country, bad JSON, wrong method,
+/// then a graceful stop.
+fn exercise_service(component: &Path, db: &str, count_rows: &dyn Fn() -> i64) {
+    use common::http::{Server, request};
+    let u = common::User::new();
+    let s = Server::start(&u, component.to_str().unwrap(), &["--db", db]);
+    let batch = br#"[
+        {"email": " Ada@Example.COM ", "name": "Ada  Lovelace", "age": 36, "country": "gb"},
+        {"email": "grace@navy.mil", "name": "Grace Hopper", "age": 85, "country": "US"},
+        {"email": "not-an-address", "name": "", "age": 7, "country": "XX"}
+    ]"#;
+    let json = [("content-type", "application/json")];
+    let (code, body) = request(&s.addr, "POST", "/signups", &json, Some(batch));
+    assert_eq!(code, 201, "{body}\n{}", s.stderr());
+    let report: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(report["stored"], 2, "{body}");
+    assert_eq!(report["rejected"][0]["index"], 2, "{body}");
+    let fields: Vec<&str> = report["rejected"][0]["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    for field in ["email", "name", "age", "country"] {
+        assert!(fields.contains(&field), "{field}: {body}");
+    }
+    assert_eq!(count_rows(), 2);
+
+    let (code, body) = s.get("/signups?country=GB");
+    assert_eq!(code, 200, "{body}");
+    let gb: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        gb,
+        serde_json::json!([{"email": "ada@example.com", "name": "Ada Lovelace", "age": 36, "country": "GB"}])
+    );
+    let (code, body) = s.get("/signups");
+    assert_eq!(code, 200);
+    let all: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(all.as_array().map(Vec::len), Some(2), "{body}");
+
+    let (code, body) = request(&s.addr, "POST", "/signups", &json, Some(b"{not json"));
+    assert_eq!(code, 400, "{body}");
+    let err: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(err["error"].is_string(), "{body}");
+    assert_eq!(request(&s.addr, "DELETE", "/signups", &[], None).0, 405);
+    assert_eq!(s.get("/elsewhere").0, 404);
+    assert_eq!(count_rows(), 2, "refused requests store nothing");
+    assert_eq!(s.terminate(), 0);
+}
+
+#[test]
+fn pipeline_serves_http_on_sqlite() {
+    let Some(component) = service() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("service.db");
+    let count = || {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.query_row("SELECT count(*) FROM signups", [], |r| r.get::<_, i64>(0))
+            .unwrap()
+    };
+    exercise_service(component, &format!("sqlite:{}", db.display()), &count);
+}
+
+#[test]
+fn pipeline_serves_http_on_postgres() {
+    let Some(component) = service() else {
+        return;
+    };
+    let Some(db_url) = fresh_postgres("service") else {
+        return;
+    };
+    let count = || {
+        let mut c = postgres::Client::connect(&db_url, postgres::NoTls).unwrap();
+        c.query_one("SELECT count(*) FROM signups", &[])
+            .unwrap()
+            .get::<_, i64>(0)
+    };
+    exercise_service(component, &db_url, &count);
+}
+
+/// A database of its own on the server in `WCOMP_TEST_POSTGRES` (dropped and made again,
+/// so reruns start empty); `None` (a skip) outside CI when there is no server.
+fn fresh_postgres(what: &str) -> Option<String> {
+    let Ok(url) = std::env::var("WCOMP_TEST_POSTGRES") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "WCOMP_TEST_POSTGRES is not set under CI; scripts/test.sh starts a server"
+        );
+        eprintln!("skipping: WCOMP_TEST_POSTGRES is not set (scripts/postgres.sh prints one)");
+        return None;
+    };
+    let name = format!("wcomp_{what}_{}", std::process::id());
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+        .unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    match url.rsplit_once('/') {
+        Some((base, _)) => Some(format!("{base}/{name}")),
+        None => panic!("WCOMP_TEST_POSTGRES must end in /<database>: {url}"),
+    }
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -202,26 +344,8 @@ fn pipeline_stores_valid_records_in_postgres() {
     let Some((tmp, component)) = composed() else {
         return;
     };
-    let Ok(url) = std::env::var("WCOMP_TEST_POSTGRES") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "WCOMP_TEST_POSTGRES is not set under CI; scripts/test.sh starts a server"
-        );
-        eprintln!("skipping: WCOMP_TEST_POSTGRES is not set (scripts/postgres.sh prints one)");
+    let Some(db_url) = fresh_postgres("pipeline") else {
         return;
-    };
-    // A database of its own, so reruns start empty.
-    let name = format!("wcomp_pipeline_{}", std::process::id());
-    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-    admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
-        .unwrap();
-    admin
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .unwrap();
-    let db_url = match url.rsplit_once('/') {
-        Some((base, _)) => format!("{base}/{name}"),
-        None => panic!("WCOMP_TEST_POSTGRES must end in /<database>: {url}"),
     };
     let count = || {
         let mut c = postgres::Client::connect(&db_url, postgres::NoTls).unwrap();
@@ -230,7 +354,6 @@ fn pipeline_stores_valid_records_in_postgres() {
             .get::<_, i64>(0)
     };
     exercise(tmp.path(), component, &db_url, &count);
-    drop(admin);
 }
 
 #[test]
