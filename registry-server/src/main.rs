@@ -116,7 +116,8 @@ fn main() -> std::process::ExitCode {
             for cause in e.chain().skip(1) {
                 eprintln!("Caused by: {cause}");
             }
-            std::process::ExitCode::from(1)
+            let env_error = e.downcast_ref::<Environment>().is_some();
+            std::process::ExitCode::from(if env_error { 2 } else { 1 })
         }
     }
 }
@@ -150,7 +151,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
             let addr = config.listen;
-            let state = App::open(config)?;
+            let state = connect(config).await?;
             if let Some((user, password)) = state
                 .ensure_admin(std::env::var(env::ADMIN_PASSWORD).ok())
                 .await?
@@ -177,17 +178,44 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Gc { grace_secs } => {
             let grace = grace_secs.unwrap_or(config.gc.grace_secs);
-            let state = App::open(config)?;
-            let r = wcomp_registry::gc::run(state.meta.as_ref(), &state.blobs, grace, auth::now())
-                .await?;
+            let state = connect(config).await?;
+            let Some(r) = wcomp_registry::gc::run_exclusive(
+                state.meta.as_ref(),
+                &state.blobs,
+                grace,
+                auth::now(),
+            )
+            .await?
+            else {
+                println!("another process is running GC (it holds the `gc` lease); nothing done");
+                return Ok(());
+            };
             println!(
                 "deleted {} blobs, {} abandoned uploads, {} scratch files, {} orphan files",
                 r.blobs_deleted, r.uploads_deleted, r.scratch_deleted, r.orphans_deleted
             );
             Ok(())
         }
-        Command::Admin(cmd) => admin(App::open(config)?, cmd).await,
+        Command::Admin(cmd) => admin(connect(config).await?, cmd).await,
     }
+}
+
+/// An environment problem (exit 2): the configured storage or database cannot be used.
+#[derive(Debug)]
+struct Environment(anyhow::Error);
+
+impl std::fmt::Display for Environment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+
+impl std::error::Error for Environment {}
+
+async fn connect(config: Config) -> anyhow::Result<Arc<App>> {
+    App::connect(config)
+        .await
+        .map_err(|e| anyhow::Error::new(Environment(e)))
 }
 
 async fn admin(state: Arc<App>, cmd: Admin) -> anyhow::Result<()> {

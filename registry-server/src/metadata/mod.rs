@@ -10,9 +10,14 @@
 //! * [`Metadata::advance_upload`] is a compare-and-set on the upload offset, so two PATCHes
 //!   racing on one session cannot both succeed.
 //!
-//! Backends: [`sqlite::SqliteMetadata`] (embedded default). [`suite`] is the shared backend test
-//! suite; a PostgreSQL backend runs the same functions.
+//! Backends: [`sqlite::SqliteMetadata`] (embedded default) and [`postgres::PostgresMetadata`]
+//! (for several replicas). [`suite`] is the shared backend test suite; both run all of it.
+//!
+//! Schemas are versioned ([`migrations`]): each backend keeps a `schema_version` row, applies
+//! the steps it is missing on open, and refuses a database written by a newer wcomp-registry.
 
+pub mod migrations;
+pub mod postgres;
 pub mod sqlite;
 pub mod suite;
 
@@ -37,6 +42,10 @@ pub enum MetaError {
     NotFound(String),
     #[error("metadata backend: {0}")]
     Backend(String),
+    #[error(
+        "the database has schema version {found}, newer than the {supported} this wcomp-registry understands: upgrade wcomp-registry (or restore a backup made before the upgrade)"
+    )]
+    SchemaTooNew { found: i64, supported: i64 },
 }
 
 pub type MetaResult<T> = Result<T, MetaError>;
@@ -228,4 +237,21 @@ pub trait Metadata: Send + Sync + 'static {
     // --- component index (filled by a `ComponentIndexer`, see index.rs) ---------------
     async fn put_component(&self, entry: &ComponentEntry) -> MetaResult<()>;
     async fn search_components(&self, q: &ComponentQuery) -> MetaResult<Vec<ComponentEntry>>;
+
+    // --- state shared by replicas -----------------------------------------------------
+    /// The value stored under `name`, storing `candidate` first when there is none (the
+    /// first writer wins). How every replica ends up with the same token signing key.
+    async fn shared_setting(&self, name: &str, candidate: &str) -> MetaResult<String>;
+    /// Takes (or renews) the lease `name` for `holder` until `now + ttl_secs` when it is
+    /// free, expired or already `holder`'s. `true` if `holder` now holds it. GC runs under
+    /// the `gc` lease so that one replica at a time runs it.
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: i64,
+        ttl_secs: i64,
+    ) -> MetaResult<bool>;
+    /// Gives the lease up if `holder` holds it.
+    async fn release_lease(&self, name: &str, holder: &str) -> MetaResult<()>;
 }

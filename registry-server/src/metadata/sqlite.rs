@@ -13,6 +13,7 @@
 //! A separate process (`wcomp-registry gc`) may open the same file; `busy_timeout` makes it
 //! wait its turn instead of failing.
 
+use super::migrations;
 use super::*;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
@@ -23,96 +24,6 @@ use std::sync::{Arc, Condvar, Mutex};
 const READERS: usize = 4;
 
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS repositories (
-    name TEXT PRIMARY KEY,
-    created_at INTEGER NOT NULL
-);
--- state: 'live' or 'deleting' (GC has claimed it; see gc.rs)
-CREATE TABLE IF NOT EXISTS blobs (
-    digest TEXT PRIMARY KEY,
-    size INTEGER NOT NULL,
-    state TEXT NOT NULL DEFAULT 'live',
-    touched_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS repo_blobs (
-    repo TEXT NOT NULL,
-    digest TEXT NOT NULL,
-    PRIMARY KEY (repo, digest)
-);
-CREATE INDEX IF NOT EXISTS repo_blobs_digest ON repo_blobs(digest);
-CREATE TABLE IF NOT EXISTS manifests (
-    repo TEXT NOT NULL,
-    digest TEXT NOT NULL,
-    media_type TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    artifact_type TEXT,
-    subject TEXT,
-    annotations TEXT,
-    created_at INTEGER NOT NULL,
-    PRIMARY KEY (repo, digest)
-);
-CREATE INDEX IF NOT EXISTS manifests_subject ON manifests(repo, subject);
-CREATE INDEX IF NOT EXISTS manifests_digest ON manifests(digest);
--- kind: 'blob' (config, layers) or 'manifest' (index children)
-CREATE TABLE IF NOT EXISTS manifest_refs (
-    repo TEXT NOT NULL,
-    manifest TEXT NOT NULL,
-    child TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    PRIMARY KEY (repo, manifest, child)
-);
-CREATE INDEX IF NOT EXISTS manifest_refs_child ON manifest_refs(child);
-CREATE TABLE IF NOT EXISTS tags (
-    repo TEXT NOT NULL,
-    name TEXT NOT NULL,
-    digest TEXT NOT NULL,
-    updated_at INTEGER NOT NULL,
-    PRIMARY KEY (repo, name)
-);
-CREATE TABLE IF NOT EXISTS uploads (
-    id TEXT PRIMARY KEY,
-    repo TEXT NOT NULL,
-    offset INTEGER NOT NULL,
-    chunks TEXT NOT NULL,
-    created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS users (
-    name TEXT PRIMARY KEY,
-    password_hash TEXT NOT NULL,
-    admin INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS api_tokens (
-    hash TEXT PRIMARY KEY,
-    user TEXT NOT NULL,
-    description TEXT NOT NULL,
-    created_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS grants (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    subject TEXT NOT NULL,
-    pattern TEXT NOT NULL,
-    actions TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS components (
-    repo TEXT NOT NULL,
-    manifest TEXT NOT NULL,
-    package TEXT,
-    version TEXT,
-    world TEXT,
-    PRIMARY KEY (repo, manifest)
-);
-CREATE TABLE IF NOT EXISTS component_items (
-    repo TEXT NOT NULL,
-    manifest TEXT NOT NULL,
-    direction TEXT NOT NULL,
-    interface TEXT NOT NULL,
-    version TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS component_items_iface ON component_items(interface, direction);
-"#;
 
 #[derive(Clone)]
 pub struct SqliteMetadata {
@@ -228,13 +139,13 @@ impl SqliteMetadata {
         Ok(m)
     }
 
-    fn init(conn: Connection, readers: Option<ReadPool>) -> MetaResult<Self> {
+    fn init(mut conn: Connection, readers: Option<ReadPool>) -> MetaResult<Self> {
         conn.busy_timeout(BUSY_TIMEOUT).map_err(be)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(be)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(be)?;
-        conn.execute_batch(SCHEMA).map_err(be)?;
+        migrate(&mut conn)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 writer: Mutex::new(conn),
@@ -243,6 +154,16 @@ impl SqliteMetadata {
                 _dir: None,
             }),
         })
+    }
+
+    /// [`Metadata::shared_setting`] for callers outside a runtime (`App::open`).
+    pub fn shared_setting_blocking(&self, name: &str, candidate: &str) -> MetaResult<String> {
+        let mut guard = self
+            .inner
+            .writer
+            .lock()
+            .map_err(|_| MetaError::Backend("connection mutex poisoned".into()))?;
+        shared_setting(&mut guard, name, candidate)
     }
 
     /// Runs a writing call on the writer connection.
@@ -295,6 +216,51 @@ impl SqliteMetadata {
         .await
         .map_err(be)?
     }
+}
+
+/// Brings the database to [`migrations::LATEST`] in one immediate transaction (so two
+/// processes opening one file do not both migrate), or refuses a newer one.
+fn migrate(conn: &mut Connection) -> MetaResult<()> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(be)?;
+    tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        .map_err(be)?;
+    let found: Option<i64> = tx
+        .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
+        .map_err(be)?;
+    let steps = migrations::plan(found.unwrap_or(0))?;
+    if steps.is_empty() {
+        return Ok(());
+    }
+    for step in &migrations::SQLITE[steps.clone()] {
+        tx.execute_batch(step).map_err(be)?;
+    }
+    tx.execute("DELETE FROM schema_version", []).map_err(be)?;
+    tx.execute(
+        "INSERT INTO schema_version(version) VALUES (?1)",
+        [steps.end as i64],
+    )
+    .map_err(be)?;
+    tx.commit().map_err(be)
+}
+
+fn shared_setting(c: &mut Connection, name: &str, candidate: &str) -> MetaResult<String> {
+    let tx = c
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(be)?;
+    tx.execute(
+        "INSERT INTO settings(name, value) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+        params![name, candidate],
+    )
+    .map_err(be)?;
+    let value = tx
+        .query_row("SELECT value FROM settings WHERE name = ?1", [name], |r| {
+            r.get(0)
+        })
+        .map_err(be)?;
+    tx.commit().map_err(be)?;
+    Ok(value)
 }
 
 fn parse_digest(s: String) -> MetaResult<Digest> {
@@ -1031,6 +997,48 @@ impl Metadata for SqliteMetadata {
                 }
             }
             Ok(out)
+        })
+        .await
+    }
+
+    async fn shared_setting(&self, name: &str, candidate: &str) -> MetaResult<String> {
+        let (n, v) = (name.to_string(), candidate.to_string());
+        self.write(move |c| shared_setting(c, &n, &v)).await
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: i64,
+        ttl_secs: i64,
+    ) -> MetaResult<bool> {
+        let (n, h) = (name.to_string(), holder.to_string());
+        self.write(move |c| {
+            c.query_row(
+                "INSERT INTO leases(name, holder, expires_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+                 WHERE leases.expires_at <= ?4 OR leases.holder = excluded.holder
+                 RETURNING holder",
+                params![n, h, now + ttl_secs, now],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|o| o.is_some())
+            .map_err(be)
+        })
+        .await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> MetaResult<()> {
+        let (n, h) = (name.to_string(), holder.to_string());
+        self.write(move |c| {
+            c.execute(
+                "DELETE FROM leases WHERE name = ?1 AND holder = ?2",
+                params![n, h],
+            )
+            .map(|_| ())
+            .map_err(be)
         })
         .await
     }

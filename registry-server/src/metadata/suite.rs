@@ -361,24 +361,61 @@ pub async fn component_index_search(m: &dyn Metadata) {
     );
 }
 
+pub async fn shared_settings_first_writer_wins(m: &dyn Metadata) {
+    assert_eq!(m.shared_setting("token_key", "a").await.unwrap(), "a");
+    assert_eq!(
+        m.shared_setting("token_key", "b").await.unwrap(),
+        "a",
+        "a second replica adopts the first one's value"
+    );
+    assert_eq!(m.shared_setting("other", "c").await.unwrap(), "c");
+}
+
+pub async fn leases_exclude_other_holders_until_expiry(m: &dyn Metadata) {
+    assert!(m.acquire_lease("gc", "r1", 100, 60).await.unwrap());
+    assert!(!m.acquire_lease("gc", "r2", 120, 60).await.unwrap());
+    assert!(
+        m.acquire_lease("gc", "r1", 130, 60).await.unwrap(),
+        "the holder renews"
+    );
+    assert!(!m.acquire_lease("gc", "r2", 189, 60).await.unwrap());
+    assert!(
+        m.acquire_lease("gc", "r2", 190, 60).await.unwrap(),
+        "an expired lease is taken over"
+    );
+    m.release_lease("gc", "r1").await.unwrap();
+    assert!(
+        !m.acquire_lease("gc", "r1", 200, 60).await.unwrap(),
+        "only the holder releases"
+    );
+    m.release_lease("gc", "r2").await.unwrap();
+    assert!(m.acquire_lease("gc", "r1", 200, 60).await.unwrap());
+    assert!(m.acquire_lease("other", "r2", 200, 60).await.unwrap());
+}
+
 /// Expands to one `#[tokio::test]` per suite function, each on a fresh backend built by
-/// `$make` (an expression evaluated once per test).
+/// `$make` (an expression evaluated once per test, inside the async test: it may `.await`).
 #[macro_export]
 macro_rules! metadata_suite {
     ($make:expr) => {
+        $crate::metadata_suite!(optional Some($make));
+    };
+    // A backend that may be unavailable: `$make` evaluates to an `Option`; `None` skips.
+    (optional $make:expr) => {
         $crate::metadata_suite!(@cases $make;
             blobs_are_linked_per_repository, manifest_requires_linked_blobs,
             foreign_layers_need_not_exist_but_stay_referenced,
             index_requires_child_manifests, create_only_cannot_move_a_tag, tags_page_lexically,
             deleting_a_manifest_drops_its_tags, referrers_filter_and_page,
             uploads_advance_by_compare_and_set, gc_takes_only_old_unreferenced_blobs,
-            users_tokens_and_grants, catalog_pages, component_index_search);
+            users_tokens_and_grants, catalog_pages, component_index_search,
+            shared_settings_first_writer_wins, leases_exclude_other_holders_until_expiry);
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
         $(
             #[tokio::test]
             async fn $case() {
-                let backend = $make;
+                let Some(backend) = ($make) else { return };
                 $crate::metadata::suite::$case(&backend).await;
             }
         )*
