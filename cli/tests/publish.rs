@@ -674,6 +674,7 @@ fn a_refused_manifest_leaves_no_signature_behind() {
         c.namespaces = vec![wcomp_registry::config::NamespacePolicy {
             pattern: "strict/**".into(),
             require_components: true,
+            quota_bytes: None,
         }];
     });
     let u = User::new();

@@ -10,6 +10,11 @@
 //!   storage/           the object store root; layout in storage.rs
 //! ```
 //!
+//! The database holds password hashes and the token signing key, so on Unix the directory
+//! is created `0700` and the database `0600`, each with its mode from the moment it exists
+//! (never created wider and narrowed afterwards). An existing data dir or database that is
+//! wider is narrowed at startup, with a warning.
+//!
 //! With `[metadata] backend = "postgres"` and `[storage] backend = "s3"` a replica keeps
 //! nothing that matters locally: blobs, upload chunks, metadata, users, grants, API tokens
 //! and the token signing key (the `token_key` setting) are all shared, so any number of
@@ -33,7 +38,12 @@ pub struct App {
     pub metrics: Metrics,
     pub indexer: Arc<dyn ComponentIndexer>,
     pub analyses: crate::index::AnalysisCache,
+    /// Component analyses at once: each holds a layer of up to `max_analyzed_bytes`.
+    pub analysis_slots: tokio::sync::Semaphore,
 }
+
+/// Analyses at once; with the default 64 MiB cap, at most 128 MiB of layers in memory.
+const ANALYSIS_SLOTS: usize = 2;
 
 pub type AppState = Arc<App>;
 
@@ -64,12 +74,13 @@ impl App {
         indexer: Arc<dyn ComponentIndexer>,
     ) -> anyhow::Result<AppState> {
         let dir = &config.data_dir;
-        fs_err::create_dir_all(dir)?;
         anyhow::ensure!(
             config.metadata.backend == MetadataBackend::Sqlite
                 && config.storage.backend == StorageBackend::Fs,
             "App::open handles only the embedded backends; use App::connect"
         );
+        private::create_dir(dir)?;
+        private::create_file(&dir.join("registry.db"))?;
         let meta = SqliteMetadata::open(&dir.join("registry.db"))
             .with_context(|| format!("failed to open metadata in `{}`", dir.display()))?;
         let blobs = BlobStore::local(&dir.join("storage"))
@@ -100,7 +111,12 @@ impl App {
                 "http"
             },
         };
-        let auth = Auth::new(settings, key, meta.clone());
+        let auth = Auth::with_limits(
+            settings,
+            key,
+            meta.clone(),
+            crate::auth::LoginLimits::from_config(&config.limits),
+        );
         Arc::new(App {
             config,
             meta,
@@ -109,6 +125,7 @@ impl App {
             metrics: Metrics::default(),
             indexer,
             analyses: Default::default(),
+            analysis_slots: tokio::sync::Semaphore::new(ANALYSIS_SLOTS),
         })
     }
 
@@ -139,7 +156,8 @@ pub async fn open_backends(config: &Config) -> anyhow::Result<(Arc<dyn Metadata>
     let dir = &config.data_dir;
     let meta: Arc<dyn Metadata> = match config.metadata.backend {
         MetadataBackend::Sqlite => {
-            fs_err::create_dir_all(dir)?;
+            private::create_dir(dir)?;
+            private::create_file(&dir.join("registry.db"))?;
             Arc::new(
                 SqliteMetadata::open(&dir.join("registry.db"))
                     .with_context(|| format!("failed to open metadata in `{}`", dir.display()))?,
@@ -203,4 +221,67 @@ fn sqlite_token_key(meta: &SqliteMetadata, legacy: &std::path::Path) -> anyhow::
         .unwrap_or_else(random_key);
     let stored = meta.shared_setting_blocking(TOKEN_KEY_SETTING, &hex::encode(&candidate))?;
     hex::decode(stored).context("corrupt token_key setting in the database")
+}
+
+/// Files and directories only the server's user may read.
+mod private {
+    use std::path::Path;
+
+    #[cfg(unix)]
+    fn narrow(path: &Path, mode: u32) -> std::io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = fs_err::metadata(path)?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            tracing::warn!(path = %path.display(), "readable by others; narrowing its mode to {mode:o}");
+            fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+        }
+        Ok(())
+    }
+
+    /// Creates the directory (and missing parents) with mode 0700.
+    pub fn create_dir(dir: &Path) -> std::io::Result<()> {
+        // fs-err has no synchronous DirBuilder; the error gets its path by hand.
+        let mut b = std::fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt as _;
+            b.mode(0o700);
+        }
+        b.create(dir).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("failed to create directory `{}`: {e}", dir.display()),
+            )
+        })?;
+        #[cfg(unix)]
+        narrow(dir, 0o700)?;
+        Ok(())
+    }
+
+    /// A new file, mode 0600 from its creation; fails if it exists.
+    pub fn new_file(path: &Path) -> std::io::Result<fs_err::File> {
+        let mut o = fs_err::OpenOptions::new();
+        o.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use fs_err::os::unix::fs::OpenOptionsExt as _;
+            o.mode(0o600);
+        }
+        o.open(path)
+    }
+
+    /// Makes sure `path` exists with mode 0600 (SQLite then creates its `-wal` and `-shm`
+    /// files with the database's mode).
+    pub fn create_file(path: &Path) -> std::io::Result<()> {
+        match new_file(path) {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                #[cfg(unix)]
+                narrow(path, 0o600)?;
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
 }

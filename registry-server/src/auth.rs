@@ -179,6 +179,195 @@ pub struct Auth {
     key: Vec<u8>,
     meta: Arc<dyn Metadata>,
     cache: CredCache,
+    /// Verified against when the user does not exist, so that an unknown name costs what
+    /// a wrong password does (made once, with the same parameters as real hashes).
+    dummy_hash: String,
+    /// Bounds the argon2 runs at once (each takes ~19 MiB and a core for tens of ms).
+    hashing: tokio::sync::Semaphore,
+    pub throttle: Throttle,
+}
+
+/// Login limits, from `[limits]`.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginLimits {
+    pub concurrent_checks: usize,
+    pub failures_per_account: u32,
+    pub failures_per_address: u32,
+    pub lockout_max_secs: u64,
+}
+
+impl LoginLimits {
+    pub fn from_config(l: &crate::config::Limits) -> Self {
+        Self {
+            concurrent_checks: l.max_concurrent_password_checks.max(1),
+            failures_per_account: l.login_failures_per_account,
+            failures_per_address: l.login_failures_per_address,
+            lockout_max_secs: l.login_lockout_max_secs,
+        }
+    }
+}
+
+/// Failed logins, per account name (known or not: treating them alike reveals nothing) and
+/// per client address. After `free` failures within the window, each further failure locks
+/// the key out for 1, 2, 4... seconds, up to `max_secs`; while locked out, logins are
+/// answered `429` without looking at the password. A success clears the account's count.
+pub struct Throttle {
+    limits: LoginLimits,
+    epoch: std::time::Instant,
+    state: Mutex<ThrottleState>,
+}
+
+#[derive(Default)]
+struct ThrottleState {
+    accounts: HashMap<String, Failures>,
+    addresses: HashMap<std::net::IpAddr, Failures>,
+}
+
+/// Times in milliseconds since the throttle's epoch (a monotonic clock).
+#[derive(Debug, Clone, Copy)]
+struct Failures {
+    count: u32,
+    last: u64,
+    locked_until: u64,
+}
+
+/// Failures older than this are forgotten.
+const FAILURE_WINDOW_MS: u64 = 15 * 60 * 1000;
+/// Bounds each map: an attacker spraying names or addresses grows it until pruning, which
+/// keeps only keys that are locked out or failed recently.
+const MAX_TRACKED: usize = 100_000;
+
+impl Failures {
+    /// Whole seconds left of a lockout (rounded up), if one is running.
+    fn locked(&self, now: u64) -> Option<u64> {
+        let left = self.locked_until.checked_sub(now).filter(|&l| l > 0)?;
+        Some(left.div_ceil(1000))
+    }
+
+    /// Counts a failure; returns the new lockout in seconds, if one starts.
+    fn fail(&mut self, now: u64, free: u32, max_secs: u64) -> Option<u64> {
+        if now.saturating_sub(self.last) > FAILURE_WINDOW_MS {
+            self.count = 0;
+        }
+        self.count = self.count.saturating_add(1);
+        self.last = now;
+        let over = self.count.checked_sub(free).filter(|&o| o > 0)?;
+        let secs = 1u64
+            .checked_shl(over.saturating_sub(1).min(63))
+            .unwrap_or(u64::MAX)
+            .min(max_secs.max(1));
+        self.locked_until = now.saturating_add(secs.saturating_mul(1000));
+        Some(secs)
+    }
+}
+
+fn prune<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Failures>, now: u64) {
+    if map.len() >= MAX_TRACKED {
+        map.retain(|_, f| f.locked_until > now || now.saturating_sub(f.last) <= FAILURE_WINDOW_MS);
+    }
+    if map.len() >= MAX_TRACKED {
+        map.retain(|_, f| f.locked_until > now);
+    }
+}
+
+impl Throttle {
+    pub fn new(limits: LoginLimits) -> Self {
+        Self {
+            limits,
+            epoch: std::time::Instant::now(),
+            state: Mutex::new(ThrottleState::default()),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ThrottleState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Seconds to wait before `user` may try again from `addr`, if locked out.
+    pub fn retry_after(&self, user: &str, addr: Option<std::net::IpAddr>) -> Option<u64> {
+        let now = self.now();
+        let st = self.lock();
+        let a = st.accounts.get(user).and_then(|f| f.locked(now));
+        let b = addr
+            .and_then(|ip| st.addresses.get(&ip))
+            .and_then(|f| f.locked(now));
+        a.max(b)
+    }
+
+    pub fn failed(&self, user: &str, addr: Option<std::net::IpAddr>) {
+        let (l, now) = (self.limits, self.now());
+        let mut st = self.lock();
+        prune(&mut st.accounts, now);
+        let fresh = Failures {
+            count: 0,
+            last: now,
+            locked_until: 0,
+        };
+        let f = st.accounts.entry(user.to_string()).or_insert(fresh);
+        if let Some(secs) = f.fail(now, l.failures_per_account, l.lockout_max_secs) {
+            tracing::warn!(
+                user,
+                ?addr,
+                failures = f.count,
+                lockout_secs = secs,
+                "login locked out for the account"
+            );
+        }
+        if let Some(ip) = addr {
+            prune(&mut st.addresses, now);
+            let f = st.addresses.entry(ip).or_insert(fresh);
+            if let Some(secs) = f.fail(now, l.failures_per_address, l.lockout_max_secs) {
+                tracing::warn!(%ip, user, failures = f.count, lockout_secs = secs, "login locked out for the address");
+            }
+        }
+    }
+
+    pub fn succeeded(&self, user: &str) {
+        self.lock().accounts.remove(user);
+    }
+}
+
+/// A glob of [`glob_match`] as an anchored POSIX regular expression, for metadata backends
+/// that filter in their query (PostgreSQL's `~`): `**` -> `.*` (with `a/**` also matching
+/// `a`), `*` -> `[^/]*`, `?` -> `[^/]`, everything else literal.
+pub fn glob_to_regex(pattern: &str) -> String {
+    let mut out = String::from("^");
+    let b = pattern.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'/' if pattern[i..].starts_with("/**") && i + 3 == b.len() => {
+                out += "(/.*)?";
+                i += 3;
+                continue;
+            }
+            b'*' if b.get(i + 1) == Some(&b'*') => {
+                // `**/x` also matches `x`.
+                if b.get(i + 2) == Some(&b'/') {
+                    out += "(.*/)?";
+                    i += 3;
+                } else {
+                    out += ".*";
+                    i += 2;
+                }
+                continue;
+            }
+            b'*' => out += "[^/]*",
+            b'?' => out += "[^/]",
+            c if c.is_ascii_alphanumeric() || c == b'/' || c == b'_' => out.push(c as char),
+            c => {
+                out.push('\\');
+                out.push(c as char);
+            }
+        }
+        i += 1;
+    }
+    out.push('$');
+    out
 }
 
 pub fn now() -> i64 {
@@ -258,11 +447,28 @@ pub fn actions_from_grants(grants: &[Grant], repo: &str) -> Actions {
 
 impl Auth {
     pub fn new(settings: AuthSettings, key: Vec<u8>, meta: Arc<dyn Metadata>) -> Self {
+        Self::with_limits(
+            settings,
+            key,
+            meta,
+            LoginLimits::from_config(&crate::config::Limits::default()),
+        )
+    }
+
+    pub fn with_limits(
+        settings: AuthSettings,
+        key: Vec<u8>,
+        meta: Arc<dyn Metadata>,
+        limits: LoginLimits,
+    ) -> Self {
         Self {
             settings,
             key,
             meta,
             cache: Mutex::new(HashMap::new()),
+            dummy_hash: hash_password(&random_secret("")).unwrap_or_default(),
+            hashing: tokio::sync::Semaphore::new(limits.concurrent_checks),
+            throttle: Throttle::new(limits),
         }
     }
 
@@ -285,10 +491,12 @@ impl Auth {
     }
 
     /// Identifies the caller. Wrong credentials are an error; no credentials are anonymous.
+    /// `peer` is the client's address, for login throttling.
     pub async fn identify(
         &self,
         authorization: Option<&str>,
         host: &str,
+        peer: Option<std::net::IpAddr>,
     ) -> Result<Caller, ApiError> {
         if !self.settings.enabled {
             return Ok(Caller::Unrestricted);
@@ -304,7 +512,7 @@ impl Auth {
             let Some((user, password)) = decoded.as_deref().and_then(|s| s.split_once(':')) else {
                 return Err(self.unauthorized(host, None));
             };
-            return match self.check_password(user, password).await? {
+            return match self.check_password(user, password, peer).await? {
                 Some(admin) => Ok(Caller::User {
                     name: user.to_string(),
                     admin,
@@ -322,33 +530,57 @@ impl Auth {
     }
 
     /// `Some(is_admin)` when the password (or API token) is right.
+    ///
+    /// Whether the user exists does not show in the time taken: an unknown user's password
+    /// is verified against a dummy hash, and an API token is looked up the same way for
+    /// both. A login from an account or address locked out after repeated failures is
+    /// refused with `429` before any of that.
     pub async fn check_password(
         &self,
         user: &str,
         password: &str,
+        peer: Option<std::net::IpAddr>,
     ) -> Result<Option<bool>, ApiError> {
-        let key = (user.to_string(), sha256_hex(password));
         let t = now();
+        if let Some(wait) = self.throttle.retry_after(user, peer) {
+            return Err(ApiError::new(
+                crate::error::ErrorCode::LoginThrottled,
+                "too many failed logins; retry later",
+            )
+            .with_header(axum::http::header::RETRY_AFTER, &wait.to_string()));
+        }
+        let key = (user.to_string(), sha256_hex(password));
         if let Ok(cache) = self.cache.lock()
             && let Some(&(until, admin)) = cache.get(&key)
             && until > t
         {
             return Ok(Some(admin));
         }
-        let Some(u) = self.meta.get_user(user).await? else {
-            return Ok(None);
-        };
+        let found = self.meta.get_user(user).await?;
         let ok = if password.starts_with("wcr_") {
-            self.meta.api_token_user(&key.1).await?.as_deref() == Some(user)
+            let owner = self.meta.api_token_user(&key.1).await?;
+            found.is_some() && owner.as_deref() == Some(user)
         } else {
-            let (pw, hash) = (password.to_string(), u.password_hash.clone());
-            tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
+            let hash = match &found {
+                Some(u) => u.password_hash.clone(),
+                None => self.dummy_hash.clone(),
+            };
+            let _permit = self
+                .hashing
+                .acquire()
                 .await
-                .map_err(|e| ApiError::internal("password check", e))?
+                .map_err(|e| ApiError::internal("password check", e))?;
+            let pw = password.to_string();
+            let verified = tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
+                .await
+                .map_err(|e| ApiError::internal("password check", e))?;
+            verified && found.is_some()
         };
-        if !ok {
+        let Some(u) = found.filter(|_| ok) else {
+            self.throttle.failed(user, peer);
             return Ok(None);
-        }
+        };
+        self.throttle.succeeded(user);
         if let Ok(mut cache) = self.cache.lock() {
             if cache.len() > 10_000 {
                 cache.clear();
@@ -356,6 +588,36 @@ impl Auth {
             cache.insert(key, (t + 60, u.admin));
         }
         Ok(Some(u.admin))
+    }
+
+    /// The repository patterns whose repositories `caller` could pull (what it has, or for a
+    /// token what its user would get), for filtering the catalog in the metadata query.
+    /// `None`: every repository.
+    pub async fn pull_patterns(&self, caller: &Caller) -> Result<Option<Vec<String>>, ApiError> {
+        let user = match caller {
+            Caller::Unrestricted | Caller::User { admin: true, .. } => return Ok(None),
+            Caller::User { name, .. } => Some(name.clone()),
+            Caller::Token(c) if !c.sub.is_empty() => {
+                if self.meta.get_user(&c.sub).await?.is_some_and(|u| u.admin) {
+                    return Ok(None);
+                }
+                Some(c.sub.clone())
+            }
+            Caller::Token(_) | Caller::Anonymous => None,
+        };
+        let mut grants = self.meta.grants_for("anonymous").await?;
+        if let Some(u) = user {
+            grants.extend(self.meta.grants_for(&format!("user:{u}")).await?);
+        }
+        let mut out: Vec<String> = grants
+            .into_iter()
+            .filter(|g| Actions::parse(&g.actions).pull)
+            .map(|g| g.pattern)
+            .collect();
+        out.extend(self.settings.anonymous_pull.iter().cloned());
+        out.sort();
+        out.dedup();
+        Ok(Some(out))
     }
 
     /// The actions `caller` has on `repo`.
@@ -558,6 +820,57 @@ mod tests {
         assert!(!glob_match("a?c", "a/c"));
         assert!(!glob_match("team/*", "other/team/a"));
         assert!(glob_match("*/public", "x/public"));
+    }
+
+    #[test]
+    fn globs_translate_to_regexes() {
+        assert_eq!(glob_to_regex("team/*"), "^team/[^/]*$");
+        assert_eq!(glob_to_regex("team/**"), "^team(/.*)?$");
+        assert_eq!(glob_to_regex("**/public"), "^(.*/)?public$");
+        assert_eq!(glob_to_regex("a?c.d-e"), "^a[^/]c\\.d\\-e$");
+        assert_eq!(glob_to_regex("**"), "^.*$");
+    }
+
+    #[test]
+    fn login_failures_lock_out_with_doubling_delays() {
+        let limits = LoginLimits {
+            concurrent_checks: 1,
+            failures_per_account: 2,
+            failures_per_address: 100,
+            lockout_max_secs: 3,
+        };
+        let mut f = Failures {
+            count: 0,
+            last: 0,
+            locked_until: 0,
+        };
+        let free = limits.failures_per_account;
+        assert_eq!(f.fail(0, free, limits.lockout_max_secs), None);
+        assert_eq!(f.fail(10, free, limits.lockout_max_secs), None);
+        assert_eq!(f.fail(20, free, limits.lockout_max_secs), Some(1));
+        assert_eq!(f.locked(20), Some(1));
+        assert_eq!(f.locked(1020), None);
+        assert_eq!(f.fail(2000, free, limits.lockout_max_secs), Some(2));
+        assert_eq!(
+            f.fail(5000, free, limits.lockout_max_secs),
+            Some(3),
+            "capped"
+        );
+        for _ in 0..100 {
+            f.fail(6000, free, limits.lockout_max_secs);
+        }
+        assert_eq!(f.locked(6000), Some(3));
+        // Forgotten after the window.
+        assert_eq!(f.fail(6000 + FAILURE_WINDOW_MS + 1, free, 3), None);
+        let t = Throttle::new(limits);
+        let ip = Some(std::net::IpAddr::from([10, 0, 0, 1]));
+        t.failed("u", ip);
+        t.failed("u", ip);
+        assert_eq!(t.retry_after("u", ip), None);
+        t.failed("u", ip);
+        assert_eq!(t.retry_after("u", None), Some(1));
+        t.succeeded("u");
+        assert_eq!(t.retry_after("u", ip), None);
     }
 
     #[test]

@@ -32,8 +32,13 @@ pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     /// The externally visible base URL (e.g. `https://registry.example.com`), used for the
-    /// token realm and `.well-known` answers. Derived from the Host header when unset.
+    /// token realm and `.well-known` answers. When unset, they name the request's Host only
+    /// if it is one of `hostnames` or the address the client connected to; otherwise that
+    /// address: a forged Host header never chooses where clients send passwords.
     pub public_url: Option<String>,
+    /// Host names (with an optional `:port`) this server answers to, for realms and
+    /// `.well-known` answers when `public_url` is unset.
+    pub hostnames: Vec<String>,
     pub auth: AuthConfig,
     pub limits: Limits,
     pub gc: GcConfig,
@@ -180,6 +185,9 @@ pub struct AuthConfig {
     pub token_ttl_secs: i64,
     /// Repository glob patterns anyone may pull without credentials (`public/**`).
     pub anonymous_pull: Vec<String>,
+    /// Serve `/metrics` without credentials. Off: only admins (or anyone, when
+    /// authentication is disabled) may read it.
+    pub anonymous_metrics: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -188,6 +196,37 @@ pub struct Limits {
     pub max_manifest_bytes: usize,
     /// The most entries one page of `_catalog`, tags or referrers returns, whatever `n` asks.
     pub max_page: u32,
+    /// The largest request body of every route except blob uploads and manifest PUTs
+    /// (`/token`, and bodies sent where none is expected).
+    pub max_body_bytes: usize,
+    /// A request's headers must be complete this long after the server starts waiting for
+    /// them (which, on a kept-alive connection, is right after the previous response).
+    pub header_read_timeout_secs: u64,
+    /// A connection that moves no byte either way for this long, while no handler is working
+    /// on one of its requests, is closed (an idle client, or one that stopped reading a
+    /// download).
+    pub idle_timeout_secs: u64,
+    /// A request body that delivers no byte for this long fails (the upload session keeps
+    /// what was committed before the chunk, so the client can resume).
+    pub body_timeout_secs: u64,
+    /// Open connections, overall and per client IP address; more are answered with an error
+    /// and closed.
+    pub max_connections: usize,
+    pub max_connections_per_address: usize,
+    /// Wasm layers up to this size are read and analysed on manifest push; larger ones are
+    /// accepted without being indexed (with a `Warning`), or refused where
+    /// `require_components` is set.
+    pub max_analyzed_bytes: u64,
+    /// Upload sessions one identity may have open at once.
+    pub max_open_uploads_per_user: u64,
+    /// Password hashes (argon2, ~19 MiB each) verified at once; further logins wait.
+    pub max_concurrent_password_checks: usize,
+    /// Failed logins allowed per account (and, separately, per client address) before each
+    /// further failure locks it out for a delay that doubles, from 1 s up to
+    /// `login_lockout_max_secs`.
+    pub login_failures_per_account: u32,
+    pub login_failures_per_address: u32,
+    pub login_lockout_max_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -214,6 +253,10 @@ pub struct NamespacePolicy {
     /// Refuse manifests with a Wasm config whose layer is not a valid component.
     #[serde(default)]
     pub require_components: bool,
+    /// The most bytes of distinct blobs (layers, configs, manifests) all repositories
+    /// matching `pattern` may hold together; pushes beyond it get `403 DENIED`.
+    #[serde(default)]
+    pub quota_bytes: Option<u64>,
 }
 
 impl Default for Config {
@@ -222,6 +265,7 @@ impl Default for Config {
             listen: "127.0.0.1:5000".parse().expect("valid literal"),
             data_dir: PathBuf::from("wcomp-registry-data"),
             public_url: None,
+            hostnames: Vec::new(),
             auth: AuthConfig::default(),
             limits: Limits::default(),
             gc: GcConfig::default(),
@@ -241,6 +285,7 @@ impl Default for AuthConfig {
             service: "wcomp-registry".into(),
             token_ttl_secs: 300,
             anonymous_pull: Vec::new(),
+            anonymous_metrics: false,
         }
     }
 }
@@ -250,6 +295,18 @@ impl Default for Limits {
         Self {
             max_manifest_bytes: 4 * 1024 * 1024,
             max_page: 1000,
+            max_body_bytes: 64 * 1024,
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            body_timeout_secs: 30,
+            max_connections: 1024,
+            max_connections_per_address: 256,
+            max_analyzed_bytes: 64 * 1024 * 1024,
+            max_open_uploads_per_user: 256,
+            max_concurrent_password_checks: 4,
+            login_failures_per_account: 5,
+            login_failures_per_address: 20,
+            login_lockout_max_secs: 300,
         }
     }
 }
@@ -288,6 +345,14 @@ impl Config {
             cfg.metadata.url = Some(v);
         }
         Ok(cfg)
+    }
+
+    /// The first namespace policy with a quota that covers `repo`.
+    pub fn quota_for(&self, repo: &str) -> Option<(&str, u64)> {
+        self.namespaces
+            .iter()
+            .filter(|n| crate::auth::glob_match(&n.pattern, repo))
+            .find_map(|n| n.quota_bytes.map(|q| (n.pattern.as_str(), q)))
     }
 
     pub fn requires_components(&self, repo: &str) -> bool {

@@ -36,6 +36,15 @@ pub enum ErrorCode {
     RangeInvalid,
     /// A manifest over the size limit: `413` with `MANIFEST_INVALID`.
     ManifestTooLarge,
+    /// Any other request body over its limit: `413` with `SIZE_INVALID`.
+    BodyTooLarge,
+    /// A push beyond a namespace's storage quota, or one upload session too many for its
+    /// owner: `403` with `DENIED` (the spec's code for "not allowed"; the message and
+    /// detail say which limit).
+    QuotaExceeded,
+    /// A login refused without checking the password because the account or the address
+    /// failed too often: `429` with `TOOMANYREQUESTS` and `Retry-After`.
+    LoginThrottled,
     /// A malformed query parameter (`n`, a version requirement): `400` with `UNSUPPORTED`
     /// (the spec has no code for it).
     QueryInvalid,
@@ -54,11 +63,11 @@ impl ErrorCode {
             Self::ManifestUnknown => "MANIFEST_UNKNOWN",
             Self::NameInvalid => "NAME_INVALID",
             Self::NameUnknown => "NAME_UNKNOWN",
-            Self::SizeInvalid => "SIZE_INVALID",
+            Self::SizeInvalid | Self::BodyTooLarge => "SIZE_INVALID",
             Self::Unauthorized => "UNAUTHORIZED",
-            Self::Denied => "DENIED",
+            Self::Denied | Self::QuotaExceeded => "DENIED",
             Self::Unsupported | Self::QueryInvalid => "UNSUPPORTED",
-            Self::TooManyRequests => "TOOMANYREQUESTS",
+            Self::TooManyRequests | Self::LoginThrottled => "TOOMANYREQUESTS",
             Self::RangeInvalid => "BLOB_UPLOAD_INVALID",
             Self::Internal => "UNKNOWN",
         }
@@ -78,11 +87,11 @@ impl ErrorCode {
             | Self::SizeInvalid
             | Self::QueryInvalid => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Denied => StatusCode::FORBIDDEN,
+            Self::Denied | Self::QuotaExceeded => StatusCode::FORBIDDEN,
             Self::Unsupported => StatusCode::METHOD_NOT_ALLOWED,
-            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyRequests | Self::LoginThrottled => StatusCode::TOO_MANY_REQUESTS,
             Self::RangeInvalid => StatusCode::RANGE_NOT_SATISFIABLE,
-            Self::ManifestTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::ManifestTooLarge | Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -161,6 +170,11 @@ impl ApiError {
     pub fn denied(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Denied, message)
     }
+
+    pub fn body_too_large(limit: usize) -> Self {
+        Self::new(ErrorCode::BodyTooLarge, "request body too large")
+            .with_detail(json!({ "limit": limit }))
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -226,6 +240,11 @@ impl From<crate::metadata::MetaError> for ApiError {
                 &crate::handlers::uploads::range_header(expected),
             ),
             M::UploadUnknown => Self::upload_unknown(),
+            M::TooManyUploads { limit, .. } => Self::new(
+                ErrorCode::QuotaExceeded,
+                "too many open upload sessions; finish or cancel some first",
+            )
+            .with_detail(json!({ "limit": limit })),
             M::BlobBeingDeleted(d) => Self::new(
                 ErrorCode::TooManyRequests,
                 "blob is being garbage-collected; retry shortly",

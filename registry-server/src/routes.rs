@@ -44,15 +44,21 @@ pub fn router(state: AppState) -> Router {
         .route("/v2/", get(base::ping))
         .route("/v2", get(base::ping))
         .route("/v2/_catalog", get(catalog::list))
-        .route("/v2/{*path}", any(dispatch))
+        // Blob bodies are streamed to storage (bounded by quotas and the body timeout);
+        // manifests are bounded in their handler.
+        .route(
+            "/v2/{*path}",
+            any(dispatch).layer(DefaultBodyLimit::disable()),
+        )
         .route("/token", get(token::issue_get).post(token::issue_post))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route("/.well-known/wasm-pkg/registry.json", get(ops::wasm_pkg))
         .route("/wcomp/v1/search", get(search::search))
         .fallback(|| async { ApiError::new(ErrorCode::NameUnknown, "no such endpoint") })
-        // Blob bodies are streamed to storage; manifests are bounded in their handler.
-        .layer(DefaultBodyLimit::disable())
+        // Every other route takes at most a small form or nothing.
+        .layer(DefaultBodyLimit::max(state.config.limits.max_body_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), small_bodies))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -66,6 +72,19 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
     state.metrics.record(status);
     tracing::info!(%method, %path, status, elapsed_ms = started.elapsed().as_millis() as u64, "request");
     resp
+}
+
+/// Refuses, before reading a byte of it, a body declared larger than `max_body_bytes` on any
+/// route but `/v2/<name>/...` (uploads and manifests, bounded where they are read). A body
+/// sent without a length is cut off at the same limit where it is read (`handlers::token`).
+async fn small_bodies(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let oci_resource = path.starts_with("/v2/") && path != "/v2/" && path != "/v2/_catalog";
+    let limit = state.config.limits.max_body_bytes;
+    if !oci_resource && handlers::declared_length(req.headers()).is_some_and(|n| n > limit as u64) {
+        return ApiError::body_too_large(limit).into_response();
+    }
+    next.run(req).await
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,7 +158,7 @@ async fn dispatch_inner(state: AppState, req: Request) -> Result<Response, ApiEr
             blobs::get(&ctx, &name, &d, h, head).await
         }
         (Method::DELETE, Resource::Blob(d)) => blobs::delete(&ctx, &name, &d).await,
-        (Method::POST, Resource::UploadStart) => uploads::start(&ctx, &name, &q, body).await,
+        (Method::POST, Resource::UploadStart) => uploads::start(&ctx, &name, &q, h, body).await,
         (Method::GET, Resource::Upload(id)) => uploads::status(&ctx, &name, &id).await,
         (Method::PATCH, Resource::Upload(id)) => uploads::patch(&ctx, &name, &id, h, body).await,
         (Method::PUT, Resource::Upload(id)) => uploads::finish(&ctx, &name, &id, &q, h, body).await,

@@ -48,6 +48,7 @@ fn registry(indexer: Arc<dyn ComponentIndexer>) -> Registry {
     c.namespaces = vec![wcomp_registry::config::NamespacePolicy {
         pattern: "strict/**".into(),
         require_components: true,
+        quota_bytes: None,
     }];
     Registry::from_config(dir, c, Some(indexer))
 }

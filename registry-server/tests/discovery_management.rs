@@ -314,7 +314,12 @@ async fn path_traversal_and_invalid_names_are_refused() {
     ] {
         reg.get(path).send().await.assert_error(400, "NAME_INVALID");
     }
-    for reference in ["..%2f..%2fregistry.db", "sha256:..%2f..%2fx", "md5:0123"] {
+    // Not a valid tag: nothing can be stored under it, so a GET finds nothing (issue 21).
+    reg.get("/v2/ok/manifests/..%2f..%2fregistry.db")
+        .send()
+        .await
+        .assert_error(404, "MANIFEST_UNKNOWN");
+    for reference in ["sha256:..%2f..%2fx", "md5:0123"] {
         let r = reg
             .get(&format!("/v2/ok/manifests/{reference}"))
             .send()

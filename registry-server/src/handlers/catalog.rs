@@ -27,31 +27,22 @@ pub async fn list(State(state): State<AppState>, req: Request) -> Response {
         let q = query_pairs(parts.uri.query());
         let max = ctx.state.config.limits.max_page;
         let n = page_size(&q, max)?;
-        let mut cursor = q.get("last").cloned();
-        let mut repos = Vec::new();
-        // Filtering by access means a page of the table may yield fewer visible names, so
-        // read on until the page is full; `max_page` rows per read bound each query.
-        let more = loop {
-            let batch = ctx.state.meta.list_repos(cursor.as_deref(), max).await?;
-            let exhausted = (batch.len() as u32) < max;
-            for r in batch {
-                cursor = Some(r.clone());
-                if ctx.state.auth.may_list(&ctx.caller, &r).await? {
-                    if repos.len() as u32 == n {
-                        break;
-                    }
-                    repos.push(r);
-                }
-            }
-            if repos.len() as u32 >= n {
-                // Whether anything visible remains is only known by looking; a Link to an
-                // empty page is allowed and cheaper.
-                break n > 0;
-            }
-            if exhausted {
-                break false;
+        let last = q.get("last").map(String::as_str);
+        // One more than asked for says whether a next page exists. The caller's view is
+        // filtered in the query, so a caller who may see few of many repositories costs
+        // one index walk, not an access check per repository.
+        let want = n.saturating_add(1);
+        let mut repos = match ctx.state.auth.pull_patterns(&ctx.caller).await? {
+            None => ctx.state.meta.list_repos(last, want).await?,
+            Some(patterns) => {
+                ctx.state
+                    .meta
+                    .list_repos_matching(&patterns, last, want)
+                    .await?
             }
         };
+        let more = repos.len() > n as usize;
+        repos.truncate(n as usize);
         let mut resp = axum::Json(serde_json::json!({ "repositories": repos })).into_response();
         if more && let Some(last) = repos.last() {
             super::set(

@@ -41,7 +41,16 @@ pub async fn get(
     head: bool,
 ) -> ApiResult<Response> {
     ctx.require(name, Action::Pull).await?;
-    let r = parse_reference(reference)?;
+    // Nothing can be stored under a reference that is not a valid tag, so it is not found,
+    // as a missing tag is (distribution and the spec's conformance suite expect 404); a
+    // malformed digest is still DIGEST_INVALID, and a PUT under an invalid tag stays 400.
+    let r = match parse_reference(reference) {
+        Ok(r) => r,
+        Err(e) if e.code == ErrorCode::ManifestInvalid => {
+            return Err(ApiError::manifest_unknown(reference));
+        }
+        Err(e) => return Err(e),
+    };
     let rec = lookup(ctx, name, &r).await?;
     let mut h = HeaderMap::new();
     super::set(&mut h, header::CONTENT_TYPE.as_str(), &rec.media_type);
@@ -123,7 +132,7 @@ pub async fn put(
         }
         Reference::Tag(t) => (Digest::sha256_of(&bytes), Some(t.clone())),
     };
-    let component = index_component(ctx, name, &parsed, tag.as_deref()).await?;
+    let (component, warning) = index_component(ctx, name, &parsed, tag.as_deref()).await?;
     let size = bytes.len() as u64;
     let staged = ctx.state.blobs.stage_bytes(bytes, &digest).await?;
     super::uploads::install(ctx, name, staged).await?;
@@ -166,18 +175,32 @@ pub async fn put(
     if let Some(s) = &parsed.subject {
         super::set(&mut resp_h, OCI_SUBJECT, s.as_str());
     }
+    if let Some(w) = warning {
+        // The spec's form for registry warnings: code 299, agent `-`, a quoted text.
+        super::set(
+            &mut resp_h,
+            header::WARNING.as_str(),
+            &format!("299 - \"{w}\""),
+        );
+    }
     Ok((StatusCode::CREATED, resp_h).into_response())
 }
 
 /// For a Wasm artifact (Wasm config, one `application/wasm` layer), asks the indexer about
 /// the layer. In namespaces that require components, anything but a component is refused;
 /// elsewhere an invalid layer is stored and simply not indexed.
+///
+/// The layer is read whole (the validator needs it all), so only layers up to
+/// `limits.max_analyzed_bytes` are, and at most a few at once: memory is bounded by
+/// configuration, not by what clients push. A larger layer is stored without being indexed,
+/// with a warning for the client (the second value), or refused where components are
+/// required, since it cannot be checked.
 async fn index_component(
     ctx: &Ctx,
     name: &str,
     parsed: &oci::ParsedManifest,
     tag: Option<&str>,
-) -> ApiResult<Option<crate::index::ComponentInfo>> {
+) -> ApiResult<(Option<crate::index::ComponentInfo>, Option<String>)> {
     let required = ctx.state.config.requires_components(name);
     let is_wasm = parsed
         .config
@@ -205,16 +228,34 @@ async fn index_component(
                 "this namespace accepts only Wasm component artifacts (Wasm config, one application/wasm layer)",
             ));
         }
-        return Ok(None);
+        return Ok((None, None));
     }
     let layer = &wasm_layers[0].0;
-    if ctx.state.meta.repo_blob(name, layer).await?.is_none() {
+    let Some(size) = ctx.state.meta.repo_blob(name, layer).await? else {
         // put_manifest reports the missing blob with the right error.
-        return Ok(None);
+        return Ok((None, None));
+    };
+    let cap = ctx.state.config.limits.max_analyzed_bytes;
+    if size > cap {
+        let why = format!(
+            "the Wasm layer ({size} bytes) is larger than this registry analyses ({cap} bytes): stored, not indexed"
+        );
+        if required {
+            return Err(ApiError::new(ErrorCode::ManifestInvalid, why)
+                .with_detail(serde_json::json!({ "size": size, "max_analyzed_bytes": cap })));
+        }
+        tracing::info!(repo = name, layer = %layer, size, cap, "Wasm artifact layer too large to analyse; not indexed");
+        return Ok((None, Some(why)));
     }
     let result = match ctx.state.analyses.get(layer.as_str()) {
         Some(known) => known,
         None => {
+            let _permit = ctx
+                .state
+                .analysis_slots
+                .acquire()
+                .await
+                .map_err(|e| ApiError::internal("component analysis", e))?;
             let bytes = ctx.state.blobs.read_all(layer).await?;
             let indexer = ctx.state.indexer.clone();
             let result = tokio::task::spawn_blocking(move || indexer.analyze(&bytes))
@@ -227,12 +268,12 @@ async fn index_component(
     match result {
         Ok(mut info) => {
             crate::index::complete_from_reference(&mut info, name, tag);
-            Ok(Some(info))
+            Ok((Some(info), None))
         }
         Err(e) if required => Err(ApiError::new(ErrorCode::ManifestInvalid, e.to_string())),
         Err(e) => {
             tracing::info!(repo = name, layer = %layer, error = %e, "Wasm artifact layer not indexed");
-            Ok(None)
+            Ok((None, None))
         }
     }
 }

@@ -31,12 +31,12 @@ pub struct Ctx {
 
 impl Ctx {
     pub async fn new(state: AppState, parts: &Parts) -> ApiResult<Ctx> {
-        let host = host_of(&parts.headers);
+        let host = host_for(&state, parts);
         let authz = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let caller = state.auth.identify(authz, &host).await?;
+        let caller = state.auth.identify(authz, &host, peer_ip(parts)).await?;
         Ok(Ctx {
             state,
             caller,
@@ -52,16 +52,55 @@ impl Ctx {
     }
 }
 
-pub fn host_of(headers: &HeaderMap) -> String {
-    headers
+/// The client's IP address (set by `server.rs` for every connection; absent when the
+/// router is driven in-process).
+pub fn peer_ip(parts: &Parts) -> Option<std::net::IpAddr> {
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+/// The host (and port) to name in token realms and `.well-known` answers when `public_url`
+/// is unset. The Host header is used only when it is one of the configured `hostnames` or
+/// the very address the client connected to; otherwise (a Host an attacker chose, e.g. to
+/// have clients send their passwords elsewhere) it is the first configured host name, or
+/// the address the client connected to.
+pub fn host_for(state: &AppState, parts: &Parts) -> String {
+    let local = parts
+        .extensions
+        .get::<crate::server::LocalAddr>()
+        .map_or(state.config.listen, |l| l.0);
+    let given = parts
+        .headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
-        .filter(|h| {
-            h.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-        })
-        .unwrap_or("localhost")
-        .to_string()
+        .map(|h| h.trim().to_ascii_lowercase());
+    if let Some(h) = given {
+        let named = state.config.hostnames.iter().any(|n| {
+            n.eq_ignore_ascii_case(&h)
+                || h.rsplit_once(':').is_some_and(|(name, port)| {
+                    n.eq_ignore_ascii_case(name) && port.bytes().all(|b| b.is_ascii_digit())
+                })
+        });
+        if named || h == local.to_string() {
+            return h;
+        }
+    }
+    match state.config.hostnames.first() {
+        Some(n) => n.clone(),
+        None => local.to_string(),
+    }
+}
+
+/// The `Content-Length` a request declares, if any and well-formed.
+pub fn declared_length(h: &HeaderMap) -> Option<u64> {
+    h.get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Query parameters; a repeated key keeps its first value, except that [`query_all`] sees all.
@@ -128,9 +167,10 @@ pub fn percent_encode(s: &str) -> String {
 pub fn page_size(q: &HashMap<String, String>, max: u32) -> ApiResult<u32> {
     match q.get("n") {
         None => Ok(max),
-        Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
-            Ok(n.parse::<u64>().map_or(max, |n| n.min(max as u64) as u32))
-        }
+        // Digits only, and any count of them: a number beyond u64 is just "very many".
+        Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => Ok(n
+            .parse::<u64>()
+            .map_or(max, |n| u32::try_from(n.min(u64::from(max))).unwrap_or(max))),
         Some(n) => Err(ApiError::new(
             crate::error::ErrorCode::QueryInvalid,
             "invalid page size `n`",

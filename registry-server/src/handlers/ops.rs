@@ -1,9 +1,13 @@
-//! Operational endpoints: health, metrics, wasm-pkg discovery. None needs credentials.
+//! Operational endpoints: health, metrics, wasm-pkg discovery. Only metrics needs
+//! credentials (an admin's), unless `auth.anonymous_metrics` is set: request counts and
+//! bytes moved say more about a private registry than its owner may want to say.
 
 use crate::app::AppState;
-use axum::extract::State;
-use axum::http::{HeaderMap, header};
-use axum::response::IntoResponse;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 
 /// Healthy when the metadata store answers.
 pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
@@ -19,15 +23,31 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+pub async fn metrics(State(state): State<AppState>, req: Request) -> Response {
+    let (parts, _) = req.into_parts();
+    if !state.config.auth.anonymous_metrics {
+        let ctx = match super::Ctx::new(state.clone(), &parts).await {
+            Ok(c) => c,
+            Err(e) => return e.into_response(),
+        };
+        match ctx.caller {
+            Caller::Unrestricted | Caller::User { admin: true, .. } => {}
+            Caller::Anonymous => {
+                return state.auth.unauthorized(&ctx.host, None).into_response();
+            }
+            _ => return ApiError::denied("metrics are for admins").into_response(),
+        }
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
     )
+        .into_response()
 }
 
 /// `/.well-known/wasm-pkg/registry.json`, so `wkg` resolves `ns:name@version` here.
-pub async fn wasm_pkg(State(state): State<AppState>, headers: HeaderMap) -> impl IntoResponse {
+pub async fn wasm_pkg(State(state): State<AppState>, req: Request) -> impl IntoResponse {
+    let (parts, _) = req.into_parts();
     let registry = state
         .config
         .wasm_pkg
@@ -41,7 +61,7 @@ pub async fn wasm_pkg(State(state): State<AppState>, headers: HeaderMap) -> impl
                     .to_string()
             })
         })
-        .unwrap_or_else(|| super::host_of(&headers));
+        .unwrap_or_else(|| super::host_for(&state, &parts));
     let mut oci = serde_json::json!({ "registry": registry });
     if let Some(prefix) = &state.config.wasm_pkg.namespace_prefix {
         oci["namespacePrefix"] = prefix.clone().into();

@@ -1,13 +1,11 @@
 //! `/token`: the Docker token flow. `GET ?service&scope...` with optional Basic credentials
 //! (Docker, skopeo, oras), and `POST` with an OAuth2 password-grant form (containerd).
 
-use super::host_of;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use axum::body::Bytes;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 async fn answer(state: &AppState, caller: Caller, scopes: Vec<String>) -> ApiResult<Response> {
@@ -47,13 +45,18 @@ pub async fn issue_get(State(state): State<AppState>, req: Request) -> Response 
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
-pub async fn issue_post(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub async fn issue_post(State(state): State<AppState>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
     let result = async {
-        let host = host_of(&headers);
+        // A declared length over the limit was refused before the handler (routes.rs);
+        // this stops a body sent without one at the same size.
+        let limit = state.config.limits.max_body_bytes;
+        let body = axum::body::to_bytes(body, limit)
+            .await
+            .map_err(|_| ApiError::body_too_large(limit))?;
+        let host = super::host_for(&state, &parts);
+        let peer = super::peer_ip(&parts);
+        let headers = &parts.headers;
         let form = super::query_all(std::str::from_utf8(&body).ok());
         let get = |k: &str| {
             form.iter()
@@ -66,12 +69,12 @@ pub async fn issue_post(
             get("password"),
         ) {
             (Some("password"), Some(u), Some(p)) => {
-                match state.auth.check_password(&u, &p).await? {
+                match state.auth.check_password(&u, &p, peer).await? {
                     Some(admin) => Caller::User { name: u, admin },
                     None => {
                         return Err(state
                             .auth
-                            .identify(Some("Basic !"), &host)
+                            .identify(Some("Basic !"), &host, peer)
                             .await
                             .err()
                             .unwrap_or_else(|| {
@@ -87,7 +90,7 @@ pub async fn issue_post(
                 let authz = headers
                     .get(header::AUTHORIZATION)
                     .and_then(|v| v.to_str().ok());
-                state.auth.identify(authz, &host).await?
+                state.auth.identify(authz, &host, peer).await?
             }
         };
         answer(&state, caller, scopes(&form)).await

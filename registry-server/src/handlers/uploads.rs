@@ -6,13 +6,18 @@
 //! metadata (refused while GC is deleting that digest), then move the file into place. A
 //! wrong digest therefore never becomes visible, and the session and its chunks survive a
 //! failed completion so the client can retry.
+//!
+//! A session belongs to the identity that opened it ([`owner_of`]); for anyone else it does
+//! not exist (`404 BLOB_UPLOAD_UNKNOWN`). Each identity may have
+//! `limits.max_open_uploads_per_user` sessions open, and bytes pushed into a namespace with
+//! a quota stop at the quota (`403 DENIED`, both).
 
 use super::{Ctx, DOCKER_CONTENT_DIGEST, DOCKER_UPLOAD_UUID};
 use crate::auth::{Action, Caller};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::metadata::{MetaError, UploadSession};
 use crate::oci::Digest;
-use crate::storage::{BlobStore, Staged};
+use crate::storage::{BlobStore, Staged, StorageError};
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -37,13 +42,101 @@ fn check_id(id: &str) -> ApiResult<()> {
     }
 }
 
+/// Who owns the sessions a caller opens: its user name (also through a bearer token), or
+/// `""` on a server without authentication, where all callers are one.
+pub fn owner_of(caller: &Caller) -> String {
+    match caller {
+        Caller::User { name, .. } => format!("user:{name}"),
+        Caller::Token(c) if !c.sub.is_empty() => format!("user:{}", c.sub),
+        Caller::Token(c) => format!("token:{}", c.jti),
+        Caller::Anonymous => "anonymous".into(),
+        Caller::Unrestricted => String::new(),
+    }
+}
+
 async fn session(ctx: &Ctx, name: &str, id: &str) -> ApiResult<UploadSession> {
     check_id(id)?;
     match ctx.state.meta.get_upload(id).await? {
-        // A session belongs to the repository it was opened on.
-        Some(s) if s.repo == name => Ok(s),
+        // A session belongs to the repository it was opened on, and to its opener.
+        Some(s) if s.repo == name && s.owner == owner_of(&ctx.caller) => Ok(s),
         _ => Err(ApiError::upload_unknown()),
     }
+}
+
+/// The room left under the quota of `name`'s namespace, if it has one.
+async fn quota_room(ctx: &Ctx, name: &str) -> ApiResult<Option<Quota>> {
+    let Some((pattern, limit)) = ctx.state.config.quota_for(name) else {
+        return Ok(None);
+    };
+    let used = ctx.state.meta.namespace_usage(pattern).await?;
+    Ok(Some(Quota {
+        pattern: pattern.to_string(),
+        limit,
+        used,
+    }))
+}
+
+/// Whether a blob is already linked to some repository of the quota's namespace.
+async fn in_namespace(ctx: &Ctx, q: &Quota, d: &Digest) -> ApiResult<bool> {
+    let repos = ctx.state.meta.blob_repos(d).await?;
+    Ok(repos.iter().any(|r| crate::auth::glob_match(&q.pattern, r)))
+}
+
+struct Quota {
+    pattern: String,
+    limit: u64,
+    used: u64,
+}
+
+impl Quota {
+    fn left(&self) -> u64 {
+        self.limit.saturating_sub(self.used)
+    }
+
+    fn exceeded(&self) -> ApiError {
+        ApiError::new(
+            ErrorCode::QuotaExceeded,
+            "the push would exceed the namespace's storage quota",
+        )
+        .with_detail(serde_json::json!({
+            "namespace": self.pattern, "quota": self.limit, "used": self.used,
+        }))
+    }
+
+    /// Refuses `more` bytes (`None`: unknown yet, so only a full namespace is refused).
+    fn check(&self, more: Option<u64>) -> ApiResult<()> {
+        let fits = match more {
+            Some(n) => n <= self.left(),
+            None => self.left() > 0,
+        };
+        if fits { Ok(()) } else { Err(self.exceeded()) }
+    }
+}
+
+/// A request body cut off after `cap` bytes; `over` says afterwards whether it was, so the
+/// handler answers with the quota error rather than a generic body error.
+fn capped(
+    body: Body,
+    cap: Option<u64>,
+    over: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> impl futures_util::Stream<Item = Result<bytes::Bytes, axum::Error>> + Send {
+    use futures_util::StreamExt as _;
+    let mut left = cap.unwrap_or(u64::MAX);
+    body.into_data_stream().map(move |chunk| {
+        let chunk = chunk?;
+        match left.checked_sub(chunk.len() as u64) {
+            Some(l) => {
+                left = l;
+                Ok(chunk)
+            }
+            None => {
+                over.store(true, Relaxed);
+                Err(axum::Error::new(StorageError::Body(
+                    "quota exceeded".into(),
+                )))
+            }
+        }
+    })
 }
 
 fn accepted(name: &str, id: &str, offset: u64, status: StatusCode) -> Response {
@@ -81,6 +174,16 @@ fn digest_param(q: &HashMap<String, String>) -> ApiResult<Option<Digest>> {
 /// Links a verified blob and moves it into place. While GC is deleting the same digest the
 /// link is refused; GC finishes within one sweep, so wait briefly before answering 429.
 pub async fn install(ctx: &Ctx, name: &str, staged: Staged) -> ApiResult<()> {
+    // A blob already in the namespace costs nothing more; a new one must fit. Checked here
+    // as well as while streaming, since a blob may arrive in many requests. Two concurrent
+    // pushes may each fit alone and overshoot together by at most one blob each.
+    if let Some(q) = quota_room(ctx, name).await?
+        && let Err(e) = q.check(Some(staged.size))
+        && !in_namespace(ctx, &q, &staged.digest).await?
+    {
+        ctx.state.blobs.discard(staged).await;
+        return Err(e);
+    }
     let mut attempts = 0;
     loop {
         match ctx
@@ -108,10 +211,41 @@ pub async fn install(ctx: &Ctx, name: &str, staged: Staged) -> ApiResult<()> {
     Ok(())
 }
 
+/// Streams a whole blob sent in one request into `tmp/`, within the namespace's quota.
+async fn stage_body(
+    ctx: &Ctx,
+    name: &str,
+    h: &HeaderMap,
+    body: Body,
+    d: &Digest,
+) -> ApiResult<Staged> {
+    let mut quota = quota_room(ctx, name).await?;
+    if let Some(q) = &quota
+        && in_namespace(ctx, q, d).await?
+    {
+        // Pushed again: stored once, counted once.
+        quota = None;
+    }
+    if let Some(q) = &quota {
+        q.check(content_length(h))?;
+    }
+    let over = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stream = capped(body, quota.as_ref().map(Quota::left), over.clone());
+    match ctx.state.blobs.stage_stream(stream, d).await {
+        Ok(s) => Ok(s),
+        Err(_) if over.load(Relaxed) => Err(quota.map_or_else(
+            || ApiError::new(ErrorCode::QuotaExceeded, "quota exceeded"),
+            |q| q.exceeded(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
 pub async fn start(
     ctx: &Ctx,
     name: &str,
     q: &HashMap<String, String>,
+    h: &HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
     ctx.require(name, Action::Create).await?;
@@ -122,17 +256,21 @@ pub async fn start(
         }
         // The spec's fallback when a mount is not possible: an ordinary upload session.
     } else if let Some(d) = digest_param(q)? {
-        let staged = ctx
-            .state
-            .blobs
-            .stage_stream(body.into_data_stream(), &d)
-            .await?;
+        let staged = stage_body(ctx, name, h, body, &d).await?;
         install(ctx, name, staged).await?;
         ctx.state.metrics.uploads_completed.fetch_add(1, Relaxed);
         return Ok(created(name, &d));
     }
+    if let Some(q) = quota_room(ctx, name).await? {
+        q.check(None)?;
+    }
     let id = uuid::Uuid::new_v4().hyphenated().to_string();
-    ctx.state.meta.create_upload(&id, name, now()).await?;
+    let owner = owner_of(&ctx.caller);
+    let max_open = ctx.state.config.limits.max_open_uploads_per_user;
+    ctx.state
+        .meta
+        .create_upload(&id, name, &owner, max_open, now())
+        .await?;
     ctx.state.metrics.uploads_started.fetch_add(1, Relaxed);
     Ok(accepted(name, &id, 0, StatusCode::ACCEPTED))
 }
@@ -177,6 +315,13 @@ async fn try_mount(
         if ctx.state.blobs.size(d).await?.is_none() {
             continue;
         }
+        // A mount adds to the target namespace's use like an upload would.
+        if let Some(q) = quota_room(ctx, name).await?
+            && let Err(e) = q.check(Some(size))
+            && !in_namespace(ctx, &q, d).await?
+        {
+            return Err(e);
+        }
         match ctx.state.meta.link_blob(name, d, size, now()).await {
             Ok(()) => return Ok(Some(created(name, d))),
             Err(MetaError::BlobBeingDeleted(_)) => return Ok(None),
@@ -200,18 +345,30 @@ pub async fn status(ctx: &Ctx, name: &str, id: &str) -> ApiResult<Response> {
     Ok(accepted(name, id, s.offset, StatusCode::NO_CONTENT))
 }
 
-/// `Content-Range: <start>-<end>` (also accepted: `bytes <start>-<end>/<total>`).
-fn parse_content_range(v: &str) -> Option<(u64, u64)> {
+/// `Content-Range: <start>-<end>` (also accepted: `bytes <start>-<end>/<total>`), as the
+/// first byte and the length of the chunk. `None` for anything else, including a range
+/// whose length does not fit in a `u64` (`0-18446744073709551615`): every step is checked,
+/// so no client number can overflow.
+pub fn parse_content_range(v: &str) -> Option<(u64, u64)> {
     let v = v.trim();
     let v = v.strip_prefix("bytes ").unwrap_or(v);
     let v = v.split('/').next()?;
     let (a, b) = v.split_once('-')?;
-    let (a, b) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
-    (b >= a).then_some((a, b))
+    let digits = |s: &str| {
+        let s = s.trim();
+        (!s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()))
+            .then(|| s.parse::<u64>().ok())
+            .flatten()
+    };
+    let (a, b) = (digits(a)?, digits(b)?);
+    let len = b.checked_sub(a)?.checked_add(1)?;
+    // The chunk must also end within what an offset can count.
+    a.checked_add(len)?;
+    Some((a, len))
 }
 
 fn content_length(h: &HeaderMap) -> Option<u64> {
-    h.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+    super::declared_length(h)
 }
 
 fn out_of_order(name: &str, id: &str, offset: u64) -> ApiError {
@@ -233,31 +390,55 @@ async fn append(
     h: &HeaderMap,
     body: Body,
 ) -> ApiResult<UploadSession> {
-    let declared = match h.get(header::CONTENT_RANGE).and_then(|v| v.to_str().ok()) {
+    let declared = match h.get(header::CONTENT_RANGE) {
         Some(v) => {
-            let (a, b) =
-                parse_content_range(v).ok_or_else(|| out_of_order(name, &s.id, s.offset))?;
+            let (a, len) = v
+                .to_str()
+                .ok()
+                .and_then(parse_content_range)
+                .ok_or_else(|| out_of_order(name, &s.id, s.offset))?;
             if a != s.offset {
                 return Err(out_of_order(name, &s.id, s.offset));
             }
-            if let Some(len) = content_length(h)
-                && len != b - a + 1
+            if let Some(cl) = content_length(h)
+                && cl != len
             {
                 return Err(ApiError::new(
                     ErrorCode::SizeInvalid,
                     "Content-Length does not match Content-Range",
                 ));
             }
-            Some(b - a + 1)
+            Some(len)
         }
         None => None,
     };
+    // What this session holds counts against the quota before the blob is complete.
+    let quota = quota_room(ctx, name).await?;
+    let left = quota.as_ref().map(|q| q.left().saturating_sub(s.offset));
+    if let (Some(q), Some(left)) = (&quota, left) {
+        match declared.or(content_length(h)) {
+            Some(n) if n > left => return Err(q.exceeded()),
+            None if left == 0 => return Err(q.exceeded()),
+            _ => {}
+        }
+    }
+    let over = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let part = BlobStore::new_part_name(s.offset);
-    let written = ctx
+    let written = match ctx
         .state
         .blobs
-        .write_chunk(&s.id, &part, body.into_data_stream())
-        .await?;
+        .write_chunk(&s.id, &part, capped(body, left, over.clone()))
+        .await
+    {
+        Ok(n) => n,
+        Err(_) if over.load(Relaxed) => {
+            return Err(quota.map_or_else(
+                || ApiError::new(ErrorCode::QuotaExceeded, "quota exceeded"),
+                |q| q.exceeded(),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
     if let Some(expected) = declared
         && expected != written
     {
@@ -308,19 +489,15 @@ pub async fn finish(
     let d = digest_param(q)?
         .ok_or_else(|| ApiError::digest_invalid("the `digest` query parameter is required"))?;
     let has_body = content_length(h).is_none_or(|n| n > 0);
-    let staged = if s.chunks.is_empty() && has_body {
+    let staged = if s.offset == 0 && has_body {
         // Monolithic PUT: stream straight to tmp/ without keeping a chunk copy.
-        ctx.state
-            .blobs
-            .stage_stream(body.into_data_stream(), &d)
-            .await?
+        stage_body(ctx, name, h, body, &d).await?
     } else {
-        let s = if has_body {
-            append(ctx, name, &s, h, body).await?
-        } else {
-            s
-        };
-        ctx.state.blobs.stage_upload(&s.id, &s.chunks, &d).await?
+        if has_body {
+            append(ctx, name, &s, h, body).await?;
+        }
+        let chunks = ctx.state.meta.upload_chunks(&s.id).await?;
+        ctx.state.blobs.stage_upload(&s.id, &chunks, &d).await?
     };
     install(ctx, name, staged).await?;
     ctx.state.meta.delete_upload(id).await?;
@@ -335,4 +512,41 @@ pub async fn cancel(ctx: &Ctx, name: &str, id: &str) -> ApiResult<Response> {
     ctx.state.meta.delete_upload(id).await?;
     ctx.state.blobs.delete_upload(id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_content_range;
+
+    #[test]
+    fn content_ranges_parse_with_checked_arithmetic() {
+        assert_eq!(parse_content_range("0-4"), Some((0, 5)));
+        assert_eq!(parse_content_range("bytes 5-9/100"), Some((5, 5)));
+        assert_eq!(parse_content_range(" 7 - 7 "), Some((7, 1)));
+        // The overflow of issue 21: `b - a + 1` does not fit.
+        assert_eq!(parse_content_range("0-18446744073709551615"), None);
+        // The length fits, the end of the chunk does not.
+        assert_eq!(
+            parse_content_range("18446744073709551615-18446744073709551615"),
+            None
+        );
+        assert_eq!(
+            parse_content_range("18446744073709551614-18446744073709551614"),
+            Some((u64::MAX - 1, 1))
+        );
+        for bad in [
+            "5-3",
+            "-1-5",
+            "+0-4",
+            "0-+4",
+            "a-b",
+            "",
+            "-",
+            "0-",
+            "-4",
+            "99999999999999999999-1",
+        ] {
+            assert_eq!(parse_content_range(bad), None, "{bad}");
+        }
+    }
 }

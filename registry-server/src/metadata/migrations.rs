@@ -13,7 +13,7 @@
 //! `schema_version`) is taken to version 1 harmlessly and migrated from there.
 
 /// The schema version this build writes.
-pub const LATEST: i64 = 2;
+pub const LATEST: i64 = 3;
 
 pub const SQLITE: &[&str] = &[
     // 1: the original schema.
@@ -117,6 +117,18 @@ CREATE TABLE IF NOT EXISTS leases (
     name TEXT PRIMARY KEY,
     holder TEXT NOT NULL,
     expires_at INTEGER NOT NULL
+);
+"#,
+    // 3 (issue 21): upload sessions have an owner, and one row per committed chunk (a PATCH
+    // appends a row instead of rewriting a list; `uploads.chunks` stays, always ''). The
+    // owner column and the move of old chunk lists are code (`sqlite::upgrade_uploads_v3`):
+    // a database written by the unversioned build of that change already has the column.
+    r#"
+CREATE TABLE IF NOT EXISTS upload_chunks (
+    upload TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    part TEXT NOT NULL,
+    PRIMARY KEY (upload, seq)
 );
 "#,
 ];
@@ -228,6 +240,22 @@ CREATE TABLE leases (
     holder TEXT NOT NULL,
     expires_at BIGINT NOT NULL
 );
+"#,
+    // 3 (issue 21)
+    r#"
+ALTER TABLE uploads ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+CREATE INDEX uploads_owner ON uploads(owner);
+CREATE TABLE upload_chunks (
+    upload TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    part TEXT NOT NULL,
+    PRIMARY KEY (upload, seq)
+);
+INSERT INTO upload_chunks(upload, seq, part)
+    SELECT id, u.ord - 1, u.part FROM uploads,
+        unnest(string_to_array(chunks, ',')) WITH ORDINALITY AS u(part, ord)
+    WHERE chunks != '' AND u.part != '';
+UPDATE uploads SET chunks = '';
 "#,
 ];
 

@@ -34,6 +34,8 @@ pub enum MetaError {
     UploadOffset { expected: u64 },
     #[error("upload session unknown")]
     UploadUnknown,
+    #[error("`{owner}` already has {limit} upload sessions open")]
+    TooManyUploads { owner: String, limit: u64 },
     #[error("blob {0} is being garbage-collected")]
     BlobBeingDeleted(String),
     #[error("{0} already exists")]
@@ -92,10 +94,11 @@ pub struct Referrer {
 pub struct UploadSession {
     pub id: String,
     pub repo: String,
+    /// The identity that opened the session (`handlers::uploads::owner_of`); nobody else
+    /// may see or use it.
+    pub owner: String,
     /// Bytes committed so far (the sum of the chunk sizes).
     pub offset: u64,
-    /// Storage names of the committed chunks, in order (see `storage.rs`).
-    pub chunks: Vec<String>,
     pub updated_at: i64,
 }
 
@@ -150,6 +153,19 @@ pub trait Metadata: Send + Sync + 'static {
     async fn repo_exists(&self, repo: &str) -> MetaResult<bool>;
     /// Repository names after `last`, sorted, at most `n`.
     async fn list_repos(&self, last: Option<&str>, n: u32) -> MetaResult<Vec<String>>;
+    /// As [`Metadata::list_repos`], only names matching at least one of `patterns`
+    /// ([`crate::auth::glob_match`]; [`crate::auth::glob_to_regex`] translates one for a
+    /// database). The catalog of a caller who may see few repositories filters here, in the
+    /// query, rather than walking every repository.
+    async fn list_repos_matching(
+        &self,
+        patterns: &[String],
+        last: Option<&str>,
+        n: u32,
+    ) -> MetaResult<Vec<String>>;
+    /// The summed size of the distinct live blobs linked to repositories matching `pattern`
+    /// (a blob in two of them counts once): a namespace's storage use, for its quota.
+    async fn namespace_usage(&self, pattern: &str) -> MetaResult<u64>;
 
     // --- blobs ------------------------------------------------------------------------
     /// Records that a verified blob exists and links it to `repo`, refreshing its GC clock.
@@ -191,10 +207,24 @@ pub trait Metadata: Send + Sync + 'static {
     ) -> MetaResult<Vec<Referrer>>;
 
     // --- upload sessions --------------------------------------------------------------
-    async fn create_upload(&self, id: &str, repo: &str, now: i64) -> MetaResult<()>;
+    /// Opens a session owned by `owner`, unless `owner` already has `max_open` sessions (0:
+    /// no limit), which fails with [`MetaError::TooManyUploads`]; counted and created in
+    /// one step.
+    async fn create_upload(
+        &self,
+        id: &str,
+        repo: &str,
+        owner: &str,
+        max_open: u64,
+        now: i64,
+    ) -> MetaResult<()>;
     async fn get_upload(&self, id: &str) -> MetaResult<Option<UploadSession>>;
+    /// Storage names of the session's committed chunks, in order (see `storage.rs`); read
+    /// once, when the upload completes.
+    async fn upload_chunks(&self, id: &str) -> MetaResult<Vec<String>>;
     /// Appends the chunk stored as `part`, `len` bytes starting at `from`, if the session is
-    /// still at `from` (compare-and-set).
+    /// still at `from` (compare-and-set). Costs the same whatever the number of chunks
+    /// before it: the chunk is added, the list is not rewritten.
     async fn advance_upload(
         &self,
         id: &str,
@@ -203,6 +233,7 @@ pub trait Metadata: Send + Sync + 'static {
         part: &str,
         now: i64,
     ) -> MetaResult<UploadSession>;
+    /// Deletes a session and its chunk list.
     async fn delete_upload(&self, id: &str) -> MetaResult<bool>;
 
     // --- garbage collection -----------------------------------------------------------

@@ -28,6 +28,8 @@ use tokio_postgres::types::ToSql;
 const GC_LOCK: i64 = 0x7763_6f6d_7067_6301;
 /// Key of the advisory lock migrations run under.
 const MIGRATE_LOCK: i64 = 0x7763_6f6d_7067_6302;
+/// First half of the two-key advisory locks that serialise opening sessions per owner.
+const OWNER_LOCK_SPACE: i32 = 0x7763_7001;
 
 #[derive(Clone)]
 pub struct PostgresMetadata {
@@ -272,13 +274,6 @@ fn parse_digest(s: String) -> MetaResult<Digest> {
     Digest::parse(&s).ok_or_else(|| MetaError::Backend(format!("corrupt digest in database: {s}")))
 }
 
-fn chunks_from(s: &str) -> Vec<String> {
-    s.split(',')
-        .filter(|p| !p.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
 async fn ensure_repo(tx: &tokio_postgres::Transaction<'_>, repo: &str, now: i64) -> MetaResult<()> {
     tx.execute(
         "INSERT INTO repositories(name, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
@@ -345,6 +340,46 @@ impl Metadata for PostgresMetadata {
             .await
             .map_err(pe)?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    async fn list_repos_matching(
+        &self,
+        patterns: &[String],
+        last: Option<&str>,
+        n: u32,
+    ) -> MetaResult<Vec<String>> {
+        if patterns.is_empty() {
+            return Ok(Vec::new());
+        }
+        let regexes: Vec<String> = patterns
+            .iter()
+            .map(|p| crate::auth::glob_to_regex(p))
+            .collect();
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT name FROM repositories WHERE name > $1 AND name ~ ANY($2)
+                 ORDER BY name LIMIT $3",
+                &[&last.unwrap_or(""), &regexes, &i64::from(n)],
+            )
+            .await
+            .map_err(pe)?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    async fn namespace_usage(&self, pattern: &str) -> MetaResult<u64> {
+        let re = crate::auth::glob_to_regex(pattern);
+        let c = self.client().await?;
+        let n: i64 = c
+            .query_one(
+                "SELECT COALESCE(SUM(size), 0)::BIGINT FROM blobs WHERE state = 'live' AND digest IN (
+                     SELECT digest FROM repo_blobs WHERE repo ~ $1)",
+                &[&re],
+            )
+            .await
+            .map_err(pe)?
+            .get(0);
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     async fn link_blob(&self, repo: &str, digest: &Digest, size: u64, now: i64) -> MetaResult<()> {
@@ -648,22 +683,53 @@ impl Metadata for PostgresMetadata {
             .collect()
     }
 
-    async fn create_upload(&self, id: &str, repo: &str, now: i64) -> MetaResult<()> {
-        let c = self.client().await?;
-        c.execute(
-            "INSERT INTO uploads(id, repo, committed, chunks, created_at, updated_at) VALUES ($1, $2, 0, '', $3, $3)",
-            &[&id, &repo, &now],
+    async fn create_upload(
+        &self,
+        id: &str,
+        repo: &str,
+        owner: &str,
+        max_open: u64,
+        now: i64,
+    ) -> MetaResult<()> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pe)?;
+        if max_open > 0 {
+            // Per owner, so that two replicas opening sessions for one owner at once count
+            // each other's.
+            tx.execute(
+                "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+                &[&OWNER_LOCK_SPACE, &owner],
+            )
+            .await
+            .map_err(pe)?;
+            let open: i64 = tx
+                .query_one("SELECT COUNT(*) FROM uploads WHERE owner = $1", &[&owner])
+                .await
+                .map_err(pe)?
+                .get(0);
+            if u64::try_from(open).unwrap_or(0) >= max_open {
+                tx.rollback().await.map_err(pe)?;
+                return Err(MetaError::TooManyUploads {
+                    owner: owner.to_string(),
+                    limit: max_open,
+                });
+            }
+        }
+        tx.execute(
+            "INSERT INTO uploads(id, repo, owner, committed, chunks, created_at, updated_at)
+             VALUES ($1, $2, $3, 0, '', $4, $4)",
+            &[&id, &repo, &owner, &now],
         )
         .await
         .map_err(pe)?;
-        Ok(())
+        tx.commit().await.map_err(pe)
     }
 
     async fn get_upload(&self, id: &str) -> MetaResult<Option<UploadSession>> {
         let c = self.client().await?;
         let r = c
             .query_opt(
-                "SELECT id, repo, committed, chunks, updated_at FROM uploads WHERE id = $1",
+                "SELECT id, repo, owner, committed, updated_at FROM uploads WHERE id = $1",
                 &[&id],
             )
             .await
@@ -671,10 +737,22 @@ impl Metadata for PostgresMetadata {
         Ok(r.map(|r| UploadSession {
             id: r.get(0),
             repo: r.get(1),
-            offset: r.get::<_, i64>(2) as u64,
-            chunks: chunks_from(r.get(3)),
+            owner: r.get(2),
+            offset: r.get::<_, i64>(3) as u64,
             updated_at: r.get(4),
         }))
+    }
+
+    async fn upload_chunks(&self, id: &str) -> MetaResult<Vec<String>> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT part FROM upload_chunks WHERE upload = $1 ORDER BY seq",
+                &[&id],
+            )
+            .await
+            .map_err(pe)?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
     async fn advance_upload(
@@ -685,50 +763,67 @@ impl Metadata for PostgresMetadata {
         part: &str,
         now: i64,
     ) -> MetaResult<UploadSession> {
-        let c = self.client().await?;
-        let (from_i, len_i) = (from as i64, len as i64);
-        let row = c
+        let to = from
+            .checked_add(len)
+            .and_then(|o| i64::try_from(o).ok())
+            .ok_or_else(|| MetaError::Backend("upload offset overflows".into()))?;
+        let from_i = i64::try_from(from)
+            .map_err(|_| MetaError::Backend("upload offset overflows".into()))?;
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pe)?;
+        // The compare-and-set; it also locks the session's row until the chunk is recorded.
+        let row = tx
             .query_opt(
-                "UPDATE uploads SET committed = $2::BIGINT + $3::BIGINT,
-                    chunks = CASE WHEN $3::BIGINT = 0 THEN chunks
-                                  WHEN chunks = '' THEN $4::TEXT
-                                  ELSE chunks || ',' || $4::TEXT END,
-                    updated_at = $5
-                 WHERE id = $1 AND committed = $2::BIGINT
-                 RETURNING repo, committed, chunks",
-                &[&id, &from_i, &len_i, &part, &now],
+                "UPDATE uploads SET committed = $3, updated_at = $4
+                 WHERE id = $1 AND committed = $2
+                 RETURNING repo, owner",
+                &[&id, &from_i, &to, &now],
             )
             .await
             .map_err(pe)?;
-        match row {
-            Some(r) => Ok(UploadSession {
-                id: id.to_string(),
-                repo: r.get(0),
-                offset: r.get::<_, i64>(1) as u64,
-                chunks: chunks_from(r.get(2)),
-                updated_at: now,
-            }),
-            None => {
-                let cur = c
-                    .query_opt("SELECT committed FROM uploads WHERE id = $1", &[&id])
-                    .await
-                    .map_err(pe)?;
-                match cur {
-                    Some(r) => Err(MetaError::UploadOffset {
-                        expected: r.get::<_, i64>(0) as u64,
-                    }),
-                    None => Err(MetaError::UploadUnknown),
-                }
-            }
+        let Some(row) = row else {
+            let cur = tx
+                .query_opt("SELECT committed FROM uploads WHERE id = $1", &[&id])
+                .await
+                .map_err(pe)?;
+            tx.rollback().await.map_err(pe)?;
+            return match cur {
+                Some(r) => Err(MetaError::UploadOffset {
+                    expected: r.get::<_, i64>(0) as u64,
+                }),
+                None => Err(MetaError::UploadUnknown),
+            };
+        };
+        if len > 0 {
+            tx.execute(
+                "INSERT INTO upload_chunks(upload, seq, part)
+                 VALUES ($1, (SELECT COALESCE(MAX(seq), -1) + 1 FROM upload_chunks WHERE upload = $1), $2)",
+                &[&id, &part],
+            )
+            .await
+            .map_err(pe)?;
         }
+        tx.commit().await.map_err(pe)?;
+        Ok(UploadSession {
+            id: id.to_string(),
+            repo: row.get(0),
+            owner: row.get(1),
+            offset: to as u64,
+            updated_at: now,
+        })
     }
 
     async fn delete_upload(&self, id: &str) -> MetaResult<bool> {
-        let c = self.client().await?;
-        let n = c
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pe)?;
+        tx.execute("DELETE FROM upload_chunks WHERE upload = $1", &[&id])
+            .await
+            .map_err(pe)?;
+        let n = tx
             .execute("DELETE FROM uploads WHERE id = $1", &[&id])
             .await
             .map_err(pe)?;
+        tx.commit().await.map_err(pe)?;
         Ok(n > 0)
     }
 
@@ -774,6 +869,12 @@ impl Metadata for PostgresMetadata {
             .map_err(pe)?;
         let mut uploads: Vec<String> = uploads.iter().map(|r| r.get(0)).collect();
         uploads.sort();
+        tx.execute(
+            "DELETE FROM upload_chunks WHERE upload = ANY($1)",
+            &[&uploads],
+        )
+        .await
+        .map_err(pe)?;
         tx.commit().await.map_err(pe)?;
         Ok(GcPlan { blobs, uploads })
     }
@@ -1070,9 +1171,14 @@ mod tests {
             return;
         };
         let c = t.client().await.unwrap();
-        // Back to version 1 (as written before settings and leases existed).
+        // Back to version 1 (before settings, leases, upload owners and chunk rows), with a
+        // session in the old form: its chunk list must survive the migration.
         c.batch_execute(
-            "DROP TABLE settings; DROP TABLE leases; UPDATE schema_version SET version = 1",
+            "DROP TABLE settings; DROP TABLE leases; DROP TABLE upload_chunks;
+             DROP INDEX uploads_owner; ALTER TABLE uploads DROP COLUMN owner;
+             UPDATE schema_version SET version = 1;
+             INSERT INTO uploads(id, repo, committed, chunks, created_at, updated_at)
+                 VALUES ('old', 'r', 15, 'p0,p10', 0, 0)",
         )
         .await
         .unwrap();
@@ -1082,6 +1188,9 @@ mod tests {
         cfg.options(format!("-c search_path={}", dropper.schema));
         let again = PostgresMetadata::with_config(cfg.clone(), 1).await.unwrap();
         assert_eq!(again.shared_setting("k", "v").await.unwrap(), "v");
+        assert_eq!(again.upload_chunks("old").await.unwrap(), vec!["p0", "p10"]);
+        let old = again.get_upload("old").await.unwrap().unwrap();
+        assert_eq!((old.offset, old.owner.as_str()), (15, ""));
         let c = again.client().await.unwrap();
         c.batch_execute("UPDATE schema_version SET version = 99")
             .await

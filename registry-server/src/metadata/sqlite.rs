@@ -25,6 +25,36 @@ const READERS: usize = 4;
 
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// SQL functions the queries use, on every connection: `wcomp_glob(pattern, name)` and
+/// `wcomp_glob_any(patterns, name)` (patterns separated by newlines), with
+/// [`crate::auth::glob_match`]'s semantics, which SQLite's own GLOB does not have (its `*`
+/// crosses `/`).
+fn register_functions(c: &Connection) -> MetaResult<()> {
+    use rusqlite::functions::FunctionFlags;
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
+    c.create_scalar_function("wcomp_glob", 2, flags, |ctx| {
+        let (p, n) = (ctx.get_raw(0).as_str()?, ctx.get_raw(1).as_str()?);
+        Ok(crate::auth::glob_match(p, n))
+    })
+    .map_err(be)?;
+    c.create_scalar_function("wcomp_glob_any", 2, flags, |ctx| {
+        let (ps, n) = (ctx.get_raw(0).as_str()?, ctx.get_raw(1).as_str()?);
+        Ok(ps.split('\n').any(|p| crate::auth::glob_match(p, n)))
+    })
+    .map_err(be)
+}
+
+/// The bounds of the names a glob can match, for a range scan of an index: its literal
+/// prefix, and that prefix followed by a byte above every character of a repository name.
+fn glob_range(pattern: &str) -> (String, String) {
+    let prefix: String = pattern
+        .chars()
+        .take_while(|c| !matches!(c, '*' | '?'))
+        .collect();
+    let upper = format!("{prefix}\u{7f}");
+    (prefix, upper)
+}
+
 #[derive(Clone)]
 pub struct SqliteMetadata {
     inner: Arc<Inner>,
@@ -107,6 +137,7 @@ impl ReadPool {
         c.busy_timeout(BUSY_TIMEOUT).map_err(be)?;
         // A reading call that tried to write would be a bug; make it an error.
         c.pragma_update(None, "query_only", true).map_err(be)?;
+        register_functions(&c)?;
         Ok(c)
     }
 }
@@ -146,6 +177,7 @@ impl SqliteMetadata {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(be)?;
         migrate(&mut conn)?;
+        register_functions(&conn)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 writer: Mutex::new(conn),
@@ -233,8 +265,11 @@ fn migrate(conn: &mut Connection) -> MetaResult<()> {
     if steps.is_empty() {
         return Ok(());
     }
-    for step in &migrations::SQLITE[steps.clone()] {
+    for (i, step) in migrations::SQLITE[steps.clone()].iter().enumerate() {
         tx.execute_batch(step).map_err(be)?;
+        if steps.start + i + 1 == 3 {
+            upgrade_uploads_v3(&tx)?;
+        }
     }
     tx.execute("DELETE FROM schema_version", []).map_err(be)?;
     tx.execute(
@@ -243,6 +278,44 @@ fn migrate(conn: &mut Connection) -> MetaResult<()> {
     )
     .map_err(be)?;
     tx.commit().map_err(be)
+}
+
+/// The code half of schema version 3 (issue 21): adds `uploads.owner` unless present (a
+/// database written by the unversioned build of that change has it; old sessions get the
+/// owner `""`, which only an unauthenticated server's callers have) and moves chunk lists
+/// from `uploads.chunks` into `upload_chunks`.
+fn upgrade_uploads_v3(tx: &rusqlite::Transaction<'_>) -> MetaResult<()> {
+    let has_owner = tx
+        .prepare("SELECT 1 FROM pragma_table_info('uploads') WHERE name = 'owner'")
+        .and_then(|mut s| s.exists([]))
+        .map_err(be)?;
+    if !has_owner {
+        tx.execute_batch("ALTER TABLE uploads ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+            .map_err(be)?;
+    }
+    tx.execute_batch("CREATE INDEX IF NOT EXISTS uploads_owner ON uploads(owner)")
+        .map_err(be)?;
+    let legacy: Vec<(String, String)> = {
+        let mut s = tx
+            .prepare("SELECT id, chunks FROM uploads WHERE chunks != ''")
+            .map_err(be)?;
+        let rows = s
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(be)?;
+        rows.collect::<Result<_, _>>().map_err(be)?
+    };
+    for (id, chunks) in legacy {
+        for (seq, part) in chunks.split(',').filter(|p| !p.is_empty()).enumerate() {
+            tx.execute(
+                "INSERT OR IGNORE INTO upload_chunks(upload, seq, part) VALUES (?1, ?2, ?3)",
+                params![id, seq as i64, part],
+            )
+            .map_err(be)?;
+        }
+        tx.execute("UPDATE uploads SET chunks = '' WHERE id = ?1", [&id])
+            .map_err(be)?;
+    }
+    Ok(())
 }
 
 fn shared_setting(c: &mut Connection, name: &str, candidate: &str) -> MetaResult<String> {
@@ -265,13 +338,6 @@ fn shared_setting(c: &mut Connection, name: &str, candidate: &str) -> MetaResult
 
 fn parse_digest(s: String) -> MetaResult<Digest> {
     Digest::parse(&s).ok_or_else(|| MetaError::Backend(format!("corrupt digest in database: {s}")))
-}
-
-fn chunks_from(s: &str) -> Vec<String> {
-    s.split(',')
-        .filter(|p| !p.is_empty())
-        .map(str::to_string)
-        .collect()
 }
 
 fn ensure_repo(tx: &rusqlite::Transaction<'_>, repo: &str, now: i64) -> MetaResult<()> {
@@ -351,6 +417,49 @@ impl Metadata for SqliteMetadata {
                 .map_err(be)?;
             let rows = s.query_map(params![last, n], |r| r.get(0)).map_err(be)?;
             rows.collect::<Result<_, _>>().map_err(be)
+        })
+        .await
+    }
+
+    async fn list_repos_matching(
+        &self,
+        patterns: &[String],
+        last: Option<&str>,
+        n: u32,
+    ) -> MetaResult<Vec<String>> {
+        if patterns.is_empty() {
+            return Ok(Vec::new());
+        }
+        let last = last.unwrap_or("").to_string();
+        let joined = patterns.join("\n");
+        self.read(move |c| {
+            let mut s = c
+                .prepare(
+                    "SELECT name FROM repositories WHERE name > ?1 AND wcomp_glob_any(?2, name)
+                     ORDER BY name LIMIT ?3",
+                )
+                .map_err(be)?;
+            let rows = s
+                .query_map(params![last, joined, n], |r| r.get(0))
+                .map_err(be)?;
+            rows.collect::<Result<_, _>>().map_err(be)
+        })
+        .await
+    }
+
+    async fn namespace_usage(&self, pattern: &str) -> MetaResult<u64> {
+        let pattern = pattern.to_string();
+        let (lo, hi) = glob_range(&pattern);
+        self.read(move |c| {
+            c.query_row(
+                "SELECT COALESCE(SUM(size), 0) FROM blobs WHERE state = 'live' AND digest IN (
+                     SELECT digest FROM repo_blobs
+                     WHERE repo >= ?2 AND repo < ?3 AND wcomp_glob(?1, repo))",
+                params![pattern, lo, hi],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| u64::try_from(n).unwrap_or(0))
+            .map_err(be)
         })
         .await
     }
@@ -643,15 +752,41 @@ impl Metadata for SqliteMetadata {
         .await
     }
 
-    async fn create_upload(&self, id: &str, repo: &str, now: i64) -> MetaResult<()> {
-        let (id, repo) = (id.to_string(), repo.to_string());
+    async fn create_upload(
+        &self,
+        id: &str,
+        repo: &str,
+        owner: &str,
+        max_open: u64,
+        now: i64,
+    ) -> MetaResult<()> {
+        let (id, repo, owner) = (id.to_string(), repo.to_string(), owner.to_string());
         self.write(move |c| {
-            c.execute(
-                "INSERT INTO uploads(id, repo, offset, chunks, created_at, updated_at) VALUES (?1, ?2, 0, '', ?3, ?3)",
-                params![id, repo, now],
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(be)?;
+            if max_open > 0 {
+                let open: i64 = tx
+                    .query_row(
+                        "SELECT COUNT(*) FROM uploads WHERE owner = ?1",
+                        [&owner],
+                        |r| r.get(0),
+                    )
+                    .map_err(be)?;
+                if u64::try_from(open).unwrap_or(0) >= max_open {
+                    return Err(MetaError::TooManyUploads {
+                        owner,
+                        limit: max_open,
+                    });
+                }
+            }
+            tx.execute(
+                "INSERT INTO uploads(id, repo, owner, offset, chunks, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, 0, '', ?4, ?4)",
+                params![id, repo, owner, now],
             )
-            .map(|_| ())
-            .map_err(be)
+            .map_err(be)?;
+            tx.commit().map_err(be)
         })
         .await
     }
@@ -660,20 +795,32 @@ impl Metadata for SqliteMetadata {
         let id = id.to_string();
         self.read(move |c| {
             c.query_row(
-                "SELECT id, repo, offset, chunks, updated_at FROM uploads WHERE id = ?1",
+                "SELECT id, repo, owner, offset, updated_at FROM uploads WHERE id = ?1",
                 [id],
                 |r| {
                     Ok(UploadSession {
                         id: r.get(0)?,
                         repo: r.get(1)?,
-                        offset: r.get::<_, i64>(2)? as u64,
-                        chunks: chunks_from(&r.get::<_, String>(3)?),
+                        owner: r.get(2)?,
+                        offset: r.get::<_, i64>(3)? as u64,
                         updated_at: r.get(4)?,
                     })
                 },
             )
             .optional()
             .map_err(be)
+        })
+        .await
+    }
+
+    async fn upload_chunks(&self, id: &str) -> MetaResult<Vec<String>> {
+        let id = id.to_string();
+        self.read(move |c| {
+            let mut s = c
+                .prepare("SELECT part FROM upload_chunks WHERE upload = ?1 ORDER BY seq")
+                .map_err(be)?;
+            let rows = s.query_map([id], |r| r.get(0)).map_err(be)?;
+            rows.collect::<Result<_, _>>().map_err(be)
         })
         .await
     }
@@ -691,15 +838,15 @@ impl Metadata for SqliteMetadata {
             let tx = c
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(be)?;
-            let row: Option<(String, i64, String)> = tx
+            let row: Option<(String, String, i64)> = tx
                 .query_row(
-                    "SELECT repo, offset, chunks FROM uploads WHERE id = ?1",
+                    "SELECT repo, owner, offset FROM uploads WHERE id = ?1",
                     [&id],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()
                 .map_err(be)?;
-            let Some((repo, offset, chunks)) = row else {
+            let Some((repo, owner, offset)) = row else {
                 return Err(MetaError::UploadUnknown);
             };
             if offset as u64 != from {
@@ -707,23 +854,29 @@ impl Metadata for SqliteMetadata {
                     expected: offset as u64,
                 });
             }
-            let mut chunks = chunks_from(&chunks);
+            let offset = from
+                .checked_add(len)
+                .filter(|o| i64::try_from(*o).is_ok())
+                .ok_or_else(|| MetaError::Backend("upload offset overflows".into()))?;
             if len > 0 {
-                chunks.push(part);
+                tx.execute(
+                    "INSERT INTO upload_chunks(upload, seq, part)
+                     VALUES (?1, (SELECT COALESCE(MAX(seq), -1) + 1 FROM upload_chunks WHERE upload = ?1), ?2)",
+                    params![id, part],
+                )
+                .map_err(be)?;
             }
-            let text = chunks.join(",");
-            let offset = from + len;
             tx.execute(
-                "UPDATE uploads SET offset = ?2, chunks = ?3, updated_at = ?4 WHERE id = ?1",
-                params![id, offset as i64, text, now],
+                "UPDATE uploads SET offset = ?2, updated_at = ?3 WHERE id = ?1",
+                params![id, offset as i64, now],
             )
             .map_err(be)?;
             tx.commit().map_err(be)?;
             Ok(UploadSession {
                 id,
                 repo,
+                owner,
                 offset,
-                chunks,
                 updated_at: now,
             })
         })
@@ -733,9 +886,16 @@ impl Metadata for SqliteMetadata {
     async fn delete_upload(&self, id: &str) -> MetaResult<bool> {
         let id = id.to_string();
         self.write(move |c| {
-            c.execute("DELETE FROM uploads WHERE id = ?1", [id])
-                .map(|n| n > 0)
-                .map_err(be)
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(be)?;
+            tx.execute("DELETE FROM upload_chunks WHERE upload = ?1", [&id])
+                .map_err(be)?;
+            let n = tx
+                .execute("DELETE FROM uploads WHERE id = ?1", [&id])
+                .map_err(be)?;
+            tx.commit().map_err(be)?;
+            Ok(n > 0)
         })
         .await
     }
@@ -767,6 +927,11 @@ impl Metadata for SqliteMetadata {
                 let rows = s.query_map([uploads_cutoff], |r| r.get::<_, String>(0)).map_err(be)?;
                 rows.collect::<Result<Vec<_>, _>>().map_err(be)?
             };
+            tx.execute(
+                "DELETE FROM upload_chunks WHERE upload IN (SELECT id FROM uploads WHERE updated_at < ?1)",
+                [uploads_cutoff],
+            )
+            .map_err(be)?;
             tx.execute("DELETE FROM uploads WHERE updated_at < ?1", [uploads_cutoff]).map_err(be)?;
             tx.commit().map_err(be)?;
             Ok(GcPlan { blobs, uploads })

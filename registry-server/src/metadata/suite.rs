@@ -218,22 +218,83 @@ pub async fn referrers_filter_and_page(m: &dyn Metadata) {
 }
 
 pub async fn uploads_advance_by_compare_and_set(m: &dyn Metadata) {
-    m.create_upload("u1", "r", 0).await.unwrap();
+    m.create_upload("u1", "r", "user:a", 0, 0).await.unwrap();
     let s = m.advance_upload("u1", 0, 10, "p0", 1).await.unwrap();
-    assert_eq!((s.offset, s.chunks.clone()), (10, vec!["p0".to_string()]));
+    assert_eq!((s.offset, s.owner.as_str()), (10, "user:a"));
+    assert_eq!(m.upload_chunks("u1").await.unwrap(), vec!["p0"]);
     match m.advance_upload("u1", 0, 10, "p0b", 2).await {
         Err(MetaError::UploadOffset { expected: 10 }) => {}
         other => panic!("out-of-order chunk accepted: {other:?}"),
     }
-    let s = m.advance_upload("u1", 10, 5, "p10", 3).await.unwrap();
-    assert_eq!(s.chunks, vec!["p0", "p10"]);
-    assert_eq!(m.get_upload("u1").await.unwrap().unwrap().offset, 15);
+    // An empty chunk moves nothing and adds no part.
+    m.advance_upload("u1", 10, 0, "empty", 3).await.unwrap();
+    m.advance_upload("u1", 10, 5, "p10", 3).await.unwrap();
+    assert_eq!(m.upload_chunks("u1").await.unwrap(), vec!["p0", "p10"]);
+    let s = m.get_upload("u1").await.unwrap().unwrap();
+    assert_eq!(
+        (s.offset, s.repo.as_str(), s.owner.as_str()),
+        (15, "r", "user:a")
+    );
+    assert!(matches!(
+        m.advance_upload("u1", 15, u64::MAX, "huge", 4).await,
+        Err(MetaError::Backend(_))
+    ));
     assert!(matches!(
         m.advance_upload("nope", 0, 1, "x", 0).await,
         Err(MetaError::UploadUnknown)
     ));
     assert!(m.delete_upload("u1").await.unwrap());
     assert!(m.get_upload("u1").await.unwrap().is_none());
+    assert!(m.upload_chunks("u1").await.unwrap().is_empty());
+}
+
+pub async fn open_uploads_are_capped_per_owner(m: &dyn Metadata) {
+    m.create_upload("a1", "r", "user:a", 2, 0).await.unwrap();
+    m.create_upload("a2", "s", "user:a", 2, 0).await.unwrap();
+    match m.create_upload("a3", "r", "user:a", 2, 0).await {
+        Err(MetaError::TooManyUploads { limit: 2, .. }) => {}
+        other => panic!("a third session was opened: {other:?}"),
+    }
+    m.create_upload("b1", "r", "user:b", 2, 0).await.unwrap();
+    m.delete_upload("a1").await.unwrap();
+    m.create_upload("a3", "r", "user:a", 2, 0).await.unwrap();
+    // 0: no limit.
+    m.create_upload("a4", "r", "user:a", 0, 0).await.unwrap();
+}
+
+pub async fn catalog_filters_and_usage_sum_in_the_query(m: &dyn Metadata) {
+    for (r, blob) in [
+        ("team/a", 1),
+        ("team/b", 1),
+        ("team/b", 2),
+        ("team/b/c", 3),
+        ("other", 4),
+    ] {
+        m.link_blob(r, &d(blob), 10 * blob as u64, 0).await.unwrap();
+    }
+    let p = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        m.list_repos_matching(&p(&["team/*"]), None, 10)
+            .await
+            .unwrap(),
+        vec!["team/a", "team/b"]
+    );
+    assert_eq!(
+        m.list_repos_matching(&p(&["team/**", "other"]), Some("team/a"), 2)
+            .await
+            .unwrap(),
+        vec!["team/b", "team/b/c"]
+    );
+    assert!(
+        m.list_repos_matching(&[], None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // d(1) is in two repositories of the namespace and counts once.
+    assert_eq!(m.namespace_usage("team/*").await.unwrap(), 10 + 20);
+    assert_eq!(m.namespace_usage("team/**").await.unwrap(), 10 + 20 + 30);
+    assert_eq!(m.namespace_usage("nothing/**").await.unwrap(), 0);
 }
 
 pub async fn gc_takes_only_old_unreferenced_blobs(m: &dyn Metadata) {
@@ -244,8 +305,9 @@ pub async fn gc_takes_only_old_unreferenced_blobs(m: &dyn Metadata) {
         .await
         .unwrap();
     m.link_blob("r", &d(9), 1, 10).await.unwrap(); // the manifest's own bytes
-    m.create_upload("old", "r", 10).await.unwrap();
-    m.create_upload("new", "r", 500).await.unwrap();
+    m.create_upload("old", "r", "", 0, 10).await.unwrap();
+    m.advance_upload("old", 0, 1, "p", 10).await.unwrap();
+    m.create_upload("new", "r", "", 0, 500).await.unwrap();
     let plan = m.gc_mark(100, 100).await.unwrap();
     assert_eq!(plan.blobs, vec![d(2)]);
     assert_eq!(plan.uploads, vec!["old".to_string()]);
@@ -269,6 +331,7 @@ pub async fn gc_takes_only_old_unreferenced_blobs(m: &dyn Metadata) {
     m.link_blob("r", &d(2), 1, 700).await.unwrap();
     assert_eq!(m.repo_blob("r", &d(2)).await.unwrap(), Some(1));
     assert!(m.get_upload("new").await.unwrap().is_some());
+    assert!(m.upload_chunks("old").await.unwrap().is_empty());
 }
 
 pub async fn users_tokens_and_grants(m: &dyn Metadata) {
@@ -407,7 +470,8 @@ macro_rules! metadata_suite {
             foreign_layers_need_not_exist_but_stay_referenced,
             index_requires_child_manifests, create_only_cannot_move_a_tag, tags_page_lexically,
             deleting_a_manifest_drops_its_tags, referrers_filter_and_page,
-            uploads_advance_by_compare_and_set, gc_takes_only_old_unreferenced_blobs,
+            uploads_advance_by_compare_and_set, open_uploads_are_capped_per_owner,
+            catalog_filters_and_usage_sum_in_the_query, gc_takes_only_old_unreferenced_blobs,
             users_tokens_and_grants, catalog_pages, component_index_search,
             shared_settings_first_writer_wins, leases_exclude_other_holders_until_expiry);
     };

@@ -21,6 +21,8 @@ pub struct Registry {
 pub fn config(dir: &std::path::Path, auth: bool) -> Config {
     let mut c = Config {
         data_dir: dir.to_path_buf(),
+        // The Host the in-process requests below send, so realms may name it.
+        hostnames: vec!["registry.test".into()],
         ..Config::default()
     };
     c.auth.enabled = auth;
