@@ -102,6 +102,15 @@ pub struct UploadSession {
     pub updated_at: i64,
 }
 
+/// An API token as stored (its SHA-256, never the token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    pub hash: String,
+    pub user: String,
+    pub description: String,
+    pub created_at: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     pub name: String,
@@ -285,4 +294,16 @@ pub trait Metadata: Send + Sync + 'static {
     ) -> MetaResult<bool>;
     /// Gives the lease up if `holder` holds it.
     async fn release_lease(&self, name: &str, holder: &str) -> MetaResult<()>;
+
+    // --- export, for `wcomp-registry migrate` ------------------------------------------
+    /// The value stored under `name`, if any (see [`Metadata::shared_setting`]).
+    async fn get_setting(&self, name: &str) -> MetaResult<Option<String>>;
+    async fn list_users(&self) -> MetaResult<Vec<User>>;
+    async fn list_api_tokens(&self) -> MetaResult<Vec<ApiToken>>;
+    /// Live blobs linked to `repo`, with their sizes, by digest.
+    async fn repo_blob_links(&self, repo: &str) -> MetaResult<Vec<(Digest, u64)>>;
+    /// Every manifest of `repo` as [`Metadata::put_manifest`] would take it back: its blob
+    /// references all in `foreign` (recorded alike, and not re-checked), its index children
+    /// in `children`, no tag. Manifests without children come first.
+    async fn export_manifests(&self, repo: &str) -> MetaResult<Vec<NewManifest>>;
 }

@@ -206,9 +206,17 @@ async fn migrate(c: &mut deadpool_postgres::Object) -> MetaResult<()> {
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATE_LOCK])
         .await
         .map_err(pe)?;
-    tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+    // Not `IF NOT EXISTS`: that logs a NOTICE at every start.
+    let exists: bool = tx
+        .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])
         .await
-        .map_err(pe)?;
+        .map_err(pe)?
+        .get(0);
+    if !exists {
+        tx.batch_execute("CREATE TABLE schema_version (version BIGINT NOT NULL)")
+            .await
+            .map_err(pe)?;
+    }
     let found: Option<i64> = tx
         .query_one("SELECT MAX(version) FROM schema_version", &[])
         .await
@@ -1158,6 +1166,120 @@ impl Metadata for PostgresMetadata {
         .await
         .map_err(pe)?;
         Ok(())
+    }
+
+    async fn get_setting(&self, name: &str) -> MetaResult<Option<String>> {
+        let c = self.client().await?;
+        let r = c
+            .query_opt("SELECT value FROM settings WHERE name = $1", &[&name])
+            .await
+            .map_err(pe)?;
+        Ok(r.map(|r| r.get(0)))
+    }
+
+    async fn list_users(&self) -> MetaResult<Vec<User>> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT name, password_hash, admin FROM users ORDER BY name",
+                &[],
+            )
+            .await
+            .map_err(pe)?;
+        Ok(rows
+            .iter()
+            .map(|r| User {
+                name: r.get(0),
+                password_hash: r.get(1),
+                admin: r.get(2),
+            })
+            .collect())
+    }
+
+    async fn list_api_tokens(&self) -> MetaResult<Vec<ApiToken>> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT hash, username, description, created_at FROM api_tokens ORDER BY hash",
+                &[],
+            )
+            .await
+            .map_err(pe)?;
+        Ok(rows
+            .iter()
+            .map(|r| ApiToken {
+                hash: r.get(0),
+                user: r.get(1),
+                description: r.get(2),
+                created_at: r.get(3),
+            })
+            .collect())
+    }
+
+    async fn repo_blob_links(&self, repo: &str) -> MetaResult<Vec<(Digest, u64)>> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT b.digest, b.size FROM repo_blobs rb JOIN blobs b ON b.digest = rb.digest
+                 WHERE rb.repo = $1 AND b.state = 'live' ORDER BY b.digest",
+                &[&repo],
+            )
+            .await
+            .map_err(pe)?;
+        rows.iter()
+            .map(|r| Ok((parse_digest(r.get(0))?, r.get::<_, i64>(1) as u64)))
+            .collect()
+    }
+
+    async fn export_manifests(&self, repo: &str) -> MetaResult<Vec<NewManifest>> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT digest, media_type, size, artifact_type, subject, annotations
+                 FROM manifests WHERE repo = $1 ORDER BY digest",
+                &[&repo],
+            )
+            .await
+            .map_err(pe)?;
+        let mut out = Vec::new();
+        for r in rows {
+            let d: String = r.get(0);
+            let mut m = NewManifest {
+                repo: repo.to_string(),
+                digest: parse_digest(d.clone())?,
+                media_type: r.get(1),
+                size: r.get::<_, i64>(2) as u64,
+                artifact_type: r.get(3),
+                subject: r
+                    .get::<_, Option<String>>(4)
+                    .map(parse_digest)
+                    .transpose()?,
+                annotations: r.get(5),
+                blobs: vec![],
+                foreign: vec![],
+                children: vec![],
+                tag: None,
+                may_overwrite_tag: true,
+            };
+            let refs = c
+                .query(
+                    "SELECT child, kind FROM manifest_refs WHERE repo = $1 AND manifest = $2 ORDER BY child",
+                    &[&repo, &d],
+                )
+                .await
+                .map_err(pe)?;
+            for rr in refs {
+                let child = parse_digest(rr.get(0))?;
+                if rr.get::<_, String>(1) == "manifest" {
+                    m.children.push(child)
+                } else {
+                    m.foreign.push(child)
+                }
+            }
+            out.push(m);
+        }
+        out.sort_by_key(|m| !m.children.is_empty());
+        Ok(out)
     }
 }
 

@@ -1207,6 +1207,137 @@ impl Metadata for SqliteMetadata {
         })
         .await
     }
+
+    async fn get_setting(&self, name: &str) -> MetaResult<Option<String>> {
+        let n = name.to_string();
+        self.read(move |c| {
+            c.query_row("SELECT value FROM settings WHERE name = ?1", [n], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(be)
+        })
+        .await
+    }
+
+    async fn list_users(&self) -> MetaResult<Vec<User>> {
+        self.read(|c| {
+            let mut s = c
+                .prepare("SELECT name, password_hash, admin FROM users ORDER BY name")
+                .map_err(be)?;
+            let rows = s
+                .query_map([], |r| {
+                    Ok(User {
+                        name: r.get(0)?,
+                        password_hash: r.get(1)?,
+                        admin: r.get(2)?,
+                    })
+                })
+                .map_err(be)?;
+            rows.collect::<Result<_, _>>().map_err(be)
+        })
+        .await
+    }
+
+    async fn list_api_tokens(&self) -> MetaResult<Vec<ApiToken>> {
+        self.read(|c| {
+            let mut s = c
+                .prepare("SELECT hash, user, description, created_at FROM api_tokens ORDER BY hash")
+                .map_err(be)?;
+            let rows = s
+                .query_map([], |r| {
+                    Ok(ApiToken {
+                        hash: r.get(0)?,
+                        user: r.get(1)?,
+                        description: r.get(2)?,
+                        created_at: r.get(3)?,
+                    })
+                })
+                .map_err(be)?;
+            rows.collect::<Result<_, _>>().map_err(be)
+        })
+        .await
+    }
+
+    async fn repo_blob_links(&self, repo: &str) -> MetaResult<Vec<(Digest, u64)>> {
+        let repo = repo.to_string();
+        self.read(move |c| {
+            let mut s = c
+                .prepare(
+                    "SELECT b.digest, b.size FROM repo_blobs rb JOIN blobs b ON b.digest = rb.digest
+                     WHERE rb.repo = ?1 AND b.state = 'live' ORDER BY b.digest",
+                )
+                .map_err(be)?;
+            let rows = s
+                .query_map([repo], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                })
+                .map_err(be)?;
+            rows.map(|r| {
+                let (d, n) = r.map_err(be)?;
+                Ok((parse_digest(d)?, n as u64))
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn export_manifests(&self, repo: &str) -> MetaResult<Vec<NewManifest>> {
+        let repo = repo.to_string();
+        self.read(move |c| {
+            let mut s = c
+                .prepare(
+                    "SELECT digest, media_type, size, artifact_type, subject, annotations
+                     FROM manifests WHERE repo = ?1 ORDER BY digest",
+                )
+                .map_err(be)?;
+            let rows = s
+                .query_map([&repo], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                        r.get::<_, Option<String>>(5)?,
+                    ))
+                })
+                .map_err(be)?;
+            let mut refs = c
+                .prepare("SELECT child, kind FROM manifest_refs WHERE repo = ?1 AND manifest = ?2 ORDER BY child")
+                .map_err(be)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (d, media_type, size, artifact_type, subject, annotations) = row.map_err(be)?;
+                let mut m = NewManifest {
+                    repo: repo.clone(),
+                    digest: parse_digest(d.clone())?,
+                    media_type,
+                    size: size as u64,
+                    artifact_type,
+                    subject: subject.map(parse_digest).transpose()?,
+                    annotations,
+                    blobs: vec![],
+                    foreign: vec![],
+                    children: vec![],
+                    tag: None,
+                    may_overwrite_tag: true,
+                };
+                let rs = refs
+                    .query_map(params![repo, d], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                    .map_err(be)?;
+                for r in rs {
+                    let (child, kind) = r.map_err(be)?;
+                    let child = parse_digest(child)?;
+                    if kind == "manifest" { m.children.push(child) } else { m.foreign.push(child) }
+                }
+                out.push(m);
+            }
+            out.sort_by_key(|m| !m.children.is_empty());
+            Ok(out)
+        })
+        .await
+    }
 }
 
 #[cfg(test)]
