@@ -19,6 +19,23 @@ echo "== PostgreSQL for the pipeline test (Debian's package, a throwaway server)
 WCOMP_TEST_POSTGRES=$(scripts/postgres.sh)
 export WCOMP_TEST_POSTGRES
 
+# The registry's PostgreSQL metadata suite, S3 storage suite and replica tests
+# (registry-server/tests/cluster.rs) use these; under CI their absence is a failure.
+echo "== SeaweedFS (S3) for the registry's storage and replica tests (built once into the tools dir)"
+stage_start=$SECONDS
+WCOMP_TEST_S3=$(scripts/seaweedfs.sh)
+export WCOMP_TEST_S3
+echo "   (took $((SECONDS - stage_start)) s)"
+
+echo "== haproxy (Debian) for the registry's replica tests"
+if ! command -v haproxy >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends haproxy
+  # The package starts a balancer as a service; the tests start their own.
+  if command -v systemctl >/dev/null 2>&1; then $sudo systemctl disable --now haproxy >/dev/null 2>&1 || true; fi
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -34,3 +51,11 @@ scripts/check-deps.sh
 
 echo "== cargo test"
 cargo test --workspace --locked --features wcomp/warg
+
+# The OCI conformance suite once more, through haproxy in round-robin to three replicas on
+# S3 + PostgreSQL, with and without auth (the single-server run is in cargo test).
+echo "== OCI conformance: three replicas behind haproxy"
+stage_start=$SECONDS
+WCOMP_CONFORMANCE_CLUSTER=1 WCOMP_REGISTRY_BIN="${CARGO_TARGET_DIR:-target}/debug/wcomp-registry" \
+  registry-server/scripts/conformance.sh
+echo "   (took $((SECONDS - stage_start)) s)"

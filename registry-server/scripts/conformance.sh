@@ -14,6 +14,10 @@
 #   WCOMP_REGISTRY_BIN         the server binary (default: `cargo build -p wcomp-registry`)
 #   WCOMP_CONFORMANCE_RESULTS  where the suite's reports go (default: a temp dir, removed on
 #                              success, kept and printed on failure)
+#   WCOMP_CONFORMANCE_CLUSTER  when 1: run both passes against three replicas on S3 +
+#                              PostgreSQL behind haproxy in round-robin (scripts/cluster.sh;
+#                              needs WCOMP_TEST_POSTGRES and WCOMP_TEST_S3) instead of one
+#                              server on a data dir
 # Exit status: 0 all passed, 1 a test failed, 2 setup error (no Go, server did not start...).
 set -euo pipefail
 
@@ -77,7 +81,11 @@ work="$(mktemp -d)"
 results="${WCOMP_CONFORMANCE_RESULTS:-$work/results}"
 mkdir -p "$results"
 server_pid=""
+cluster_dir=""
 cleanup() {
+  if [ -n "$cluster_dir" ]; then
+    "$here/scripts/cluster.sh" stop "$cluster_dir" || true
+  fi
   if [ -n "$server_pid" ]; then
     kill "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
@@ -126,6 +134,12 @@ EOF
 # Starts the server on a free loopback port; sets $server_pid and $server_addr.
 start_server() {
   local mode=$1 data=$work/data-$1 attempt port
+  if [ "${WCOMP_CONFORMANCE_CLUSTER:-}" = 1 ]; then
+    cluster_dir="$work/cluster-$mode"
+    server_addr=$(WCOMP_REGISTRY_BIN="$server_bin" WCOMP_ADMIN_PASSWORD="$admin_password" \
+      "$here/scripts/cluster.sh" start "$cluster_dir" "$mode") || return 2
+    return 0
+  fi
   for attempt in 1 2 3 4 5 6 7 8 9 10; do
     port=$((20000 + RANDOM % 40000))
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
@@ -157,6 +171,18 @@ start_server() {
 }
 
 stop_server() {
+  if [ -n "$cluster_dir" ]; then
+    # Every replica must have taken part: the balancer spread the suite's requests.
+    local i n
+    for i in 1 2 3; do
+      n=$(curl -s "http://127.0.0.1:$(cat "$cluster_dir/replica-$i.port")/metrics" |
+        sed -n 's/^wcomp_registry_requests_total //p')
+      echo "conformance: replica $i served ${n:-?} requests"
+    done
+    "$here/scripts/cluster.sh" stop "$cluster_dir"
+    cluster_dir=""
+    return 0
+  fi
   kill "$server_pid" 2>/dev/null || true
   wait "$server_pid" 2>/dev/null || true
   server_pid=""

@@ -1,19 +1,28 @@
-//! The application state shared by every handler, and how it is opened from a data dir.
+//! The application state shared by every handler, and how it is opened from a config.
+//!
+//! With the defaults everything lives in the data dir:
 //!
 //! ```text
 //! <data-dir>/
 //!   registry.db        SQLite metadata (WAL mode: also registry.db-wal, registry.db-shm)
-//!   token.key          HMAC key of the bearer tokens (created on first start)
+//!   token.key          HMAC key of bearer tokens from before the key moved into the
+//!                      database (read once, to seed it, so issued tokens stay valid)
 //!   storage/           the object store root; layout in storage.rs
 //! ```
 //!
-//! The database holds password hashes and the key signs tokens, so on Unix the directory is
-//! created `0700` and both files `0600`, each with its mode from the moment it exists (never
-//! created wider and narrowed afterwards). An existing data dir, database or key that is
+//! The database holds password hashes and the token signing key, so on Unix the directory
+//! is created `0700` and the database `0600`, each with its mode from the moment it exists
+//! (never created wider and narrowed afterwards). An existing data dir or database that is
 //! wider is narrowed at startup, with a warning.
+//!
+//! With `[metadata] backend = "postgres"` and `[storage] backend = "s3"` a replica keeps
+//! nothing that matters locally: blobs, upload chunks, metadata, users, grants, API tokens
+//! and the token signing key (the `token_key` setting) are all shared, so any number of
+//! replicas with the same config serve one registry. Per replica there are only caches
+//! keyed by content digest (the component analysis memo), which cannot go stale.
 
 use crate::auth::{Auth, AuthSettings};
-use crate::config::Config;
+use crate::config::{Config, MetadataBackend, StorageBackend};
 use crate::index::{ComponentIndexer, WasmIndexer};
 use crate::metadata::{Metadata, User, sqlite::SqliteMetadata};
 use crate::metrics::Metrics;
@@ -39,9 +48,25 @@ const ANALYSIS_SLOTS: usize = 2;
 pub type AppState = Arc<App>;
 
 impl App {
-    /// Opens (creating if needed) the data dir named by the config.
+    /// Opens (creating if needed) the data dir named by the config. Only for the embedded
+    /// backends (fs + SQLite); [`App::connect`] opens any configuration.
     pub fn open(config: Config) -> anyhow::Result<AppState> {
         Self::open_with(config, Arc::new(WasmIndexer))
+    }
+
+    /// Opens the metadata backend and the blob store the config names, checking that both
+    /// answer (an unreachable server, wrong credentials, a missing bucket or a database of a
+    /// newer schema fail here, before anything is written).
+    pub async fn connect(config: Config) -> anyhow::Result<AppState> {
+        let (meta, blobs) = open_backends(&config).await?;
+        let key = token_key(&config, meta.as_ref()).await?;
+        Ok(Self::assemble(
+            config,
+            meta,
+            blobs,
+            key,
+            Arc::new(WasmIndexer),
+        ))
     }
 
     pub fn open_with(
@@ -49,13 +74,18 @@ impl App {
         indexer: Arc<dyn ComponentIndexer>,
     ) -> anyhow::Result<AppState> {
         let dir = &config.data_dir;
+        anyhow::ensure!(
+            config.metadata.backend == MetadataBackend::Sqlite
+                && config.storage.backend == StorageBackend::Fs,
+            "App::open handles only the embedded backends; use App::connect"
+        );
         private::create_dir(dir)?;
         private::create_file(&dir.join("registry.db"))?;
         let meta = SqliteMetadata::open(&dir.join("registry.db"))
             .with_context(|| format!("failed to open metadata in `{}`", dir.display()))?;
         let blobs = BlobStore::local(&dir.join("storage"))
             .with_context(|| format!("failed to open blob storage in `{}`", dir.display()))?;
-        let key = load_or_create_key(&dir.join("token.key"))?;
+        let key = sqlite_token_key(&meta, &dir.join("token.key"))?;
         Ok(Self::assemble(config, Arc::new(meta), blobs, key, indexer))
     }
 
@@ -121,25 +151,76 @@ impl App {
     }
 }
 
-fn load_or_create_key(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
-    if let Ok(k) = fs_err::read(path)
-        && k.len() >= 32
-    {
-        return Ok(k);
-    }
+/// The metadata backend and blob store a config names, both checked.
+pub async fn open_backends(config: &Config) -> anyhow::Result<(Arc<dyn Metadata>, BlobStore)> {
+    let dir = &config.data_dir;
+    let meta: Arc<dyn Metadata> = match config.metadata.backend {
+        MetadataBackend::Sqlite => {
+            private::create_dir(dir)?;
+            private::create_file(&dir.join("registry.db"))?;
+            Arc::new(
+                SqliteMetadata::open(&dir.join("registry.db"))
+                    .with_context(|| format!("failed to open metadata in `{}`", dir.display()))?,
+            )
+        }
+        MetadataBackend::Postgres => {
+            let url = config.metadata.url.as_deref().with_context(|| {
+                format!(
+                    "[metadata] backend = \"postgres\" needs `url` (or {})",
+                    crate::config::env::DATABASE_URL
+                )
+            })?;
+            Arc::new(
+                crate::metadata::postgres::PostgresMetadata::connect(
+                    url,
+                    config.metadata.pool_size,
+                )
+                .await?,
+            )
+        }
+    };
+    let blobs = match config.storage.backend {
+        StorageBackend::Fs => BlobStore::local(&dir.join("storage"))
+            .with_context(|| format!("failed to open blob storage in `{}`", dir.display()))?,
+        StorageBackend::S3 => BlobStore::s3(&config.storage)
+            .await
+            .map_err(anyhow::Error::msg)?,
+    };
+    Ok((meta, blobs))
+}
+
+/// The bearer-token signing key every replica shares: stored in the database by the first
+/// replica to start (from an existing `token.key` file when SQLite has one, so tokens it
+/// issued stay valid), adopted by the others.
+async fn token_key(config: &Config, meta: &dyn Metadata) -> anyhow::Result<Vec<u8>> {
+    let legacy = (config.metadata.backend == MetadataBackend::Sqlite)
+        .then(|| fs_err::read(config.data_dir.join("token.key")).ok())
+        .flatten()
+        .filter(|k| k.len() >= 32);
+    let candidate = legacy.unwrap_or_else(random_key);
+    let stored = meta
+        .shared_setting(TOKEN_KEY_SETTING, &hex::encode(&candidate))
+        .await?;
+    hex::decode(stored).context("corrupt token_key setting in the database")
+}
+
+const TOKEN_KEY_SETTING: &str = "token_key";
+
+fn random_key() -> Vec<u8> {
     let mut key = vec![0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
-    let tmp = path.with_extension("tmp");
-    // A leftover from a crash is ours to replace; a new file is created 0600 directly.
-    let _ = fs_err::remove_file(&tmp);
-    {
-        use std::io::Write as _;
-        let mut f = private::new_file(&tmp)?;
-        f.write_all(&key)?;
-        f.sync_all()?;
-    }
-    fs_err::rename(&tmp, path)?;
-    Ok(key)
+    key
+}
+
+/// [`token_key`] for the synchronous [`App::open`]: SQLite is local, so a runtime of its
+/// own on this thread is not needed; the backend's calls run on its blocking threads.
+fn sqlite_token_key(meta: &SqliteMetadata, legacy: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    let candidate = fs_err::read(legacy)
+        .ok()
+        .filter(|k| k.len() >= 32)
+        .unwrap_or_else(random_key);
+    let stored = meta.shared_setting_blocking(TOKEN_KEY_SETTING, &hex::encode(&candidate))?;
+    hex::decode(stored).context("corrupt token_key setting in the database")
 }
 
 /// Files and directories only the server's user may read.

@@ -18,6 +18,12 @@ pub mod env {
     pub const ADMIN_PASSWORD: &str = "WCOMP_REGISTRY_ADMIN_PASSWORD";
     /// `tracing` filter, e.g. `info,wcomp_registry=debug`.
     pub const LOG: &str = "WCOMP_REGISTRY_LOG";
+    /// PostgreSQL URL (`postgres://user:password@host:port/db`); overrides `[metadata] url`.
+    pub const DATABASE_URL: &str = "WCOMP_REGISTRY_DATABASE_URL";
+    /// S3 credentials, read when the config leaves them out (the AWS SDK's names).
+    pub const AWS_ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
+    pub const AWS_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
+    pub const AWS_SESSION_TOKEN: &str = "AWS_SESSION_TOKEN";
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -41,6 +47,124 @@ pub struct Config {
     pub namespaces: Vec<NamespacePolicy>,
     /// Serve HTTPS with this certificate and key; plain HTTP when absent.
     pub tls: Option<TlsConfig>,
+    pub metadata: MetadataConfig,
+    pub storage: StorageConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MetadataBackend {
+    /// `<data_dir>/registry.db`.
+    #[default]
+    Sqlite,
+    /// A PostgreSQL server shared by every replica.
+    Postgres,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetadataConfig {
+    pub backend: MetadataBackend,
+    /// `postgres://user:password@host:port/db`; env `WCOMP_REGISTRY_DATABASE_URL` wins.
+    pub url: Option<String>,
+    /// Connections per replica.
+    pub pool_size: usize,
+}
+
+impl Default for MetadataConfig {
+    fn default() -> Self {
+        Self {
+            backend: MetadataBackend::Sqlite,
+            url: None,
+            pool_size: 16,
+        }
+    }
+}
+
+/// Never prints the URL: it may hold a password.
+impl std::fmt::Debug for MetadataConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetadataConfig")
+            .field("backend", &self.backend)
+            .field("url", &self.url.as_ref().map(|_| "<set>"))
+            .field("pool_size", &self.pool_size)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    /// `<data_dir>/storage`.
+    #[default]
+    Fs,
+    /// An S3-compatible object store (AWS S3, SeaweedFS, MinIO, Ceph RGW).
+    S3,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    pub backend: StorageBackend,
+    pub bucket: Option<String>,
+    /// `http://127.0.0.1:8333`; omit for AWS.
+    pub endpoint: Option<String>,
+    pub region: String,
+    /// Key prefix inside the bucket (`registry/`).
+    pub prefix: Option<String>,
+    /// Else `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` from the environment; with
+    /// neither, requests are unsigned (a server that allows anonymous access).
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    /// Create the bucket at start-up when it does not exist (else a missing bucket is an
+    /// error).
+    pub create_bucket: bool,
+    /// Answer blob GETs with a redirect to a presigned URL (clients then fetch from S3
+    /// directly) instead of streaming through the registry.
+    pub redirect: bool,
+    /// Lifetime of a presigned URL.
+    pub redirect_ttl_secs: u64,
+    /// Path-style requests (`endpoint/bucket/key`), which SeaweedFS and MinIO need; on by
+    /// default when an endpoint is set.
+    pub path_style: Option<bool>,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            backend: StorageBackend::Fs,
+            bucket: None,
+            endpoint: None,
+            region: "us-east-1".into(),
+            prefix: None,
+            access_key_id: None,
+            secret_access_key: None,
+            create_bucket: false,
+            redirect: false,
+            redirect_ttl_secs: 300,
+            path_style: None,
+        }
+    }
+}
+
+/// Never prints the secret key.
+impl std::fmt::Debug for StorageConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StorageConfig")
+            .field("backend", &self.backend)
+            .field("bucket", &self.bucket)
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("prefix", &self.prefix)
+            .field("access_key_id", &self.access_key_id)
+            .field(
+                "secret_access_key",
+                &self.secret_access_key.as_ref().map(|_| "<set>"),
+            )
+            .field("create_bucket", &self.create_bucket)
+            .field("redirect", &self.redirect)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -148,6 +272,8 @@ impl Default for Config {
             wasm_pkg: WasmPkgConfig::default(),
             namespaces: Vec::new(),
             tls: None,
+            metadata: MetadataConfig::default(),
+            storage: StorageConfig::default(),
         }
     }
 }
@@ -212,6 +338,11 @@ impl Config {
         }
         if let Ok(v) = std::env::var(env::DATA_DIR) {
             cfg.data_dir = PathBuf::from(v);
+        }
+        if let Ok(v) = std::env::var(env::DATABASE_URL)
+            && !v.is_empty()
+        {
+            cfg.metadata.url = Some(v);
         }
         Ok(cfg)
     }

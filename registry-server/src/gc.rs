@@ -19,6 +19,11 @@
 //! * An upload of a digest GC has claimed is not linked until GC has deleted the file and
 //!   forgotten the row (`link_blob` refuses `deleting`); the new file is moved into place
 //!   only after the link, so GC's file deletion cannot remove the new copy.
+//!
+//! With several replicas the argument is the same, because it rests only on metadata
+//! transactions (PostgreSQL's version of the serial order is in `metadata/postgres.rs`).
+//! [`run_exclusive`] adds a database lease so that one replica at a time runs GC: two runs
+//! would be safe, but would race to delete the same files for nothing.
 
 use crate::metadata::Metadata;
 use crate::storage::BlobStore;
@@ -36,6 +41,28 @@ pub struct GcReport {
 /// configured grace: they may belong to a request in flight (a blob's GC clock is kept in
 /// metadata and needs no such floor).
 pub const MIN_SCRATCH_AGE_SECS: i64 = 600;
+
+/// How long a GC run may hold the lease before another replica may take it over (a replica
+/// that died mid-run does not block GC for longer).
+pub const LEASE_SECS: i64 = 3600;
+
+/// [`run`] under the `gc` lease; `None` when another process holds it.
+pub async fn run_exclusive(
+    meta: &dyn Metadata,
+    blobs: &BlobStore,
+    grace_secs: i64,
+    now: i64,
+) -> anyhow::Result<Option<GcReport>> {
+    let holder = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+    if !meta.acquire_lease("gc", &holder, now, LEASE_SECS).await? {
+        return Ok(None);
+    }
+    let out = run(meta, blobs, grace_secs, now).await;
+    let released = meta.release_lease("gc", &holder).await;
+    let report = out?;
+    released?;
+    Ok(Some(report))
+}
 
 pub async fn run(
     meta: &dyn Metadata,

@@ -23,6 +23,7 @@ pub mod handlers;
 pub mod index;
 pub mod metadata;
 pub mod metrics;
+pub mod migrate;
 pub mod oci;
 pub mod routes;
 pub mod server;

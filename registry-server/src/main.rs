@@ -53,6 +53,23 @@ enum Command {
     /// Manage users, API tokens and grants.
     #[command(subcommand)]
     Admin(Admin),
+    /// Copy a whole registry to another configuration (e.g. fs + SQLite to S3 +
+    /// PostgreSQL): users, API tokens, grants, blobs (verified by digest), manifests, tags,
+    /// referrers, the component index. An interrupted run resumes when run again.
+    #[command(
+        after_help = "Examples:\n  wcomp-registry migrate --from old.toml --to new.toml\n\nExit status: 0 copied, 1 a copy failed (run again to resume), 2 a store could not be opened."
+    )]
+    Migrate {
+        /// Config of the registry to copy from.
+        #[arg(long)]
+        from: PathBuf,
+        /// Config of the registry to copy to.
+        #[arg(long)]
+        to: PathBuf,
+        /// Copy into a target that already holds other data.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -116,7 +133,8 @@ fn main() -> std::process::ExitCode {
             for cause in e.chain().skip(1) {
                 eprintln!("Caused by: {cause}");
             }
-            std::process::ExitCode::from(1)
+            let env_error = e.downcast_ref::<Environment>().is_some();
+            std::process::ExitCode::from(if env_error { 2 } else { 1 })
         }
     }
 }
@@ -150,7 +168,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
             let addr = config.listen;
-            let state = App::open(config)?;
+            let state = connect(config).await?;
             if let Some((user, password)) = state
                 .ensure_admin(std::env::var(env::ADMIN_PASSWORD).ok())
                 .await?
@@ -177,17 +195,108 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Gc { grace_secs } => {
             let grace = grace_secs.unwrap_or(config.gc.grace_secs);
-            let state = App::open(config)?;
-            let r = wcomp_registry::gc::run(state.meta.as_ref(), &state.blobs, grace, auth::now())
-                .await?;
+            let state = connect(config).await?;
+            let Some(r) = wcomp_registry::gc::run_exclusive(
+                state.meta.as_ref(),
+                &state.blobs,
+                grace,
+                auth::now(),
+            )
+            .await?
+            else {
+                println!("another process is running GC (it holds the `gc` lease); nothing done");
+                return Ok(());
+            };
             println!(
                 "deleted {} blobs, {} abandoned uploads, {} scratch files, {} orphan files",
                 r.blobs_deleted, r.uploads_deleted, r.scratch_deleted, r.orphans_deleted
             );
             Ok(())
         }
-        Command::Admin(cmd) => admin(App::open(config)?, cmd).await,
+        Command::Admin(cmd) => admin(connect(config).await?, cmd).await,
+        Command::Migrate { from, to, force } => migrate(&from, &to, force).await,
     }
+}
+
+async fn migrate(from: &std::path::Path, to: &std::path::Path, force: bool) -> anyhow::Result<()> {
+    let open = |p: &std::path::Path| {
+        let p = p.to_path_buf();
+        async move {
+            let c = Config::load(Some(&p))?;
+            wcomp_registry::app::open_backends(&c)
+                .await
+                .with_context(|| format!("opening the registry of `{}`", p.display()))
+        }
+    };
+    let (src_meta, src_blobs) = open(from)
+        .await
+        .map_err(|e| anyhow::Error::new(Environment(e)))?;
+    let (dst_meta, dst_blobs) = open(to)
+        .await
+        .map_err(|e| anyhow::Error::new(Environment(e)))?;
+    let bar = Bar(indicatif::ProgressBar::new(0));
+    let s = wcomp_registry::migrate::run(
+        (src_meta.as_ref(), &src_blobs),
+        (dst_meta.as_ref(), &dst_blobs),
+        &wcomp_registry::migrate::Options {
+            force,
+            stop_after_blobs: None,
+        },
+        &bar,
+    )
+    .await?;
+    bar.0.finish_and_clear();
+    println!(
+        "copied {} users, {} API tokens, {} grants, {} repositories, {} blobs ({} bytes; {} already there), {} manifests, {} tags, {} indexed components",
+        s.users,
+        s.tokens,
+        s.grants,
+        s.repositories,
+        s.blobs_copied,
+        s.bytes_copied,
+        s.blobs_present,
+        s.manifests,
+        s.tags,
+        s.components
+    );
+    Ok(())
+}
+
+/// The migration's progress on stderr.
+struct Bar(indicatif::ProgressBar);
+
+impl wcomp_registry::migrate::Reporter for Bar {
+    fn phase(&self, name: &str, total: u64) {
+        self.0.set_length(total);
+        self.0.set_position(0);
+        self.0.set_message(name.to_string());
+        self.0.set_style(
+            indicatif::ProgressStyle::with_template("{msg:>22} [{bar:30}] {pos}/{len}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+    }
+    fn advance(&self, n: u64) {
+        self.0.inc(n);
+    }
+}
+
+/// An environment problem (exit 2): the configured storage or database cannot be used.
+#[derive(Debug)]
+struct Environment(anyhow::Error);
+
+impl std::fmt::Display for Environment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+
+impl std::error::Error for Environment {}
+
+async fn connect(config: Config) -> anyhow::Result<Arc<App>> {
+    App::connect(config)
+        .await
+        .map_err(|e| anyhow::Error::new(Environment(e)))
 }
 
 async fn admin(state: Arc<App>, cmd: Admin) -> anyhow::Result<()> {

@@ -648,7 +648,7 @@ async fn periodic_gc(state: AppState) {
     tick.tick().await;
     loop {
         tick.tick().await;
-        match crate::gc::run(
+        match crate::gc::run_exclusive(
             state.meta.as_ref(),
             &state.blobs,
             state.config.gc.grace_secs,
@@ -656,7 +656,9 @@ async fn periodic_gc(state: AppState) {
         )
         .await
         {
-            Ok(r) => {
+            // Another replica (or `wcomp-registry gc`) holds the GC lease.
+            Ok(None) => {}
+            Ok(Some(r)) => {
                 state.metrics.gc_runs.fetch_add(1, Relaxed);
                 state
                     .metrics

@@ -63,6 +63,14 @@ pub async fn get(
     if head {
         return Ok((status, h).into_response());
     }
+    // `[storage] redirect = true`: the client fetches the bytes from S3 itself (ranges
+    // included: it sends its Range header there).
+    if let Some(url) = ctx.state.blobs.presigned_get(&d).await? {
+        let mut h = HeaderMap::new();
+        super::set(&mut h, DOCKER_CONTENT_DIGEST, d.as_str());
+        super::set(&mut h, header::LOCATION.as_str(), &url);
+        return Ok((StatusCode::TEMPORARY_REDIRECT, h).into_response());
+    }
     let stream = ctx.state.blobs.open(&d, range).await?;
     ctx.state.metrics.bytes_sent.fetch_add(len, Relaxed);
     let body = Body::from_stream(stream.map(|r| r.map_err(std::io::Error::other)));

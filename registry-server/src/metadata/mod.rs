@@ -10,9 +10,14 @@
 //! * [`Metadata::advance_upload`] is a compare-and-set on the upload offset, so two PATCHes
 //!   racing on one session cannot both succeed.
 //!
-//! Backends: [`sqlite::SqliteMetadata`] (embedded default). [`suite`] is the shared backend test
-//! suite; a PostgreSQL backend runs the same functions.
+//! Backends: [`sqlite::SqliteMetadata`] (embedded default) and [`postgres::PostgresMetadata`]
+//! (for several replicas). [`suite`] is the shared backend test suite; both run all of it.
+//!
+//! Schemas are versioned ([`migrations`]): each backend keeps a `schema_version` row, applies
+//! the steps it is missing on open, and refuses a database written by a newer wcomp-registry.
 
+pub mod migrations;
+pub mod postgres;
 pub mod sqlite;
 pub mod suite;
 
@@ -39,6 +44,10 @@ pub enum MetaError {
     NotFound(String),
     #[error("metadata backend: {0}")]
     Backend(String),
+    #[error(
+        "the database has schema version {found}, newer than the {supported} this wcomp-registry understands: upgrade wcomp-registry (or restore a backup made before the upgrade)"
+    )]
+    SchemaTooNew { found: i64, supported: i64 },
 }
 
 pub type MetaResult<T> = Result<T, MetaError>;
@@ -91,6 +100,15 @@ pub struct UploadSession {
     /// Bytes committed so far (the sum of the chunk sizes).
     pub offset: u64,
     pub updated_at: i64,
+}
+
+/// An API token as stored (its SHA-256, never the token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    pub hash: String,
+    pub user: String,
+    pub description: String,
+    pub created_at: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -259,4 +277,33 @@ pub trait Metadata: Send + Sync + 'static {
     // --- component index (filled by a `ComponentIndexer`, see index.rs) ---------------
     async fn put_component(&self, entry: &ComponentEntry) -> MetaResult<()>;
     async fn search_components(&self, q: &ComponentQuery) -> MetaResult<Vec<ComponentEntry>>;
+
+    // --- state shared by replicas -----------------------------------------------------
+    /// The value stored under `name`, storing `candidate` first when there is none (the
+    /// first writer wins). How every replica ends up with the same token signing key.
+    async fn shared_setting(&self, name: &str, candidate: &str) -> MetaResult<String>;
+    /// Takes (or renews) the lease `name` for `holder` until `now + ttl_secs` when it is
+    /// free, expired or already `holder`'s. `true` if `holder` now holds it. GC runs under
+    /// the `gc` lease so that one replica at a time runs it.
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: i64,
+        ttl_secs: i64,
+    ) -> MetaResult<bool>;
+    /// Gives the lease up if `holder` holds it.
+    async fn release_lease(&self, name: &str, holder: &str) -> MetaResult<()>;
+
+    // --- export, for `wcomp-registry migrate` ------------------------------------------
+    /// The value stored under `name`, if any (see [`Metadata::shared_setting`]).
+    async fn get_setting(&self, name: &str) -> MetaResult<Option<String>>;
+    async fn list_users(&self) -> MetaResult<Vec<User>>;
+    async fn list_api_tokens(&self) -> MetaResult<Vec<ApiToken>>;
+    /// Live blobs linked to `repo`, with their sizes, by digest.
+    async fn repo_blob_links(&self, repo: &str) -> MetaResult<Vec<(Digest, u64)>>;
+    /// Every manifest of `repo` as [`Metadata::put_manifest`] would take it back: its blob
+    /// references all in `foreign` (recorded alike, and not re-checked), its index children
+    /// in `children`, no tag. Manifests without children come first.
+    async fn export_manifests(&self, repo: &str) -> MetaResult<Vec<NewManifest>>;
 }

@@ -13,6 +13,7 @@
 //! A separate process (`wcomp-registry gc`) may open the same file; `busy_timeout` makes it
 //! wait its turn instead of failing.
 
+use super::migrations;
 use super::*;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
@@ -23,147 +24,6 @@ use std::sync::{Arc, Condvar, Mutex};
 const READERS: usize = 4;
 
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS repositories (
-    name TEXT PRIMARY KEY,
-    created_at INTEGER NOT NULL
-);
--- state: 'live' or 'deleting' (GC has claimed it; see gc.rs)
-CREATE TABLE IF NOT EXISTS blobs (
-    digest TEXT PRIMARY KEY,
-    size INTEGER NOT NULL,
-    state TEXT NOT NULL DEFAULT 'live',
-    touched_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS repo_blobs (
-    repo TEXT NOT NULL,
-    digest TEXT NOT NULL,
-    PRIMARY KEY (repo, digest)
-);
-CREATE INDEX IF NOT EXISTS repo_blobs_digest ON repo_blobs(digest);
-CREATE TABLE IF NOT EXISTS manifests (
-    repo TEXT NOT NULL,
-    digest TEXT NOT NULL,
-    media_type TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    artifact_type TEXT,
-    subject TEXT,
-    annotations TEXT,
-    created_at INTEGER NOT NULL,
-    PRIMARY KEY (repo, digest)
-);
-CREATE INDEX IF NOT EXISTS manifests_subject ON manifests(repo, subject);
-CREATE INDEX IF NOT EXISTS manifests_digest ON manifests(digest);
--- kind: 'blob' (config, layers) or 'manifest' (index children)
-CREATE TABLE IF NOT EXISTS manifest_refs (
-    repo TEXT NOT NULL,
-    manifest TEXT NOT NULL,
-    child TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    PRIMARY KEY (repo, manifest, child)
-);
-CREATE INDEX IF NOT EXISTS manifest_refs_child ON manifest_refs(child);
-CREATE TABLE IF NOT EXISTS tags (
-    repo TEXT NOT NULL,
-    name TEXT NOT NULL,
-    digest TEXT NOT NULL,
-    updated_at INTEGER NOT NULL,
-    PRIMARY KEY (repo, name)
-);
-CREATE TABLE IF NOT EXISTS uploads (
-    id TEXT PRIMARY KEY,
-    repo TEXT NOT NULL,
-    offset INTEGER NOT NULL,
-    chunks TEXT NOT NULL,
-    created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS users (
-    name TEXT PRIMARY KEY,
-    password_hash TEXT NOT NULL,
-    admin INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS api_tokens (
-    hash TEXT PRIMARY KEY,
-    user TEXT NOT NULL,
-    description TEXT NOT NULL,
-    created_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS grants (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    subject TEXT NOT NULL,
-    pattern TEXT NOT NULL,
-    actions TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS components (
-    repo TEXT NOT NULL,
-    manifest TEXT NOT NULL,
-    package TEXT,
-    version TEXT,
-    world TEXT,
-    PRIMARY KEY (repo, manifest)
-);
-CREATE TABLE IF NOT EXISTS component_items (
-    repo TEXT NOT NULL,
-    manifest TEXT NOT NULL,
-    direction TEXT NOT NULL,
-    interface TEXT NOT NULL,
-    version TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS component_items_iface ON component_items(interface, direction);
--- Schema changes of issue 21 (registry hardening), all here and in `migrate` below:
--- * uploads.owner (added by `migrate` to older databases): who opened the session;
--- * upload_chunks: one row per committed chunk, so a PATCH appends a row instead of
---   rewriting the list (uploads.chunks stays, always '', for older databases).
-CREATE TABLE IF NOT EXISTS upload_chunks (
-    upload TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    part TEXT NOT NULL,
-    PRIMARY KEY (upload, seq)
-);
-"#;
-
-/// Brings a database made by an older version up to [`SCHEMA`]: adds `uploads.owner` (old
-/// sessions get the owner `""`, which only an unauthenticated server's callers have) and
-/// moves chunk lists from `uploads.chunks` into `upload_chunks`.
-fn migrate(c: &mut Connection) -> MetaResult<()> {
-    let tx = c
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(be)?;
-    let has_owner = tx
-        .prepare("SELECT 1 FROM pragma_table_info('uploads') WHERE name = 'owner'")
-        .and_then(|mut s| s.exists([]))
-        .map_err(be)?;
-    if !has_owner {
-        tx.execute_batch(
-            "ALTER TABLE uploads ADD COLUMN owner TEXT NOT NULL DEFAULT '';
-             CREATE INDEX IF NOT EXISTS uploads_owner ON uploads(owner);",
-        )
-        .map_err(be)?;
-    }
-    let legacy: Vec<(String, String)> = {
-        let mut s = tx
-            .prepare("SELECT id, chunks FROM uploads WHERE chunks != ''")
-            .map_err(be)?;
-        let rows = s
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(be)?;
-        rows.collect::<Result<_, _>>().map_err(be)?
-    };
-    for (id, chunks) in legacy {
-        for (seq, part) in chunks.split(',').filter(|p| !p.is_empty()).enumerate() {
-            tx.execute(
-                "INSERT OR IGNORE INTO upload_chunks(upload, seq, part) VALUES (?1, ?2, ?3)",
-                params![id, seq as i64, part],
-            )
-            .map_err(be)?;
-        }
-        tx.execute("UPDATE uploads SET chunks = '' WHERE id = ?1", [&id])
-            .map_err(be)?;
-    }
-    tx.commit().map_err(be)
-}
 
 /// SQL functions the queries use, on every connection: `wcomp_glob(pattern, name)` and
 /// `wcomp_glob_any(patterns, name)` (patterns separated by newlines), with
@@ -310,14 +170,12 @@ impl SqliteMetadata {
         Ok(m)
     }
 
-    fn init(conn: Connection, readers: Option<ReadPool>) -> MetaResult<Self> {
+    fn init(mut conn: Connection, readers: Option<ReadPool>) -> MetaResult<Self> {
         conn.busy_timeout(BUSY_TIMEOUT).map_err(be)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(be)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(be)?;
-        conn.execute_batch(SCHEMA).map_err(be)?;
-        let mut conn = conn;
         migrate(&mut conn)?;
         register_functions(&conn)?;
         Ok(Self {
@@ -328,6 +186,16 @@ impl SqliteMetadata {
                 _dir: None,
             }),
         })
+    }
+
+    /// [`Metadata::shared_setting`] for callers outside a runtime (`App::open`).
+    pub fn shared_setting_blocking(&self, name: &str, candidate: &str) -> MetaResult<String> {
+        let mut guard = self
+            .inner
+            .writer
+            .lock()
+            .map_err(|_| MetaError::Backend("connection mutex poisoned".into()))?;
+        shared_setting(&mut guard, name, candidate)
     }
 
     /// Runs a writing call on the writer connection.
@@ -380,6 +248,92 @@ impl SqliteMetadata {
         .await
         .map_err(be)?
     }
+}
+
+/// Brings the database to [`migrations::LATEST`] in one immediate transaction (so two
+/// processes opening one file do not both migrate), or refuses a newer one.
+fn migrate(conn: &mut Connection) -> MetaResult<()> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(be)?;
+    tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        .map_err(be)?;
+    let found: Option<i64> = tx
+        .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
+        .map_err(be)?;
+    let steps = migrations::plan(found.unwrap_or(0))?;
+    if steps.is_empty() {
+        return Ok(());
+    }
+    for (i, step) in migrations::SQLITE[steps.clone()].iter().enumerate() {
+        tx.execute_batch(step).map_err(be)?;
+        if steps.start + i + 1 == 3 {
+            upgrade_uploads_v3(&tx)?;
+        }
+    }
+    tx.execute("DELETE FROM schema_version", []).map_err(be)?;
+    tx.execute(
+        "INSERT INTO schema_version(version) VALUES (?1)",
+        [steps.end as i64],
+    )
+    .map_err(be)?;
+    tx.commit().map_err(be)
+}
+
+/// The code half of schema version 3 (issue 21): adds `uploads.owner` unless present (a
+/// database written by the unversioned build of that change has it; old sessions get the
+/// owner `""`, which only an unauthenticated server's callers have) and moves chunk lists
+/// from `uploads.chunks` into `upload_chunks`.
+fn upgrade_uploads_v3(tx: &rusqlite::Transaction<'_>) -> MetaResult<()> {
+    let has_owner = tx
+        .prepare("SELECT 1 FROM pragma_table_info('uploads') WHERE name = 'owner'")
+        .and_then(|mut s| s.exists([]))
+        .map_err(be)?;
+    if !has_owner {
+        tx.execute_batch("ALTER TABLE uploads ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+            .map_err(be)?;
+    }
+    tx.execute_batch("CREATE INDEX IF NOT EXISTS uploads_owner ON uploads(owner)")
+        .map_err(be)?;
+    let legacy: Vec<(String, String)> = {
+        let mut s = tx
+            .prepare("SELECT id, chunks FROM uploads WHERE chunks != ''")
+            .map_err(be)?;
+        let rows = s
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(be)?;
+        rows.collect::<Result<_, _>>().map_err(be)?
+    };
+    for (id, chunks) in legacy {
+        for (seq, part) in chunks.split(',').filter(|p| !p.is_empty()).enumerate() {
+            tx.execute(
+                "INSERT OR IGNORE INTO upload_chunks(upload, seq, part) VALUES (?1, ?2, ?3)",
+                params![id, seq as i64, part],
+            )
+            .map_err(be)?;
+        }
+        tx.execute("UPDATE uploads SET chunks = '' WHERE id = ?1", [&id])
+            .map_err(be)?;
+    }
+    Ok(())
+}
+
+fn shared_setting(c: &mut Connection, name: &str, candidate: &str) -> MetaResult<String> {
+    let tx = c
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(be)?;
+    tx.execute(
+        "INSERT INTO settings(name, value) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+        params![name, candidate],
+    )
+    .map_err(be)?;
+    let value = tx
+        .query_row("SELECT value FROM settings WHERE name = ?1", [name], |r| {
+            r.get(0)
+        })
+        .map_err(be)?;
+    tx.commit().map_err(be)?;
+    Ok(value)
 }
 
 fn parse_digest(s: String) -> MetaResult<Digest> {
@@ -1207,6 +1161,179 @@ impl Metadata for SqliteMetadata {
                     if dir == "import" { e.imports.push((iface, ver)) } else { e.exports.push((iface, ver)) }
                 }
             }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn shared_setting(&self, name: &str, candidate: &str) -> MetaResult<String> {
+        let (n, v) = (name.to_string(), candidate.to_string());
+        self.write(move |c| shared_setting(c, &n, &v)).await
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: i64,
+        ttl_secs: i64,
+    ) -> MetaResult<bool> {
+        let (n, h) = (name.to_string(), holder.to_string());
+        self.write(move |c| {
+            c.query_row(
+                "INSERT INTO leases(name, holder, expires_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+                 WHERE leases.expires_at <= ?4 OR leases.holder = excluded.holder
+                 RETURNING holder",
+                params![n, h, now + ttl_secs, now],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|o| o.is_some())
+            .map_err(be)
+        })
+        .await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> MetaResult<()> {
+        let (n, h) = (name.to_string(), holder.to_string());
+        self.write(move |c| {
+            c.execute(
+                "DELETE FROM leases WHERE name = ?1 AND holder = ?2",
+                params![n, h],
+            )
+            .map(|_| ())
+            .map_err(be)
+        })
+        .await
+    }
+
+    async fn get_setting(&self, name: &str) -> MetaResult<Option<String>> {
+        let n = name.to_string();
+        self.read(move |c| {
+            c.query_row("SELECT value FROM settings WHERE name = ?1", [n], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(be)
+        })
+        .await
+    }
+
+    async fn list_users(&self) -> MetaResult<Vec<User>> {
+        self.read(|c| {
+            let mut s = c
+                .prepare("SELECT name, password_hash, admin FROM users ORDER BY name")
+                .map_err(be)?;
+            let rows = s
+                .query_map([], |r| {
+                    Ok(User {
+                        name: r.get(0)?,
+                        password_hash: r.get(1)?,
+                        admin: r.get(2)?,
+                    })
+                })
+                .map_err(be)?;
+            rows.collect::<Result<_, _>>().map_err(be)
+        })
+        .await
+    }
+
+    async fn list_api_tokens(&self) -> MetaResult<Vec<ApiToken>> {
+        self.read(|c| {
+            let mut s = c
+                .prepare("SELECT hash, user, description, created_at FROM api_tokens ORDER BY hash")
+                .map_err(be)?;
+            let rows = s
+                .query_map([], |r| {
+                    Ok(ApiToken {
+                        hash: r.get(0)?,
+                        user: r.get(1)?,
+                        description: r.get(2)?,
+                        created_at: r.get(3)?,
+                    })
+                })
+                .map_err(be)?;
+            rows.collect::<Result<_, _>>().map_err(be)
+        })
+        .await
+    }
+
+    async fn repo_blob_links(&self, repo: &str) -> MetaResult<Vec<(Digest, u64)>> {
+        let repo = repo.to_string();
+        self.read(move |c| {
+            let mut s = c
+                .prepare(
+                    "SELECT b.digest, b.size FROM repo_blobs rb JOIN blobs b ON b.digest = rb.digest
+                     WHERE rb.repo = ?1 AND b.state = 'live' ORDER BY b.digest",
+                )
+                .map_err(be)?;
+            let rows = s
+                .query_map([repo], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                })
+                .map_err(be)?;
+            rows.map(|r| {
+                let (d, n) = r.map_err(be)?;
+                Ok((parse_digest(d)?, n as u64))
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn export_manifests(&self, repo: &str) -> MetaResult<Vec<NewManifest>> {
+        let repo = repo.to_string();
+        self.read(move |c| {
+            let mut s = c
+                .prepare(
+                    "SELECT digest, media_type, size, artifact_type, subject, annotations
+                     FROM manifests WHERE repo = ?1 ORDER BY digest",
+                )
+                .map_err(be)?;
+            let rows = s
+                .query_map([&repo], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                        r.get::<_, Option<String>>(5)?,
+                    ))
+                })
+                .map_err(be)?;
+            let mut refs = c
+                .prepare("SELECT child, kind FROM manifest_refs WHERE repo = ?1 AND manifest = ?2 ORDER BY child")
+                .map_err(be)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (d, media_type, size, artifact_type, subject, annotations) = row.map_err(be)?;
+                let mut m = NewManifest {
+                    repo: repo.clone(),
+                    digest: parse_digest(d.clone())?,
+                    media_type,
+                    size: size as u64,
+                    artifact_type,
+                    subject: subject.map(parse_digest).transpose()?,
+                    annotations,
+                    blobs: vec![],
+                    foreign: vec![],
+                    children: vec![],
+                    tag: None,
+                    may_overwrite_tag: true,
+                };
+                let rs = refs
+                    .query_map(params![repo, d], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                    .map_err(be)?;
+                for r in rs {
+                    let (child, kind) = r.map_err(be)?;
+                    let child = parse_digest(child)?;
+                    if kind == "manifest" { m.children.push(child) } else { m.foreign.push(child) }
+                }
+                out.push(m);
+            }
+            out.sort_by_key(|m| !m.children.is_empty());
             Ok(out)
         })
         .await

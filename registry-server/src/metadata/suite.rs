@@ -424,11 +424,88 @@ pub async fn component_index_search(m: &dyn Metadata) {
     );
 }
 
+pub async fn shared_settings_first_writer_wins(m: &dyn Metadata) {
+    assert_eq!(m.shared_setting("token_key", "a").await.unwrap(), "a");
+    assert_eq!(
+        m.shared_setting("token_key", "b").await.unwrap(),
+        "a",
+        "a second replica adopts the first one's value"
+    );
+    assert_eq!(m.shared_setting("other", "c").await.unwrap(), "c");
+    assert_eq!(m.get_setting("other").await.unwrap().as_deref(), Some("c"));
+    assert_eq!(m.get_setting("none").await.unwrap(), None);
+}
+
+pub async fn leases_exclude_other_holders_until_expiry(m: &dyn Metadata) {
+    assert!(m.acquire_lease("gc", "r1", 100, 60).await.unwrap());
+    assert!(!m.acquire_lease("gc", "r2", 120, 60).await.unwrap());
+    assert!(
+        m.acquire_lease("gc", "r1", 130, 60).await.unwrap(),
+        "the holder renews"
+    );
+    assert!(!m.acquire_lease("gc", "r2", 189, 60).await.unwrap());
+    assert!(
+        m.acquire_lease("gc", "r2", 190, 60).await.unwrap(),
+        "an expired lease is taken over"
+    );
+    m.release_lease("gc", "r1").await.unwrap();
+    assert!(
+        !m.acquire_lease("gc", "r1", 200, 60).await.unwrap(),
+        "only the holder releases"
+    );
+    m.release_lease("gc", "r2").await.unwrap();
+    assert!(m.acquire_lease("gc", "r1", 200, 60).await.unwrap());
+    assert!(m.acquire_lease("other", "r2", 200, 60).await.unwrap());
+}
+
+pub async fn export_lists_what_was_put(m: &dyn Metadata) {
+    m.link_blob("r", &d(1), 7, 0).await.unwrap();
+    let mut sig = manifest("r", d(9), vec![d(1)], Some("t"));
+    sig.subject = Some(d(8));
+    sig.annotations = Some("{\"a\":\"b\"}".into());
+    m.put_manifest(sig, 0).await.unwrap();
+    let mut idx = manifest("r", d(20), vec![], None);
+    idx.media_type = crate::oci::OCI_INDEX.into();
+    idx.children = vec![d(9)];
+    m.put_manifest(idx, 0).await.unwrap();
+    assert_eq!(m.repo_blob_links("r").await.unwrap(), vec![(d(1), 7)]);
+    let ms = m.export_manifests("r").await.unwrap();
+    assert_eq!(ms.len(), 2);
+    assert_eq!(ms[0].digest, d(9), "manifests without children first");
+    assert_eq!(ms[0].foreign, vec![d(1)]);
+    assert_eq!(ms[0].subject, Some(d(8)));
+    assert_eq!(ms[0].annotations.as_deref(), Some("{\"a\":\"b\"}"));
+    assert_eq!(ms[0].artifact_type.as_deref(), Some("application/x-test"));
+    assert_eq!(ms[1].children, vec![d(9)]);
+    m.put_user(&User {
+        name: "u".into(),
+        password_hash: "h".into(),
+        admin: true,
+    })
+    .await
+    .unwrap();
+    m.put_api_token("u", "hash", "ci", 5).await.unwrap();
+    assert_eq!(m.list_users().await.unwrap().len(), 1);
+    assert_eq!(
+        m.list_api_tokens().await.unwrap(),
+        vec![ApiToken {
+            hash: "hash".into(),
+            user: "u".into(),
+            description: "ci".into(),
+            created_at: 5
+        }]
+    );
+}
+
 /// Expands to one `#[tokio::test]` per suite function, each on a fresh backend built by
-/// `$make` (an expression evaluated once per test).
+/// `$make` (an expression evaluated once per test, inside the async test: it may `.await`).
 #[macro_export]
 macro_rules! metadata_suite {
     ($make:expr) => {
+        $crate::metadata_suite!(optional Some($make));
+    };
+    // A backend that may be unavailable: `$make` evaluates to an `Option`; `None` skips.
+    (optional $make:expr) => {
         $crate::metadata_suite!(@cases $make;
             blobs_are_linked_per_repository, manifest_requires_linked_blobs,
             foreign_layers_need_not_exist_but_stay_referenced,
@@ -436,13 +513,15 @@ macro_rules! metadata_suite {
             deleting_a_manifest_drops_its_tags, referrers_filter_and_page,
             uploads_advance_by_compare_and_set, open_uploads_are_capped_per_owner,
             catalog_filters_and_usage_sum_in_the_query, gc_takes_only_old_unreferenced_blobs,
-            users_tokens_and_grants, catalog_pages, component_index_search);
+            users_tokens_and_grants, catalog_pages, component_index_search,
+            shared_settings_first_writer_wins, leases_exclude_other_holders_until_expiry,
+            export_lists_what_was_put);
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
         $(
             #[tokio::test]
             async fn $case() {
-                let backend = $make;
+                let Some(backend) = ($make) else { return };
                 $crate::metadata::suite::$case(&backend).await;
             }
         )*
