@@ -335,11 +335,17 @@ pub fn serve(spec: ServeSpec, on_start: impl FnOnce(&Started)) -> Result<()> {
     let address = listener.local_addr()?;
     let listener = tokio::net::TcpListener::from_std(listener)?;
 
+    // Opened outside the runtime: the PostgreSQL client runs one of its own.
     let db = match &spec.db {
-        Some(db) => Some(Arc::new(
-            sql::Pool::open(db, spec.limits.max_concurrency as usize)
-                .with_context(|| format!("cannot open the database {db}"))?,
-        )),
+        Some(db) => {
+            let max = spec.limits.max_concurrency as usize;
+            let spec_db = db.clone();
+            let pool = std::thread::spawn(move || sql::Pool::open(&spec_db, max))
+                .join()
+                .map_err(|_| anyhow!("opening the database panicked"))?
+                .with_context(|| format!("cannot open the database {db}"))?;
+            Some(Arc::new(pool))
+        }
         None => None,
     };
 
@@ -375,10 +381,14 @@ pub fn serve(spec: ServeSpec, on_start: impl FnOnce(&Started)) -> Result<()> {
         })?;
 
     on_start(&started);
+    // The pool is dropped last, outside the runtime (a PostgreSQL client stops a runtime
+    // of its own when it closes).
+    let db = server.db.clone();
     rt.block_on(accept_loop(server, listener));
     drop(guard);
     // Guest tasks that outlived shutdown are not waited for.
     rt.shutdown_timeout(Duration::from_millis(100));
+    drop(db);
     Ok(())
 }
 

@@ -448,6 +448,16 @@ impl Pool {
     }
 }
 
+/// Runs `f` outside the async runtime when called on one of its workers.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
 /// One request's connection from a [`Pool`].
 pub struct Pooled {
     pool: std::sync::Arc<Pool>,
@@ -461,11 +471,15 @@ impl Pooled {
         &mut self,
         f: impl FnOnce(&mut dyn Database) -> Result<T, SqlError>,
     ) -> Result<T, SqlError> {
-        if self.conn.is_none() {
-            self.conn = Some(self.pool.take()?);
-        }
-        let conn = self.conn.as_deref_mut().expect("taken above");
-        let r = f(conn);
+        // The database clients block (PostgreSQL's runs a runtime of its own), and this
+        // runs on a worker of serve's runtime: leave the runtime for the call.
+        let r = blocking(|| {
+            if self.conn.is_none() {
+                self.conn = Some(self.pool.take()?);
+            }
+            let conn = self.conn.as_deref_mut().expect("taken above");
+            f(conn)
+        });
         if matches!(r, Err(SqlError::Io(_))) {
             self.broken = true;
         }
@@ -485,9 +499,15 @@ impl Database for Pooled {
 
 impl Drop for Pooled {
     fn drop(&mut self) {
-        if let Some(mut c) = self.conn.take()
-            && !self.broken
-        {
+        let Some(mut c) = self.conn.take() else {
+            return;
+        };
+        // Closing a PostgreSQL client stops its runtime: not on a runtime worker.
+        blocking(move || {
+            if self.broken {
+                drop(c);
+                return;
+            }
             // A guest that trapped inside a transaction must not hand it to the next
             // request. Outside one this is a no-op (a warning or an ignored error).
             let _ = c.execute("ROLLBACK", &[]);
@@ -495,7 +515,7 @@ impl Drop for Pooled {
             if idle.len() < self.pool.max_idle {
                 idle.push(c);
             }
-        }
+        });
     }
 }
 
