@@ -9,6 +9,8 @@
 #
 #   benches/serve.sh [COMPONENT.wasm]   default: the `rust-http` template, built here
 #   DURATION=10s benches/serve.sh       wrk run length per case (default 10s)
+#   PROFILE=debug benches/serve.sh      use the debug build of wcomp as is (no rebuild;
+#                                       figures then say nothing about release speed)
 #
 # wasmtime-cli is installed once into wcomp's tools dir with `cargo install --locked`
 # (a long build: ~10-15 minutes on 2 cores); never by CI.
@@ -32,9 +34,12 @@ if ! command -v wrk >/dev/null 2>&1; then
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq wrk >/dev/null
 fi
 
-echo "== building wcomp (release)"
-cargo build --release --locked -p wcomp
-wcomp=$PWD/target/release/wcomp
+profile=${PROFILE:-release}
+if [ "$profile" = release ]; then
+  echo "== building wcomp (release)"
+  cargo build --release --locked -p wcomp
+fi
+wcomp=$PWD/target/$profile/wcomp
 
 component=${1:-}
 if [ -z "$component" ]; then

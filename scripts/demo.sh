@@ -104,5 +104,45 @@ echo
 echo "== wcomp run: a second run sees the stored rows"
 "$wcomp" run "$demo/pulled.wasm" --db "sqlite:$demo/signups.db" --invoke 'query(none)'
 
+service_ref=127.0.0.1:$port/demo/pipeline-service:0.1.0
+echo
+echo "== wcomp publish: the same pipeline behind its HTTP front (build/pipeline.wasm), signed"
+"$wcomp" publish "$demo/pipeline/build/pipeline.wasm" "$service_ref"
+
+echo
+echo "== wcomp serve: pulled from the registry, verified, then served as a REST service"
+serve_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$wcomp" serve "$service_ref" --db "sqlite:$demo/service.db" --listen "127.0.0.1:$serve_port" \
+  >"$demo/serve-access.log" 2>"$demo/serve.log" &
+serve_pid=$!
+trap 'kill $registry_pid $serve_pid 2>/dev/null || true' EXIT
+for _ in $(seq 600); do
+  grep -q "listening on" "$demo/serve.log" 2>/dev/null && break
+  if ! kill -0 "$serve_pid" 2>/dev/null; then cat "$demo/serve.log" >&2; exit 1; fi
+  sleep 0.1
+done
+sed -n '1,4p' "$demo/serve.log"
+echo
+echo "\$ curl -X POST http://127.0.0.1:$serve_port/signups -d '[...]'"
+curl -fsS -X POST "http://127.0.0.1:$serve_port/signups" -H 'content-type: application/json' -d '[
+  {"email": " Ada@Example.COM ", "name": "Ada Lovelace", "age": 36, "country": "gb"},
+  {"email": "not-an-address", "name": "", "age": 7, "country": "XX"}]'
+echo
+echo "\$ curl http://127.0.0.1:$serve_port/signups?country=GB"
+curl -fsS "http://127.0.0.1:$serve_port/signups?country=GB"
+echo
+echo "\$ curl -X POST http://127.0.0.1:$serve_port/signups -d 'not json'   (400 expected)"
+code=$(curl -sS -o "$demo/bad.json" -w '%{http_code}' -X POST "http://127.0.0.1:$serve_port/signups" -d 'not json')
+cat "$demo/bad.json"; echo
+if [ "$code" != 400 ]; then
+  echo "error: expected 400 for a body that is not JSON, got $code" >&2
+  exit 1
+fi
+kill -TERM "$serve_pid"
+wait "$serve_pid"
+echo
+echo "== the access log"
+cat "$demo/serve-access.log"
+
 echo
 echo "demo finished: wcomp is at $wcomp; the demo projects are in $demo"
