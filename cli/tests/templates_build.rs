@@ -5,6 +5,7 @@
 //! These need the language toolchains (scripts/install-toolchains.sh). Without one, the
 //! test says so and passes, except under CI (`CI` set), where a missing toolchain fails.
 
+mod common;
 mod toolchain;
 
 use std::path::{Path, PathBuf};
@@ -487,6 +488,17 @@ fn http_template_round_trip(template: &str, language: &str) {
     );
 
     check_http_routes(&wasm, "Howdy");
+
+    // And as a user runs it: `wcomp serve` over real HTTP on loopback, a fresh instance
+    // per request (the counter reads 1 every time).
+    let user = common::User::new();
+    let server = common::http::Server::start(&user, wasm.to_str().unwrap(), &[]);
+    assert_eq!(server.get("/hello/Ada"), (200, "Howdy, Ada!\n".to_string()));
+    for _ in 0..3 {
+        assert_eq!(server.get("/count"), (200, "1\n".to_string()));
+    }
+    assert_eq!(server.get("/nope").0, 404);
+    assert_eq!(server.terminate(), 0);
 }
 
 #[test]

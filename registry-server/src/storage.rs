@@ -25,6 +25,8 @@
 //! multipart upload of 5 MiB parts into `tmp/`, then copied to `blobs/` (S3 has no rename:
 //! copy, then delete). So chunks below 5 MiB are "stitched at the end", and since chunks and
 //! session offsets live in S3 and the database, any replica can take the next PATCH or PUT.
+//! Anything smaller than one part (a chunk, a small blob) is written with a single PUT, and a
+//! blob already under `blobs/` with the same size is not copied over again.
 
 use crate::oci::{Digest, Hasher};
 use bytes::Bytes;
@@ -151,6 +153,8 @@ fn io_error(path: &std::path::Path, e: std::io::Error) -> object_store::Error {
 pub struct BlobStore {
     store: Arc<dyn ObjectStore>,
     part_size: usize,
+    /// Whether a rename copies the object (S3: copy, then delete) rather than moving it.
+    rename_copies: bool,
     /// For presigned GET redirects: the unprefixed S3 store, the key prefix and the URL
     /// lifetime.
     signer: Option<(
@@ -165,6 +169,7 @@ impl BlobStore {
         Self {
             store,
             part_size: PART_SIZE,
+            rename_copies: true,
             signer: None,
         }
     }
@@ -175,6 +180,7 @@ impl BlobStore {
         Ok(Self {
             store: Arc::new(fs),
             part_size: LOCAL_PART_SIZE,
+            rename_copies: false,
             signer: None,
         })
     }
@@ -250,6 +256,7 @@ impl BlobStore {
         let me = Self {
             store,
             part_size: PART_SIZE,
+            rename_copies: true,
             signer: cfg.redirect.then(|| {
                 (
                     s3.clone(),
@@ -332,10 +339,37 @@ impl BlobStore {
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
     {
-        let upload = self.store.put_multipart(path).await?;
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, self.part_size);
         let mut body = std::pin::pin!(body);
         let mut n = 0u64;
+        // A body smaller than one part goes up in one PUT: a multipart upload costs three
+        // requests (create, part, complete), and S3 servers assemble it on completion.
+        let mut head = Vec::new();
+        let mut head_len = 0usize;
+        while head_len < self.part_size {
+            match body.next().await {
+                None => {
+                    self.store
+                        .put(path, head.into_iter().collect::<object_store::PutPayload>())
+                        .await?;
+                    return Ok(n);
+                }
+                Some(Err(e)) => return Err(StorageError::Body(e.to_string())),
+                Some(Ok(chunk)) => {
+                    on_data(&chunk);
+                    n += chunk.len() as u64;
+                    head_len += chunk.len();
+                    head.push(chunk);
+                }
+            }
+        }
+        let upload = self.store.put_multipart(path).await?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, self.part_size);
+        for chunk in head {
+            if let Err(e) = writer.wait_for_capacity(1).await {
+                return Err(e.into());
+            }
+            writer.put(chunk);
+        }
         while let Some(chunk) = body.next().await {
             let chunk = match chunk {
                 Ok(c) => c,
@@ -468,8 +502,18 @@ impl BlobStore {
     }
 
     /// Moves a verified blob into place. Content-addressing makes a concurrent commit of the
-    /// same digest harmless: both renames install identical bytes.
+    /// same digest harmless: both renames install identical bytes. Where a rename is a copy
+    /// of the whole object (S3), a blob already in place with the same size is kept and
+    /// the new copy dropped, as distribution does: 32 clients pushing one blob cost one
+    /// server-side copy, not 32.
     pub async fn commit(&self, staged: Staged) -> StorageResult<()> {
+        if self.rename_copies
+            && let Ok(m) = self.store.head(&Self::blob_path(&staged.digest)).await
+            && m.size == staged.size
+        {
+            let _ = self.store.delete(&staged.tmp).await;
+            return Ok(());
+        }
         self.store
             .rename(&staged.tmp, &Self::blob_path(&staged.digest))
             .await?;
@@ -893,6 +937,28 @@ mod suite {
         assert!(left.is_empty(), "{left:?}");
     }
 
+    /// The same blob pushed twice at once (two staged copies, both committed): one blob,
+    /// the right bytes, no scratch object left, whether the second commit renames over the
+    /// first (files) or drops its copy (S3).
+    pub async fn a_blob_committed_twice_is_stored_once(s: BlobStore) {
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
+        let d = Digest::of(Algorithm::Sha256, &data);
+        let first = s.stage_stream(body(&[&data]), &d).await.unwrap();
+        let second = s
+            .stage_stream(body(&[&data[..1000], &data[1000..]]), &d)
+            .await
+            .unwrap();
+        s.commit(first).await.unwrap();
+        s.commit(second).await.unwrap();
+        assert_eq!(read(&s, &d, None).await, data);
+        assert_eq!(s.list_blobs().await.unwrap().len(), 1);
+        let left = s
+            .stale_scratch(chrono_free::Timestamp(i64::MAX))
+            .await
+            .unwrap();
+        assert!(left.is_empty(), "{left:?}");
+    }
+
     pub async fn an_empty_blob_round_trips(s: BlobStore) {
         let d = Digest::of(Algorithm::Sha256, b"");
         let staged = s.stage_bytes(Bytes::new(), &d).await.unwrap();
@@ -920,14 +986,16 @@ mod suite {
                 Some((super::BlobStore::local(dir.path()).unwrap(), dir))
             };
             a_verified_blob_becomes_visible_only_on_commit, a_wrong_digest_leaves_nothing,
-            chunks_are_stitched_in_order, an_empty_blob_round_trips);
+            chunks_are_stitched_in_order, an_empty_blob_round_trips,
+            a_blob_committed_twice_is_stored_once);
     }
 
     mod s3 {
         storage_suite!(
             crate::storage::test_s3::bucket().await.map(|s| (s, ()));
             a_verified_blob_becomes_visible_only_on_commit, a_wrong_digest_leaves_nothing,
-            chunks_are_stitched_in_order, an_empty_blob_round_trips);
+            chunks_are_stitched_in_order, an_empty_blob_round_trips,
+            a_blob_committed_twice_is_stored_once);
     }
 }
 
