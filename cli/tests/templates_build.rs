@@ -80,6 +80,17 @@ fn template_round_trip(template: &str, language: &str) {
     let greeting = call_greet(&wasm, "acme:round-trip/greeter@0.1.0", "World");
     assert_eq!(greeting, "Howdy, World!");
 
+    // The template's own test file passes as scaffolded (`wcomp test` builds first:
+    // nothing to do here).
+    let o = wcomp(&proj, &["test"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("test greeter.test.toml::greets by name ... ok"),
+        "{out}"
+    );
+    assert!(out.contains("2 passed, 0 failed"), "{out}");
+
     // Nothing changed: nothing is rebuilt.
     let o = wcomp(&proj, &["build"]);
     assert!(o.status.success(), "{}", text(&o));

@@ -105,10 +105,14 @@ pub struct Invalid {
     pub problems: Vec<String>,
 }
 
-/// Compiles components once for all the files that name them.
+/// A component compiled once, or why it could not be.
+type Compiled = Arc<std::sync::OnceLock<Result<Component, String>>>;
+
+/// Compiles components once for all the files that name them, also when files are
+/// loaded in parallel (the second asker waits for the first).
 pub struct Loader {
     engine: Engine,
-    components: Mutex<HashMap<PathBuf, Component>>,
+    components: Mutex<HashMap<PathBuf, Compiled>>,
 }
 
 impl Loader {
@@ -124,17 +128,20 @@ impl Loader {
 
     fn component(&self, path: &Path) -> Result<Component> {
         let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-        if let Some(c) = self.components.lock().expect("not poisoned").get(&key) {
-            return Ok(c.clone());
-        }
-        let bytes = crate::ops::run::read_component(path)?;
-        let c = Component::new(&self.engine, &bytes)
-            .map_err(|e| anyhow!("`{}` cannot be compiled: {e:#}", path.display()))?;
-        self.components
+        let cell = self
+            .components
             .lock()
             .expect("not poisoned")
-            .insert(key, c.clone());
-        Ok(c)
+            .entry(key)
+            .or_default()
+            .clone();
+        cell.get_or_init(|| {
+            let bytes = crate::ops::run::read_component(path).map_err(|e| format!("{e:#}"))?;
+            Component::new(&self.engine, &bytes)
+                .map_err(|e| format!("`{}` cannot be compiled: {e:#}", path.display()))
+        })
+        .clone()
+        .map_err(|e| anyhow!(e))
     }
 
     /// Reads and checks the test file `path`. An [`Invalid`] error lists what is wrong.
