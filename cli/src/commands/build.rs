@@ -198,10 +198,11 @@ pub fn build_quietly(dir: &std::path::Path, announce: bool) -> Round {
 }
 
 /// `--watch`: one status line per round on stdout, `[12:00:01] src/lib.rs changed: built
-/// acme:app@0.1.0 (1.2 s)`, with `tests` (a test summary) appended when there is one.
+/// acme:app@0.1.0 (1.2 s)`: the build's outcome (when there was a build) and `tests` (a
+/// test summary) when there is one.
 pub fn status_line(
     changed: &[std::path::PathBuf],
-    round: &Round,
+    round: Option<&Round>,
     tests: Option<&str>,
     took: Duration,
 ) {
@@ -217,15 +218,16 @@ pub fn status_line(
             rest.len()
         )),
     }
-    line.push_str(&match (&round.failed, round.rebuilt.is_empty()) {
-        (Some(_), _) => paint(crate::printer::ERROR, "build failed"),
-        (None, true) => paint(DIM, "up to date"),
-        (None, false) => format!("{} {}", paint(OK, "built"), round.rebuilt.join(", ")),
-    });
-    if let Some(t) = tests {
-        line.push_str("; ");
-        line.push_str(t);
+    let mut parts = Vec::new();
+    if let Some(round) = round {
+        parts.push(match (&round.failed, round.rebuilt.is_empty()) {
+            (Some(_), _) => paint(crate::printer::ERROR, "build failed"),
+            (None, true) => paint(DIM, "up to date"),
+            (None, false) => format!("{} {}", paint(OK, "built"), round.rebuilt.join(", ")),
+        });
     }
+    parts.extend(tests.map(str::to_string));
+    line.push_str(&parts.join("; "));
     line.push_str(&format!(" ({:.1} s)\n", took.as_secs_f64()));
     printer::out(&line);
 }
@@ -242,7 +244,7 @@ fn watch(dir: &std::path::Path) -> Result<u8, CliError> {
     loop {
         let started = std::time::Instant::now();
         let round = build_quietly(dir, false);
-        status_line(&changed, &round, None, started.elapsed());
+        status_line(&changed, Some(&round), None, started.elapsed());
         watcher.drain();
         changed = watcher.next_round().map_err(CliError::usage)?;
     }

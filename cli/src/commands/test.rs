@@ -207,7 +207,16 @@ impl Opts {
                     }
                 }),
             };
-            super::build::status_line(&changed, &round, tests.as_deref(), started.elapsed());
+            let built = !self.no_build
+                && paths
+                    .iter()
+                    .any(|p| p.join(crate::ops::manifest::FILE_NAME).is_file());
+            super::build::status_line(
+                &changed,
+                built.then_some(&round),
+                tests.as_deref(),
+                started.elapsed(),
+            );
             watcher.drain();
             changed = watcher.next_round().map_err(CliError::usage)?;
         }
