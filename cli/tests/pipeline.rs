@@ -546,3 +546,24 @@ fn workspace_build_composes_the_members_and_caches_the_composition() {
         .collect();
     assert_eq!(parts, ["front", "adapter", "validator", "normaliser"]);
 }
+
+/// The pipeline's own test files (docs/test.md): each part with its imports mocked, the
+/// validator with the real normaliser plugged in, the adapter and the composed `api` on a
+/// fresh SQLite per test and with `wcomp:sql` mocked. `wcomp test` builds what is stale
+/// first (the front and the two compositions here).
+#[test]
+fn the_pipelines_own_tests_pass() {
+    let Some((tmp, _)) = composed() else {
+        return;
+    };
+    let _one_build_at_a_time = WORKSPACE.lock().unwrap_or_else(|p| p.into_inner());
+    let out = ok(wcomp(tmp.path(), &["test"]));
+    assert!(out.contains("running 12 tests from 4 files"), "{out}");
+    assert!(
+        out.contains(
+            "test validator/validator.test.toml::with the real normaliser plugged in ... ok"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("12 passed, 0 failed"), "{out}");
+}

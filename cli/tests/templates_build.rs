@@ -81,6 +81,17 @@ fn template_round_trip(template: &str, language: &str) {
     let greeting = call_greet(&wasm, "acme:round-trip/greeter@0.1.0", "World");
     assert_eq!(greeting, "Howdy, World!");
 
+    // The template's own test file passes as scaffolded (`wcomp test` builds first:
+    // nothing to do here).
+    let o = wcomp(&proj, &["test"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("test greeter.test.toml::greets by name ... ok"),
+        "{out}"
+    );
+    assert!(out.contains("2 passed, 0 failed"), "{out}");
+
     // Nothing changed: nothing is rebuilt.
     let o = wcomp(&proj, &["build"]);
     assert!(o.status.success(), "{}", text(&o));
@@ -187,6 +198,104 @@ fn workspace_builds_members_and_rebuilds_only_what_changed() {
         "{}",
         text(&o)
     );
+}
+
+/// `wcomp test --watch` in a workspace of three Rust members: after an edit of one member
+/// (its source and its test file), only that member rebuilds (the others' build steps do
+/// not run: their build stamps stay as they were) and the tests run again.
+#[test]
+fn test_watch_rebuilds_only_the_changed_member_and_retests() {
+    use std::io::BufRead as _;
+    if !toolchain_ready("rust") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    for m in ["a", "b", "c"] {
+        let o = wcomp(
+            root,
+            &["new", "rust", m, "--name", &format!("acme:member-{m}")],
+        );
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    std::fs::write(
+        root.join("wcomp.toml"),
+        "[workspace]\nmembers = [\"a\", \"b\", \"c\"]\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wcomp"))
+        .args(["test", "--watch"])
+        .current_dir(root)
+        .env("NO_COLOR", "1")
+        // One target directory for the members, kept between runs of the test.
+        .env(
+            "CARGO_TARGET_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("watch-target"),
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // The next status line (`[hh:mm:ss] ...`), and everything printed before it.
+    let mut seen = String::new();
+    let mut status = |what: &str| -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1800);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(l) if l.starts_with('[') => return l,
+                Ok(l) => {
+                    seen.push_str(&l);
+                    seen.push('\n');
+                }
+                Err(_) => panic!("no status line {what}; output so far:\n{seen}"),
+            }
+        }
+    };
+    let first = status("after the first round");
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        assert!(first.contains("built acme:member-a@0.1.0"), "{first}");
+        assert!(first.contains("6 passed, 0 failed"), "{first}");
+        let stamp = |m: &str| {
+            std::fs::metadata(root.join(m).join("build/.wcomp-build.json"))
+                .unwrap()
+                .modified()
+                .unwrap()
+        };
+        let (a, c) = (stamp("a"), stamp("c"));
+        // The edit: the test file first, then the source, as quick saves.
+        let tests = root.join("b/greeter.test.toml");
+        let t = std::fs::read_to_string(&tests).unwrap();
+        std::fs::write(&tests, t.replace("Hello,", "Hi,")).unwrap();
+        let lib = root.join("b/src/lib.rs");
+        let src = std::fs::read_to_string(&lib).unwrap();
+        std::fs::write(&lib, src.replace("Hello", "Hi")).unwrap();
+        let second = status("after the edit");
+        assert!(second.contains("changed"), "{second}");
+        assert!(second.contains("built acme:member-b@0.1.0"), "{second}");
+        assert!(
+            !second.contains("member-a") && !second.contains("member-c"),
+            "only b rebuilds: {second}"
+        );
+        assert!(second.contains("6 passed, 0 failed"), "{second}");
+        assert_eq!(stamp("a"), a, "a's build did not run");
+        assert_eq!(stamp("c"), c, "c's build did not run");
+    }));
+    let _ = child.kill();
+    let _ = child.wait();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
 }
 
 #[test]

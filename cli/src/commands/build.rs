@@ -17,6 +17,7 @@ use std::time::Duration;
   wcomp build path/to/project   build another project (or workspace)
   wcomp build -o app.wasm       choose the output file
   wcomp build --force -v        rebuild even if nothing changed, show toolchain output
+  wcomp build --watch           rebuild (only what changed) on every save
 
 The output goes to <project>/build/<name>.wasm, where <name> is the package name after
 the `:` (docs/build.md).
@@ -42,6 +43,11 @@ pub struct Opts {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+
+    /// After building, watch the sources: on each change rebuild what changed (only the
+    /// members whose sources changed), recompose, and print one status line.
+    #[arg(long, conflicts_with_all = ["json", "output", "force"])]
+    watch: bool,
 }
 
 /// A spinner on stderr with the current step (hidden when stderr is not a terminal).
@@ -65,18 +71,191 @@ impl Reporter for Spinner {
     }
 }
 
-impl Opts {
-    pub fn run(self) -> Result<u8, CliError> {
+impl Spinner {
+    fn new(verbose: bool) -> Spinner {
         let bar = ProgressBar::new_spinner();
         bar.set_style(
             ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("valid template"),
         );
         bar.enable_steady_tick(Duration::from_millis(100));
-        let spinner = Spinner {
+        Spinner {
             bar,
-            verbose: self.verbose,
+            verbose,
             lock: Mutex::new(()),
-        };
+        }
+    }
+}
+
+/// A failed build as `wcomp build` reports it: a world mismatch (printed in full here,
+/// `Ok(1)`) or a composition's problems printed in full, exit 1 for a failed build, 2 for
+/// the environment.
+fn build_error(e: anyhow::Error) -> Result<u8, CliError> {
+    if let Some(nc) = e.downcast_ref::<DoesNotConform>() {
+        let mut text = format!("{}: {}\n", paint(crate::printer::ERROR, "error"), nc);
+        for p in &nc.report.problems {
+            text.push_str(&format!("  - {}\n", p.message));
+            if let Some(x) = &p.expected {
+                text.push_str(&format!("      world expects:  {x}\n"));
+            }
+            if let Some(x) = &p.found {
+                text.push_str(&format!("      component has:  {x}\n"));
+            }
+            for d in &p.details {
+                text.push_str(&format!("      {d}\n"));
+            }
+        }
+        eprint!("{text}");
+        return Ok(wcomp_core::exit::FAILURE);
+    }
+    if let Some(wcomp_compose::Error::Rejected(problems)) = e
+        .chain()
+        .find_map(|c| c.downcast_ref::<wcomp_compose::Error>())
+    {
+        let mut text = String::new();
+        for p in problems {
+            super::compose::render_problem(&mut text, p);
+        }
+        anstream::eprint!("{text}");
+    }
+    let environment = e.chain().any(|c| {
+        c.is::<crate::ops::EnvironmentError>()
+            || c.downcast_ref::<wcomp_compose::Error>()
+                .is_some_and(|e| e.is_usage())
+    });
+    Err(if environment {
+        CliError::usage(e)
+    } else {
+        CliError::failure(e)
+    })
+}
+
+/// What one build before `wcomp test`, or one `--watch` round, did.
+pub struct Round {
+    /// Each member rebuilt (`name@version`) and each composition recomposed (its output).
+    pub rebuilt: Vec<String>,
+    /// The build failed (it was reported on stderr), with the exit code that maps to.
+    pub failed: Option<u8>,
+}
+
+/// Builds the project or workspace in `dir` (before `wcomp test`, or in a `--watch`
+/// round), with the spinner on stderr; failures are reported there. With `announce`, a
+/// line on stderr for each member rebuilt.
+pub fn build_quietly(dir: &std::path::Path, announce: bool) -> Round {
+    let spinner = Spinner::new(false);
+    let result = build::build(
+        &BuildOptions {
+            dir: dir.to_path_buf(),
+            output: None,
+            force: false,
+        },
+        &spinner,
+    );
+    spinner.bar.finish_and_clear();
+    let (built, composed) = match result {
+        Ok(b) => b,
+        Err(e) => {
+            let code = match build_error(e) {
+                Ok(code) => code,
+                Err(e) => {
+                    printer::report_error(&e.error);
+                    e.code
+                }
+            };
+            return Round {
+                rebuilt: Vec::new(),
+                failed: Some(code),
+            };
+        }
+    };
+    let mut rebuilt = Vec::new();
+    for b in built.iter().filter(|b| b.rebuilt) {
+        let name = format!("{}@{}", b.name, b.version);
+        if announce {
+            printer::err(&format!(
+                "{} {} -> {}\n",
+                paint(OK, "built"),
+                paint(BOLD, &name),
+                b.output.display()
+            ));
+        }
+        rebuilt.push(name);
+    }
+    for c in composed.iter().filter(|c| c.rebuilt) {
+        if announce {
+            printer::err(&format!(
+                "{} {} -> {}\n",
+                paint(OK, "composed"),
+                paint(BOLD, c.parts.join(" + ")),
+                c.output.display()
+            ));
+        }
+        rebuilt.push(c.output.display().to_string());
+    }
+    Round {
+        rebuilt,
+        failed: None,
+    }
+}
+
+/// `--watch`: one status line per round on stdout, `[12:00:01] src/lib.rs changed: built
+/// acme:app@0.1.0 (1.2 s)`: the build's outcome (when there was a build) and `tests` (a
+/// test summary) when there is one.
+pub fn status_line(
+    changed: &[std::path::PathBuf],
+    round: Option<&Round>,
+    tests: Option<&str>,
+    took: Duration,
+) {
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let time = now.get(11..19).unwrap_or(&now);
+    let mut line = format!("[{time}] ");
+    match changed {
+        [] => {}
+        [one] => line.push_str(&format!("{} changed: ", one.display())),
+        [first, rest @ ..] => line.push_str(&format!(
+            "{} and {} more changed: ",
+            first.display(),
+            rest.len()
+        )),
+    }
+    let mut parts = Vec::new();
+    if let Some(round) = round {
+        parts.push(match (&round.failed, round.rebuilt.is_empty()) {
+            (Some(_), _) => paint(crate::printer::ERROR, "build failed"),
+            (None, true) => paint(DIM, "up to date"),
+            (None, false) => format!("{} {}", paint(OK, "built"), round.rebuilt.join(", ")),
+        });
+    }
+    parts.extend(tests.map(str::to_string));
+    line.push_str(&parts.join("; "));
+    line.push_str(&format!(" ({:.1} s)\n", took.as_secs_f64()));
+    printer::out(&line);
+}
+
+/// `wcomp build --watch`: build, then again after each change; a failing build keeps
+/// watching. Ends only when interrupted.
+fn watch(dir: &std::path::Path) -> Result<u8, CliError> {
+    let watcher = crate::ops::watch::Watcher::new(dir).map_err(CliError::usage)?;
+    printer::err(&format!(
+        "watching `{}` for changes (Ctrl-C to stop)\n",
+        dir.display()
+    ));
+    let mut changed = Vec::new();
+    loop {
+        let started = std::time::Instant::now();
+        let round = build_quietly(dir, false);
+        status_line(&changed, Some(&round), None, started.elapsed());
+        watcher.drain();
+        changed = watcher.next_round().map_err(CliError::usage)?;
+    }
+}
+
+impl Opts {
+    pub fn run(self) -> Result<u8, CliError> {
+        if self.watch {
+            return watch(&self.dir);
+        }
+        let spinner = Spinner::new(self.verbose);
         let result = build::build(
             &BuildOptions {
                 dir: self.dir,
@@ -88,45 +267,7 @@ impl Opts {
         spinner.bar.finish_and_clear();
         let (built, composed) = match result {
             Ok(b) => b,
-            Err(e) => {
-                if let Some(nc) = e.downcast_ref::<DoesNotConform>() {
-                    let mut text = format!("{}: {}\n", paint(crate::printer::ERROR, "error"), nc);
-                    for p in &nc.report.problems {
-                        text.push_str(&format!("  - {}\n", p.message));
-                        if let Some(x) = &p.expected {
-                            text.push_str(&format!("      world expects:  {x}\n"));
-                        }
-                        if let Some(x) = &p.found {
-                            text.push_str(&format!("      component has:  {x}\n"));
-                        }
-                        for d in &p.details {
-                            text.push_str(&format!("      {d}\n"));
-                        }
-                    }
-                    eprint!("{text}");
-                    return Ok(wcomp_core::exit::FAILURE);
-                }
-                if let Some(wcomp_compose::Error::Rejected(problems)) = e
-                    .chain()
-                    .find_map(|c| c.downcast_ref::<wcomp_compose::Error>())
-                {
-                    let mut text = String::new();
-                    for p in problems {
-                        super::compose::render_problem(&mut text, p);
-                    }
-                    anstream::eprint!("{text}");
-                }
-                let environment = e.chain().any(|c| {
-                    c.is::<crate::ops::EnvironmentError>()
-                        || c.downcast_ref::<wcomp_compose::Error>()
-                            .is_some_and(|e| e.is_usage())
-                });
-                return Err(if environment {
-                    CliError::usage(e)
-                } else {
-                    CliError::failure(e)
-                });
-            }
+            Err(e) => return build_error(e),
         };
         if self.json {
             #[derive(serde::Serialize)]

@@ -14,6 +14,7 @@ mod pull;
 mod run;
 mod serve;
 mod templates;
+mod test;
 mod validate;
 mod verify;
 mod wit;
@@ -46,6 +47,7 @@ enum Command {
     Validate(validate::Opts),
     Run(run::Opts),
     Serve(serve::Opts),
+    Test(test::Opts),
     Key(key::Opts),
     Login(login::Opts),
     Publish(publish::Opts),
@@ -183,6 +185,7 @@ commands! {
     "validate" => Validate(validate::Opts),
     "run" => Run(run::Opts),
     "serve" => Serve(serve::Opts),
+    "test" => Test(test::Opts),
     "key" => Key(key::Opts),
     "login" => Login(login::Opts),
     "publish" => Publish(publish::Opts),
@@ -220,6 +223,7 @@ impl Cli {
             Command::Validate(opts) => opts.run(),
             Command::Run(opts) => opts.run(),
             Command::Serve(opts) => opts.run(),
+            Command::Test(opts) => opts.run(),
             Command::Key(opts) => opts.run(),
             Command::Login(opts) => opts.run(),
             Command::Publish(opts) => opts.run(),

@@ -354,6 +354,10 @@ fn collect_sources(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<()
             }
             collect_sources(root, &path, out)?;
         } else if ty.is_file() {
+            // Test files (`wcomp test`) are not sources: editing a test rebuilds nothing.
+            if name.to_string_lossy().ends_with(crate::ops::test::SUFFIX) {
+                continue;
+            }
             out.push(path.strip_prefix(root).unwrap().to_path_buf());
         }
     }

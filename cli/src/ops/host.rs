@@ -189,17 +189,29 @@ impl WasiHttpHooks for Outbound {
     }
 }
 
+/// A store's data that the host's interfaces can be linked for: [`State`] itself, or a
+/// type that wraps it (`wcomp test` adds its mocks and call counts).
+pub trait HostState: WasiView + WasiHttpView + Send + 'static {
+    fn sql(&mut self) -> &mut SqlHost;
+}
+
+impl HostState for State {
+    fn sql(&mut self) -> &mut SqlHost {
+        &mut self.sql
+    }
+}
+
 /// Adds `wcomp:sql` to a linker (sync host functions: a statement runs on the calling
 /// thread, which under `serve` is a runtime worker that only this request uses).
-pub fn add_sql(linker: &mut Linker<State>) -> Result<()> {
-    sql::wcomp::sql::query::add_to_linker::<State, HasSelf<SqlHost>>(linker, |s| &mut s.sql)?;
-    sql::wcomp::sql::types::add_to_linker::<State, HasSelf<SqlHost>>(linker, |s| &mut s.sql)?;
+pub fn add_sql<T: HostState>(linker: &mut Linker<T>) -> Result<()> {
+    sql::wcomp::sql::query::add_to_linker::<T, HasSelf<SqlHost>>(linker, T::sql)?;
+    sql::wcomp::sql::types::add_to_linker::<T, HasSelf<SqlHost>>(linker, T::sql)?;
     Ok(())
 }
 
 /// Everything `run` links: WASI 0.2, wasi:http, wcomp:sql, synchronous.
-pub fn sync_linker(engine: &Engine) -> Result<Linker<State>> {
-    let mut linker: Linker<State> = Linker::new(engine);
+pub fn sync_linker<T: HostState>(engine: &Engine) -> Result<Linker<T>> {
+    let mut linker: Linker<T> = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)?;
     add_sql(&mut linker)?;
@@ -223,10 +235,10 @@ pub struct Needs {
 /// Checks that every import of `component` is provided (by the host or, for interfaces
 /// imported only for their types, by an empty instance added to `linker`), then that it
 /// links. `command` names the command in messages.
-pub fn check_imports(
+pub fn check_imports<T: HostState>(
     engine: &Engine,
     component: &Component,
-    linker: &mut Linker<State>,
+    linker: &mut Linker<T>,
     name: &str,
     command: &str,
 ) -> Result<Needs> {
@@ -275,7 +287,7 @@ pub fn check_imports(
 
 /// wasmtime's link error without its own wording about linkers: "imports instance `x`,
 /// which wcomp run does not provide".
-fn link_error(e: &wasmtime::Error, command: &str) -> String {
+pub fn link_error(e: &wasmtime::Error, command: &str) -> String {
     let text = format!("{e:#}");
     match text
         .strip_prefix("component imports ")

@@ -13,8 +13,10 @@ pub mod serve;
 pub mod sql;
 pub mod stubs;
 pub mod templates;
+pub mod test;
 pub mod toolchain;
 pub mod wasi_wit;
+pub mod watch;
 
 /// The machine or the invocation lacks something the operation needs (a toolchain, a
 /// Rust target, a `wcomp.toml`): exit code 2, as opposed to an operation that ran and

@@ -37,26 +37,8 @@ pub enum Outcome {
 }
 
 pub fn run(spec: &RunSpec) -> Result<Outcome> {
-    let bytes = wcomp_wasm::input::read_file(&spec.component)?;
+    let bytes = read_component(&spec.component)?;
     let name = spec.component.display().to_string();
-    // WAT text is compiled here, as `wcomp validate` and `inspect` do.
-    let bytes = match wcomp_wasm::input::classify(&name, &bytes)? {
-        wcomp_wasm::input::Content::Wasm(b)
-            if b.kind == wcomp_wasm::input::BinaryKind::Component =>
-        {
-            b.bytes.into_owned()
-        }
-        wcomp_wasm::input::Content::Wasm(_) => {
-            return Err(wcomp_wasm::Error::CoreModule { name }.into());
-        }
-        wcomp_wasm::input::Content::WitText(_) => {
-            return Err(wcomp_wasm::Error::NotWasm {
-                name,
-                what: "it is WIT text".to_string(),
-            }
-            .into());
-        }
-    };
     let mut config = Config::new();
     config.wasm_component_model(true);
     // Compiled code is cached, so a second run of a large component starts at once.
@@ -120,6 +102,30 @@ pub fn run(spec: &RunSpec) -> Result<Outcome> {
         Some(call) => invoke(&engine, &component, &linker, &mut store, call).map(Outcome::Returned),
         None => run_command(&component, &linker, &mut store, &name),
     }
+}
+
+/// The component in `path`: a binary, or WAT text compiled here as `wcomp validate` and
+/// `inspect` do. A core module or WIT text is refused with what it is.
+pub fn read_component(path: &std::path::Path) -> Result<Vec<u8>> {
+    let bytes = wcomp_wasm::input::read_file(path)?;
+    let name = path.display().to_string();
+    Ok(match wcomp_wasm::input::classify(&name, &bytes)? {
+        wcomp_wasm::input::Content::Wasm(b)
+            if b.kind == wcomp_wasm::input::BinaryKind::Component =>
+        {
+            b.bytes.into_owned()
+        }
+        wcomp_wasm::input::Content::Wasm(_) => {
+            return Err(wcomp_wasm::Error::CoreModule { name }.into());
+        }
+        wcomp_wasm::input::Content::WitText(_) => {
+            return Err(wcomp_wasm::Error::NotWasm {
+                name,
+                what: "it is WIT text".to_string(),
+            }
+            .into());
+        }
+    })
 }
 
 fn run_command(
@@ -279,7 +285,7 @@ fn find_function(
     }
 }
 
-fn type_name(t: &wasmtime::component::Type) -> String {
+pub fn type_name(t: &wasmtime::component::Type) -> String {
     use wasmtime::component::Type as T;
     match t {
         T::Bool => "bool".into(),
