@@ -467,6 +467,12 @@ fn workspace_build_composes_the_members_and_caches_the_composition() {
     let _one_build_at_a_time = WORKSPACE.lock().unwrap_or_else(|p| p.into_inner());
     // examples/pipeline/wcomp.toml is a workspace with two [[composition]]s: the HTTP
     // service (the front in front of the pipeline) and the pipeline exporting `api`.
+    // Another test may have built them in this shared copy already (`wcomp test` builds
+    // what is stale): forgetting their stamps makes this build compose both again, while
+    // the outputs stay in place for tests reading them.
+    for stem in ["pipeline", "pipeline-api"] {
+        let _ = std::fs::remove_file(tmp.path().join(format!("build/.wcomp-compose-{stem}.json")));
+    }
     let out = ok(wcomp(tmp.path(), &["build"]));
     assert!(
         out.contains("composed front + adapter + validator + normaliser -> ./build/pipeline.wasm"),
