@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts a throwaway SeaweedFS (a real S3-compatible object store) for the tests, building it
 # first from the Go module proxy into wcomp's tools dir when it is missing (about 6 minutes
-# on 2 cores, once per machine; DESIGN.md section 8), and prints its S3 endpoint on stdout.
+# on 2 cores, once per machine), and prints its S3 endpoint on stdout.
 # Idempotent: a server already answering on the S3 port is reused. One S3 identity is
 # configured, access key `wcomp-test`, secret `wcomp-test-secret` (anonymous requests are
 # refused, so the tests can check that wrong credentials are named).

@@ -82,7 +82,7 @@ fi
 
 echo "test clients: cosign=$( [ -x "$bin/cosign" ] && echo "$bin/cosign" || command -v cosign || echo missing) docker-registry=$(command -v docker-registry || echo missing)"
 
-# wkg 0.16 is the first release without warg (DESIGN.md section 1). Built once per machine
+# wkg 0.16 is the first release without warg. Built once per machine
 # into wcomp's tools dir, like cosign, then linked into $bin where the tests look.
 WKG_VERSION=0.16.1
 wkg_ok() { [ -x "$1" ] && "$1" --version 2>/dev/null | grep -qx "wkg $WKG_VERSION"; }
@@ -98,7 +98,7 @@ if ! wkg_ok "$bin/wkg" && ! wkg_ok "$(command -v wkg || true)"; then
   fi
   if wkg_ok "$wkg_cached"; then ln -sf "$wkg_cached" "$bin/wkg"; fi
 fi
-# warg-server 0.10.0, the last warg release (DESIGN.md sections 1 and 7), for
+# warg-server 0.10.0, the last warg release, for
 # `wcomp publish/pull warg://...` (cli/tests/warg.rs). Same caching as wkg.
 WARG_VERSION=0.10.0
 warg_ok() { [ -x "$1" ] && "$1" --help >/dev/null 2>&1; }
