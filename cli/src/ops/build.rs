@@ -269,8 +269,9 @@ fn read_stamp(path: &Path) -> Option<Stamp> {
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }
 
-/// Directories that hold build outputs or dependencies, not sources.
-const SKIP_DIRS: &[&str] = &[
+/// Directories that hold build outputs or dependencies, not sources (also ignored by
+/// `--watch` and by test discovery).
+pub(crate) const SKIP_DIRS: &[&str] = &[
     "target",
     "build",
     "node_modules",

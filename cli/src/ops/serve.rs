@@ -164,24 +164,7 @@ fn engine(limits: &Limits, shape: Shape, pooling: bool, watch: bool) -> Result<E
 /// Reads, compiles and links a component for serving.
 fn load(engine: &Engine, path: &Path, needs_db: &mut bool) -> Result<Loaded> {
     let name = path.display().to_string();
-    let bytes = wcomp_wasm::input::read_file(path)?;
-    let bytes = match wcomp_wasm::input::classify(&name, &bytes)? {
-        wcomp_wasm::input::Content::Wasm(b)
-            if b.kind == wcomp_wasm::input::BinaryKind::Component =>
-        {
-            b.bytes.into_owned()
-        }
-        wcomp_wasm::input::Content::Wasm(_) => {
-            return Err(wcomp_wasm::Error::CoreModule { name }.into());
-        }
-        wcomp_wasm::input::Content::WitText(_) => {
-            return Err(wcomp_wasm::Error::NotWasm {
-                name,
-                what: "it is WIT text".to_string(),
-            }
-            .into());
-        }
-    };
+    let bytes = super::run::read_component(path)?;
     let digest = wcomp_core::Digest::sha256(&bytes).to_string();
     let component = Component::new(engine, &bytes)
         .map_err(|e| NotServable(format!("`{name}` cannot be compiled: {e:#}")))?;

@@ -8,6 +8,7 @@
 //! own writes (Go bindings generated next to the sources, `Cargo.lock`), which the build
 //! cache would find unchanged anyway.
 
+use super::build::SKIP_DIRS;
 use anyhow::{Context as _, Result};
 use notify::{EventKind, RecursiveMode, Watcher as _};
 use std::path::{Path, PathBuf};
@@ -18,17 +19,6 @@ use std::time::{Duration, Instant};
 pub const QUIET: Duration = Duration::from_millis(200);
 /// A round starts after this long even if changes keep coming.
 const LONGEST_WAIT: Duration = Duration::from_secs(2);
-
-/// Folders whose changes never start a round.
-const IGNORED: &[&str] = &[
-    "target",
-    "build",
-    "node_modules",
-    ".git",
-    "__pycache__",
-    "bindings",
-    "gen",
-];
 
 pub struct Watcher {
     root: PathBuf,
@@ -108,7 +98,7 @@ impl Watcher {
             .parent()
             .into_iter()
             .flat_map(Path::components)
-            .any(|c| IGNORED.iter().any(|i| c.as_os_str() == *i));
+            .any(|c| SKIP_DIRS.iter().any(|i| c.as_os_str() == *i));
         let name = rel.file_name()?.to_string_lossy();
         let scratch = name.ends_with('~')
             || name.ends_with(".swp")

@@ -78,17 +78,6 @@ pub enum Failure {
 /// Where to look for test files.
 pub const SUFFIX: &str = ".test.toml";
 
-/// Folders that hold build outputs or dependencies, never tests.
-const SKIP_DIRS: &[&str] = &[
-    "target",
-    "build",
-    "node_modules",
-    "__pycache__",
-    "bindings",
-    "gen",
-    "deps",
-];
-
 /// Test files under `paths` (files are taken as given, folders searched for
 /// `*.test.toml`), sorted, each once. None found is an error that says where it looked.
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
@@ -133,7 +122,10 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         let path = entry.path();
         let ty = entry.file_type()?;
         if ty.is_dir() {
-            if !name.starts_with('.') && !SKIP_DIRS.contains(&name.as_ref()) {
+            if !name.starts_with('.')
+                && !crate::ops::build::SKIP_DIRS.contains(&name.as_ref())
+                && name != "deps"
+            {
                 walk(&path, out)?;
             }
         } else if name.ends_with(SUFFIX) {
