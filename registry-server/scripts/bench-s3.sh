@@ -50,6 +50,7 @@ fi
 : "${WCOMP_TEST_S3:=$("$root/scripts/seaweedfs.sh")}"
 export WCOMP_TEST_POSTGRES WCOMP_TEST_S3 WCOMP_REGISTRY_BIN="$ours"
 
+source "$root/registry-server/scripts/lib/bench-common.sh"
 work="$(mktemp -d)"
 pids=()
 cleanup() {
@@ -60,9 +61,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 300); do curl -fs "http://127.0.0.1:$1/v2/" >/dev/null && return; sleep 0.1; done; echo "server on $1 did not start" >&2; exit 1; }
-now() { date +%s.%N; }
 
 echo "== starting: wcomp-registry x1, wcomp-registry x3 behind haproxy, distribution $DISTRIBUTION_VERSION" >&2
 WCOMP_REPLICAS=1 "$root/registry-server/scripts/cluster.sh" start "$work/one" noauth >/dev/null
@@ -102,8 +100,6 @@ for s in "${sizes[@]}"; do head -c "$((s * 1024 * 1024))" /dev/urandom > "$work/
 declare -A digests
 for s in "${sizes[@]}"; do digests[$s]="sha256:$(sha256sum "$work/blob-$s.bin" | cut -d' ' -f1)"; done
 
-# How many times one curl client GETs the blob, so that at least about 100 MB is fetched.
-per_client() { [ "$2" = curl ] && echo $(( $1 >= 100 ? 1 : 100 / $1 )) || echo 1; }
 
 # CPU seconds (user + system) used so far by the given pids.
 cpu() {
@@ -119,27 +115,6 @@ print(total / tick)
 PY
 }
 
-# run_parallel PORT OP SIZE N REP: N concurrent clients, one repository each.
-run_parallel() {
-  local port=$1 op=$2 size=$3 n=$4 rep=$5 i repo k args jobs=()
-  for i in $(seq "$n"); do
-    repo="bench/r$rep-s$size-c$n-$i"
-    case "$op" in
-      push) (cd "$work" && "$oras" push --plain-http --no-tty "127.0.0.1:$port/$repo:v1" "blob-$size.bin:application/octet-stream" >/dev/null) & ;;
-      pull)
-        mkdir -p "$work/pull-$port-$size-$n-$i"
-        "$oras" pull --plain-http --no-tty -o "$work/pull-$port-$size-$n-$i" "127.0.0.1:$port/$repo:v1" >/dev/null & ;;
-      curl)
-        args=()
-        for k in $(seq "$(per_client "$size" curl)"); do args+=(-o /dev/null "http://127.0.0.1:$port/v2/$repo/blobs/${digests[$size]}"); done
-        curl -fsS "${args[@]}" & ;;
-    esac
-    jobs+=($!)
-  done
-  local failed=0
-  for j in "${jobs[@]}"; do wait "$j" || failed=1; done
-  [ "$failed" = 0 ] || echo "warning: a client failed ($op $size MB x$n on port $port)" >&2
-}
 
 throughput() { # target op size n rep -> MB/s; the CPU it cost goes to $work/cpu.log
   local t=$1 op=$2 size=$3 n=$4 rep=$5 t0 t1 c0 c1 mb
@@ -153,7 +128,6 @@ throughput() { # target op size n rep -> MB/s; the CPU it cost goes to $work/cpu
   echo "$t $([ "$op" = push ] && echo push || echo pull) $mb $(python3 -c "print($c1 - $c0)")" >> "$work/cpu.log"
   python3 -c "print(f'{$mb / ($t1 - $t0):.1f}')"
 }
-median() { python3 -c "import sys; v=sorted(map(float, sys.argv[1:])); print(f'{v[len(v)//2]:.1f}')" "$@"; }
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"

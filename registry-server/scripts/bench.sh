@@ -28,14 +28,12 @@ for t in "$ours" "$dist" "$oras" curl; do
   command -v "$t" >/dev/null 2>&1 || [ -x "$t" ] || { echo "missing: $t" >&2; exit 2; }
 done
 
+source "$root/registry-server/scripts/lib/bench-common.sh"
 work="$(mktemp -d)"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 200); do curl -fs "http://127.0.0.1:$1/v2/" >/dev/null && return; sleep 0.05; done; echo "server on $1 did not start" >&2; exit 1; }
-now() { date +%s.%N; }
 
 p_ours=$(free_port)
 "$ours" serve --insecure-no-auth --listen "127.0.0.1:$p_ours" --data-dir "$work/ours" >/dev/null 2>&1 &
@@ -53,36 +51,13 @@ wait_up "$p_ours"; wait_up "$p_dist"
 
 for s in "${sizes[@]}"; do head -c "$((s * 1024 * 1024))" /dev/urandom > "$work/blob-$s.bin"; done
 
-# How many times one curl client GETs the blob (one process, one connection), so that at
-# least about 100 MB is fetched and process start-up does not dominate small blobs.
-per_client() { [ "$2" = curl ] && echo $(( $1 >= 100 ? 1 : 100 / $1 )) || echo 1; }
 
-# run_parallel PORT OP SIZE N REP: N concurrent clients, one repository each. OP is push or
-# pull (oras) or curl (GETs of the blob into /dev/null).
-run_parallel() {
-  local port=$1 op=$2 size=$3 n=$4 rep=$5 i repo k args
-  for i in $(seq "$n"); do
-    repo="bench/r$rep-s$size-c$n-$i"
-    case "$op" in
-      push) (cd "$work" && "$oras" push --plain-http --no-tty "127.0.0.1:$port/$repo:v1" "blob-$size.bin:application/octet-stream" >/dev/null) & ;;
-      pull)
-        mkdir -p "$work/pull-$port-$size-$n-$i"
-        "$oras" pull --plain-http --no-tty -o "$work/pull-$port-$size-$n-$i" "127.0.0.1:$port/$repo:v1" >/dev/null & ;;
-      curl)
-        args=()
-        for k in $(seq "$(per_client "$size" curl)"); do args+=(-o /dev/null "http://127.0.0.1:$port/v2/$repo/blobs/${digests[$size]}"); done
-        curl -fsS "${args[@]}" & ;;
-    esac
-  done
-  wait $(jobs -p | grep -v -e "$pid_ours" -e "$pid_dist") 2>/dev/null || true
-}
 
 throughput() { # port op size n rep -> MB/s
   local t0 t1; t0=$(now); run_parallel "$@"; t1=$(now)
   rm -rf "$work"/pull-*
   python3 -c "print(f'{$3 * $4 * $(per_client "$3" "$2") / ($t1 - $t0):.1f}')"
 }
-median() { python3 -c "import sys; v=sorted(map(float, sys.argv[1:])); print(f'{v[len(v)//2]:.1f}')" "$@"; }
 
 declare -A digests
 for s in "${sizes[@]}"; do digests[$s]="sha256:$(sha256sum "$work/blob-$s.bin" | cut -d' ' -f1)"; done

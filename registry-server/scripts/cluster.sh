@@ -31,7 +31,9 @@ stop() {
 free_port() {
   local p
   while :; do
-    p=$((20000 + RANDOM % 40000))
+    # Below Linux's ephemeral range (32768-60999), where an outgoing connection's local
+    # port can make a bind fail though nothing listens there.
+    p=$((20000 + RANDOM % 12000))
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
   done
 }

@@ -141,7 +141,9 @@ start_server() {
     return 0
   fi
   for attempt in 1 2 3 4 5 6 7 8 9 10; do
-    port=$((20000 + RANDOM % 40000))
+    # Below Linux's ephemeral range (32768-60999), where an outgoing connection's local
+    # port can make a bind fail though nothing listens there.
+    port=$((20000 + RANDOM % 12000))
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       continue # taken
     fi
