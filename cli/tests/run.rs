@@ -5,8 +5,7 @@
 
 mod common;
 
-use common::{Dir, build_with, world};
-use wit_parser::Resolve;
+use common::{Dir, sql_app, world};
 
 const API: &str = "package example:app@0.1.0 { interface api { run: func() -> u32; } \
     interface admin { run: func() -> u32; } }";
@@ -212,24 +211,10 @@ fn imports_the_host_lacks_are_reported_before_running() {
         .has("the component failed");
 }
 
-/// A dummy component importing `wcomp:sql/query` (from wit-packages/sql).
-fn sql_app(d: &Dir) {
-    let mut resolve = Resolve::new();
-    resolve
-        .push_path(concat!(env!("CARGO_MANIFEST_DIR"), "/../wit-packages/sql"))
-        .unwrap();
-    let wit = world(
-        "sqlapp",
-        "import wcomp:sql/query@0.1.0; export example:app/api@0.1.0;",
-        &[API],
-    );
-    d.write("sqlapp.wasm", build_with(resolve, &wit, "sqlapp"));
-}
-
 #[test]
 fn the_database_must_be_given_and_well_formed() {
     let d = Dir::new();
-    sql_app(&d);
+    sql_app(&d, API);
     d.wcomp(&["run", "sqlapp.wasm", "--invoke", "run()"])
         .expect(2)
         .has("--db sqlite:PATH");

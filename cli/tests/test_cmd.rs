@@ -4,8 +4,7 @@
 
 mod common;
 
-use common::{Dir, build_with, world};
-use wit_parser::Resolve;
+use common::{Dir, sql_app};
 
 /// A component importing `test:deps/numbers` (`next() -> u32`, `label() -> string`) and
 /// exporting `add(a, b)`, `count()` = `next() + next()`, `greeting()` = `label()`,
@@ -589,24 +588,13 @@ fn imports_nothing_answers_are_named_before_any_test_runs() {
     );
 }
 
-/// A dummy component importing `wcomp:sql/query` (its functions trap).
-fn sql_app(d: &Dir) {
-    let mut resolve = Resolve::new();
-    resolve
-        .push_path(concat!(env!("CARGO_MANIFEST_DIR"), "/../wit-packages/sql"))
-        .unwrap();
-    let wit = world(
-        "sqlapp",
-        "import wcomp:sql/query@0.1.0; export example:app/api@0.1.0;",
-        &["package example:app@0.1.0 { interface api { run: func() -> u32; } }"],
-    );
-    d.write("sqlapp.wasm", build_with(resolve, &wit, "sqlapp"));
-}
-
 #[test]
 fn the_database_is_given_per_test_or_mocked() {
     let d = Dir::new();
-    sql_app(&d);
+    sql_app(
+        &d,
+        "package example:app@0.1.0 { interface api { run: func() -> u32; } }",
+    );
     invalid(
         &d,
         "component = \"sqlapp.wasm\"\n[[test]]\nname = \"x\"\ninvoke = 'run()'\n",

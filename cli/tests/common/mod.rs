@@ -364,3 +364,18 @@ pub fn wcomp_registry_with(tweak: impl FnOnce(&mut wcomp_registry::config::Confi
         _dir: dir,
     }
 }
+
+/// Writes `sqlapp.wasm` into `d`: a dummy component (its functions trap) importing
+/// `wcomp:sql/query` from wit-packages/sql and exporting `example:app/api` of `api_package`.
+pub fn sql_app(d: &Dir, api_package: &str) {
+    let mut resolve = Resolve::new();
+    resolve
+        .push_path(concat!(env!("CARGO_MANIFEST_DIR"), "/../wit-packages/sql"))
+        .unwrap();
+    let wit = world(
+        "sqlapp",
+        "import wcomp:sql/query@0.1.0; export example:app/api@0.1.0;",
+        &[api_package],
+    );
+    d.write("sqlapp.wasm", build_with(resolve, &wit, "sqlapp"));
+}
