@@ -272,6 +272,66 @@ expect-trap = "unreachable"
         .has("1 passed, 3 failed");
 }
 
+/// A component exporting `spin()`, which never returns, `grow()`, which asks for 1 GiB
+/// more memory, and `ok()`, which returns 7.
+const ENDLESS: &str = r#"
+(component
+  (core module $m
+    (memory 1)
+    (func (export "spin") (loop $l br $l))
+    (func (export "grow") (result i32) i32.const 16384 memory.grow)
+    (func (export "ok") (result i32) i32.const 7))
+  (core instance $i (instantiate $m))
+  (func $spin (canon lift (core func $i "spin")))
+  (func $grow (result s32) (canon lift (core func $i "grow")))
+  (func $ok (result u32) (canon lift (core func $i "ok")))
+  (export "spin" (func $spin))
+  (export "grow" (func $grow))
+  (export "ok" (func $ok))
+)
+"#;
+
+#[test]
+fn an_endless_loop_times_out_and_a_memory_bomb_traps_and_the_others_still_run() {
+    let d = Dir::new();
+    d.write("endless.wasm", wat::parse_str(ENDLESS).unwrap());
+    d.write(
+        "limits.test.toml",
+        r#"component = "endless.wasm"
+
+[[test]]
+name = "spins"
+invoke = 'spin()'
+
+[[test]]
+name = "a timeout is not the trap expected"
+invoke = 'spin()'
+expect-trap = "interrupt"
+
+[[test]]
+name = "grows"
+invoke = 'grow()'
+
+[[test]]
+name = "returns"
+invoke = 'ok()'
+expect = '7'
+"#,
+    );
+    d.wcomp(&["test", "--timeout", "1s", "--max-memory", "64MiB"])
+        .expect(1)
+        .has("test limits.test.toml::spins ... FAILED")
+        .has("test limits.test.toml::a timeout is not the trap expected ... FAILED")
+        .has("timed out: still running after 1s (`--timeout`)")
+        .has("test limits.test.toml::grows ... FAILED")
+        .has("a memory may grow to 67108864 bytes: `--max-memory`")
+        .has("test limits.test.toml::returns ... ok")
+        .has("1 passed, 3 failed");
+    d.wcomp(&["test", "--timeout", "0s"])
+        .expect(2)
+        .has("must be more than zero");
+}
+
 #[test]
 fn mock_call_counts_are_checked_and_the_last_answer_repeats() {
     let d = Dir::new();

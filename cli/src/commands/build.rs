@@ -243,10 +243,12 @@ fn watch(dir: &std::path::Path) -> Result<u8, CliError> {
     let mut changed = Vec::new();
     loop {
         let started = std::time::Instant::now();
+        let before = watcher.snapshot();
         let round = build_quietly(dir, false);
         status_line(&changed, Some(&round), None, started.elapsed());
-        watcher.drain();
-        changed = watcher.next_round().map_err(CliError::usage)?;
+        changed = watcher
+            .next_round(watcher.changed_since(&before))
+            .map_err(CliError::usage)?;
     }
 }
 

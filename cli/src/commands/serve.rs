@@ -137,7 +137,7 @@ pub struct Opts {
 }
 
 /// `30s`, `500ms`, `2m`: more than zero.
-fn duration(s: &str) -> Result<Duration, String> {
+pub(super) fn duration(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration: {e}"))?;
     if d.is_zero() {
         return Err("must be more than zero".to_string());
@@ -174,7 +174,7 @@ fn size(s: &str) -> Result<u64, String> {
 }
 
 /// A memory limit: at least one 64 KiB page, at most wasm32's 4 GiB.
-fn memory_size(s: &str) -> Result<u64, String> {
+pub(super) fn memory_size(s: &str) -> Result<u64, String> {
     let n = size(s)?;
     if n < 64 << 10 {
         return Err(format!("`{s}` is less than one WebAssembly page (64KiB)"));

@@ -22,6 +22,7 @@ use std::time::Instant;
   wcomp test --junit report.xml            also write a JUnit XML report for CI
   wcomp test --json | jq .                 one JSON object per test, then a summary
   wcomp test --watch                       rebuild what changed and re-test on every save
+  wcomp test --timeout 5s                  fail a test that runs longer (default 30s)
 
 A test file:
   component = \"build/app.wasm\"
@@ -50,6 +51,15 @@ pub struct Opts {
     /// Also write the results as JUnit XML to this file.
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
+
+    /// A test still running after this long fails (an endless loop stops there), and
+    /// the others go on.
+    #[arg(long, default_value = "30s", value_parser = super::serve::duration, value_name = "TIME")]
+    timeout: std::time::Duration,
+
+    /// A test whose linear memory grows past this fails (the growth traps).
+    #[arg(long, default_value = "512MiB", value_parser = super::serve::memory_size, value_name = "SIZE")]
+    max_memory: u64,
 
     /// Do not build the project or workspace first.
     #[arg(long)]
@@ -141,7 +151,11 @@ impl Opts {
         let reporter = Text {
             quiet: self.json || quiet,
         };
-        let outcomes = test::run(&suites, self.filter.as_deref(), &reporter);
+        let limits = test::Limits {
+            timeout: self.timeout,
+            max_memory: self.max_memory,
+        };
+        let outcomes = test::run(&suites, self.filter.as_deref(), &limits, &reporter);
         let totals = Totals::of(&outcomes);
         if self.json {
             for o in &outcomes {
@@ -190,6 +204,7 @@ impl Opts {
         let mut changed = Vec::new();
         loop {
             let started = Instant::now();
+            let before = watcher.snapshot();
             let round = self.build(paths, false);
             let tests = match round.failed {
                 Some(_) => None,
@@ -217,8 +232,9 @@ impl Opts {
                 tests.as_deref(),
                 started.elapsed(),
             );
-            watcher.drain();
-            changed = watcher.next_round().map_err(CliError::usage)?;
+            changed = watcher
+                .next_round(watcher.changed_since(&before))
+                .map_err(CliError::usage)?;
         }
     }
 }

@@ -514,8 +514,40 @@ async fn shutdown_signal() {
 /// component is compiled and checked off the request path and swapped in; requests in
 /// flight finish on the one they started with. A file that does not load is reported
 /// and the old component keeps serving.
+///
+/// The file system's change events (the `notify` crate) on the file's folder, not the
+/// file: a build replaces the file by renaming a new one over it.
 async fn watch(server: Arc<Server>) {
+    use notify::Watcher as _;
     let path = server.spec.component.clone();
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path.file_name().map(|n| n.to_os_string());
+    let (tx, mut changes) = tokio::sync::mpsc::unbounded_channel();
+    let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let Ok(event) = event else { return };
+        if !matches!(event.kind, notify::EventKind::Access(_))
+            && event.paths.iter().any(|p| p.file_name() == name.as_deref())
+        {
+            let _ = tx.send(());
+        }
+    })
+    .and_then(|mut w| {
+        w.watch(&dir, notify::RecursiveMode::NonRecursive)
+            .map(|()| w)
+    });
+    let _watcher = match watcher {
+        Ok(w) => w,
+        Err(e) => {
+            server.log.event(
+                "watch-failed",
+                &format!("cannot watch `{}`, so no reloads: {e}", dir.display()),
+            );
+            return;
+        }
+    };
     let stamp = |p: &Path| -> Option<(SystemTime, u64, u64)> {
         let m = std::fs::metadata(p).ok()?;
         #[cfg(unix)]
@@ -525,19 +557,20 @@ async fn watch(server: Arc<Server>) {
         Some((m.modified().ok()?, m.len(), ino))
     };
     let mut last = stamp(&path);
-    loop {
-        tokio::time::sleep(Duration::from_millis(250)).await;
+    while changes.recv().await.is_some() {
+        // Wait until the writer is done: no event for a moment.
+        loop {
+            match tokio::time::timeout(super::watch::QUIET, changes.recv()).await {
+                Ok(Some(())) => continue,
+                Ok(None) => return,
+                Err(_) => break,
+            }
+        }
         let now = stamp(&path);
         if now == last || now.is_none() {
             continue;
         }
-        // Wait until the writer is done: the stamp holds still for a moment.
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let settled = stamp(&path);
-        if settled != now {
-            continue;
-        }
-        last = settled;
+        last = now;
         let engine = server.engine.clone();
         let p = path.clone();
         let loaded = tokio::task::spawn_blocking(move || {

@@ -3,14 +3,18 @@
 //! into rounds: the first change starts a round, which waits until no change has come for
 //! a moment, so several quick saves (or an editor's write-and-rename) make one rebuild.
 //!
-//! Build outputs and dependency folders are not watched for changes. Events that arrive
-//! while a round builds and tests are dropped when it ends: they are mostly the build's
-//! own writes (Go bindings generated next to the sources, `Cargo.lock`), which the build
-//! cache would find unchanged anyway.
+//! Build outputs and dependency folders are not watched for changes. A round remembers
+//! the contents of the watched files as it starts ([`Watcher::snapshot`]); of the events
+//! that arrive while it builds and tests, only files whose contents differ from that
+//! snapshot start the next round ([`Watcher::changed_since`]). So a save made during a
+//! build is not lost, and the build's own rewrites of files it does not change
+//! (`Cargo.lock`, `go.sum`) do not start a round of their own.
 
 use super::build::SKIP_DIRS;
 use anyhow::{Context as _, Result};
 use notify::{EventKind, RecursiveMode, Watcher as _};
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash as _, Hasher as _};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
@@ -45,10 +49,11 @@ impl Watcher {
         })
     }
 
-    /// Blocks until a source file changes, then until changes stop for [`QUIET`];
-    /// returns the changed files, relative to the root.
-    pub fn next_round(&self) -> Result<Vec<PathBuf>> {
-        let mut changed = Vec::new();
+    /// Blocks until a source file changes (at once when `pending`, changes seen while the
+    /// last round ran, has any), then until changes stop for [`QUIET`]; returns the
+    /// changed files, relative to the root.
+    pub fn next_round(&self, pending: Vec<PathBuf>) -> Result<Vec<PathBuf>> {
+        let mut changed = pending;
         // The first relevant change.
         while changed.is_empty() {
             let event = self.events.recv().context("the file watcher stopped")?;
@@ -71,9 +76,47 @@ impl Watcher {
         Ok(changed)
     }
 
-    /// Forgets the events that came while a round ran.
-    pub fn drain(&self) {
-        while self.events.try_recv().is_ok() {}
+    /// The contents of every watched file now (a hash of each), taken as a round starts.
+    pub fn snapshot(&self) -> Snapshot {
+        let mut files = HashMap::new();
+        self.hash_tree(&self.root, &mut files);
+        Snapshot(files)
+    }
+
+    /// Takes the events that came while a round ran, and returns the files among them
+    /// whose contents now differ from `before` (created, deleted or edited since).
+    pub fn changed_since(&self, before: &Snapshot) -> Vec<PathBuf> {
+        let mut seen = Vec::new();
+        while let Ok(event) = self.events.try_recv() {
+            self.take(event, &mut seen);
+        }
+        seen.sort();
+        seen.dedup();
+        seen.retain(|rel| before.0.get(rel) != hash_file(&self.root.join(rel)).as_ref());
+        seen
+    }
+
+    fn hash_tree(&self, dir: &Path, out: &mut HashMap<PathBuf, u64>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => {
+                    let name = entry.file_name();
+                    if !SKIP_DIRS.iter().any(|s| name == *s) {
+                        self.hash_tree(&path, out);
+                    }
+                }
+                Ok(t) if t.is_file() => {
+                    if let (Some(rel), Some(h)) = (self.relevant(&path), hash_file(&path)) {
+                        out.insert(rel, h);
+                    }
+                }
+                _ => {}
+            }
+        }
     }
 
     fn take(&self, event: notify::Result<notify::Event>, changed: &mut Vec<PathBuf>) {
@@ -109,6 +152,18 @@ impl Watcher {
     }
 }
 
+/// What the watched files held when a round started: a hash of each, by path relative to
+/// the root.
+pub struct Snapshot(HashMap<PathBuf, u64>);
+
+/// A hash of a file's contents; `None` when it cannot be read (deleted).
+fn hash_file(path: &Path) -> Option<u64> {
+    let bytes = std::fs::read(path).ok()?;
+    let mut h = DefaultHasher::new();
+    bytes.hash(&mut h);
+    Some(h.finish())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,9 +185,31 @@ mod tests {
                 std::fs::write(root.join("src/lib.rs~"), b"backup").unwrap();
             })
         };
-        let changed = w.next_round().unwrap();
+        let changed = w.next_round(Vec::new()).unwrap();
         writer.join().unwrap();
         assert_eq!(changed, [PathBuf::from("src/lib.rs")]);
-        w.drain();
+    }
+
+    #[test]
+    fn a_save_during_a_round_is_kept_and_a_rewrite_of_the_same_bytes_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("src")).unwrap();
+        std::fs::write(dir.path().join("src/lib.rs"), b"one").unwrap();
+        std::fs::write(dir.path().join("Cargo.lock"), b"lock").unwrap();
+        let w = Watcher::new(dir.path()).unwrap();
+        let before = w.snapshot();
+        // What a build does (rewrites the lock file unchanged) and what a user does
+        // meanwhile (saves a source file).
+        std::fs::write(dir.path().join("Cargo.lock"), b"lock").unwrap();
+        std::fs::write(dir.path().join("src/lib.rs"), b"two").unwrap();
+        std::fs::write(dir.path().join("src/new.rs"), b"new").unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        let pending = w.changed_since(&before);
+        assert_eq!(
+            pending,
+            [PathBuf::from("src/lib.rs"), PathBuf::from("src/new.rs")]
+        );
+        // The next round starts at once with them.
+        assert_eq!(w.next_round(pending.clone()).unwrap(), pending);
     }
 }

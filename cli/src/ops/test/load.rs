@@ -119,6 +119,8 @@ impl Loader {
     pub fn new() -> Result<Loader> {
         let mut config = wasmtime::Config::new();
         config.wasm_component_model(true);
+        // Each test's time limit (`exec`'s clock).
+        config.epoch_interruption(true);
         host::enable_cache(&mut config);
         Ok(Loader {
             engine: Engine::new(&config)?,

@@ -75,6 +75,14 @@ pub enum Failure {
     Setup { message: String },
 }
 
+/// What one test may use before it fails: wall time in the guest (counted by the
+/// engine's epoch, so an endless loop stops) and the size of each linear memory.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub timeout: Duration,
+    pub max_memory: u64,
+}
+
 /// Where to look for test files.
 pub const SUFFIX: &str = ".test.toml";
 
