@@ -17,7 +17,9 @@ fi
 
 echo "== PostgreSQL for the pipeline test (Debian's package, a throwaway server)"
 WCOMP_TEST_POSTGRES=$(scripts/postgres.sh)
-export WCOMP_TEST_POSTGRES
+# The CA of the server's TLS certificate, for the `sslmode=require` test.
+WCOMP_TEST_POSTGRES_CA="${WCOMP_PG_DATA:-/tmp/wcomp-pg}-ca.pem"
+export WCOMP_TEST_POSTGRES WCOMP_TEST_POSTGRES_CA
 
 # The registry's PostgreSQL metadata suite, S3 storage suite and replica tests
 # (registry-server/tests/cluster.rs) use these; under CI their absence is a failure.

@@ -106,6 +106,14 @@ fn every_builtin_template_renders_a_project() {
                 assert!(text.contains("Howdy"), "{t}/{f} lacks the greeting");
             }
         }
+        // A package named like the templates' interface still gets WIT that parses.
+        let dir = format!("g-{t}");
+        let o = env.wcomp(&["new", t, &dir, "--name", "acme:greeter"]);
+        assert!(o.status.success(), "{t}: {}", stderr(&o));
+        let mut resolve = wit_parser::Resolve::default();
+        if let Err(e) = resolve.push_dir(env.path(&dir).join("wit")) {
+            panic!("{t} with acme:greeter: {e:#}");
+        }
     }
 }
 

@@ -140,14 +140,17 @@ impl App {
         }
         let password = admin_password.unwrap_or_else(|| crate::auth::random_secret(""));
         let hash = crate::auth::hash_password(&password)?;
-        self.meta
-            .put_user(&User {
+        // Another replica starting at the same moment may win; then its password stands
+        // (it printed it) and this one prints nothing.
+        let created = self
+            .meta
+            .create_first_user(&User {
                 name: "admin".into(),
                 password_hash: hash,
                 admin: true,
             })
             .await?;
-        Ok(Some(("admin".into(), password)))
+        Ok(created.then(|| ("admin".into(), password)))
     }
 }
 
@@ -174,6 +177,7 @@ pub async fn open_backends(config: &Config) -> anyhow::Result<(Arc<dyn Metadata>
                 crate::metadata::postgres::PostgresMetadata::connect(
                     url,
                     config.metadata.pool_size,
+                    config.metadata.tls_ca.as_deref(),
                 )
                 .await?,
             )

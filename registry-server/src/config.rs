@@ -69,6 +69,9 @@ pub struct MetadataConfig {
     pub url: Option<String>,
     /// Connections per replica.
     pub pool_size: usize,
+    /// A PEM file of CA certificates to trust for a URL with `sslmode=require`, besides
+    /// the Mozilla roots (a private CA, a self-signed server).
+    pub tls_ca: Option<std::path::PathBuf>,
 }
 
 impl Default for MetadataConfig {
@@ -77,6 +80,7 @@ impl Default for MetadataConfig {
             backend: MetadataBackend::Sqlite,
             url: None,
             pool_size: 16,
+            tls_ca: None,
         }
     }
 }
@@ -88,6 +92,7 @@ impl std::fmt::Debug for MetadataConfig {
             .field("backend", &self.backend)
             .field("url", &self.url.as_ref().map(|_| "<set>"))
             .field("pool_size", &self.pool_size)
+            .field("tls_ca", &self.tls_ca)
             .finish()
     }
 }

@@ -75,6 +75,8 @@ pub struct ByteRange {
 /// bounds memory per upload. 5 MiB is the smallest part S3 accepts; the local filesystem
 /// writes parts in place and does well with much smaller ones.
 const PART_SIZE: usize = 5 * 1024 * 1024;
+/// S3's limit for one CopyObject (a bigger object needs a multipart copy).
+const COPY_OBJECT_LIMIT: u64 = 5 << 30;
 const LOCAL_PART_SIZE: usize = 512 * 1024;
 
 /// Blob GETs read the file in pieces of this size. Large enough that the per-read costs
@@ -155,6 +157,9 @@ pub struct BlobStore {
     part_size: usize,
     /// Whether a rename copies the object (S3: copy, then delete) rather than moving it.
     rename_copies: bool,
+    /// The largest object a rename may copy server-side (S3's CopyObject takes 5 GiB);
+    /// a bigger one is streamed through this process into its place.
+    copy_limit: u64,
     /// For presigned GET redirects: the unprefixed S3 store, the key prefix and the URL
     /// lifetime.
     signer: Option<(
@@ -170,6 +175,7 @@ impl BlobStore {
             store,
             part_size: PART_SIZE,
             rename_copies: true,
+            copy_limit: COPY_OBJECT_LIMIT,
             signer: None,
         }
     }
@@ -181,6 +187,7 @@ impl BlobStore {
             store: Arc::new(fs),
             part_size: LOCAL_PART_SIZE,
             rename_copies: false,
+            copy_limit: u64::MAX,
             signer: None,
         })
     }
@@ -257,6 +264,7 @@ impl BlobStore {
             store,
             part_size: PART_SIZE,
             rename_copies: true,
+            copy_limit: COPY_OBJECT_LIMIT,
             signer: cfg.redirect.then(|| {
                 (
                     s3.clone(),
@@ -514,10 +522,27 @@ impl BlobStore {
             let _ = self.store.delete(&staged.tmp).await;
             return Ok(());
         }
+        if self.rename_copies && staged.size > self.copy_limit {
+            // Too big for one server-side copy: read it back and write it into place as a
+            // multipart upload, which S3 shows only once it is complete.
+            let body = self.store.get(&staged.tmp).await?.into_stream();
+            self.write_stream(&Self::blob_path(&staged.digest), body, |_| {})
+                .await?;
+            let _ = self.store.delete(&staged.tmp).await;
+            return Ok(());
+        }
         self.store
             .rename(&staged.tmp, &Self::blob_path(&staged.digest))
             .await?;
         Ok(())
+    }
+
+    /// Lowers the server-side copy limit, so tests reach the streamed path with small
+    /// blobs.
+    #[cfg(test)]
+    pub fn with_copy_limit(mut self, limit: u64) -> Self {
+        self.copy_limit = limit;
+        self
     }
 
     pub async fn discard(&self, staged: Staged) {
@@ -950,7 +975,28 @@ mod suite {
             .unwrap();
         s.commit(first).await.unwrap();
         s.commit(second).await.unwrap();
-        assert_eq!(read(&s, &d, None).await, data);
+        assert_stored_once(&s, &d, &data).await;
+    }
+
+    /// A blob over the server-side copy limit (5 GiB on S3; lowered here) is streamed into
+    /// place: the same bytes, no scratch object left.
+    pub async fn a_blob_too_big_to_copy_is_streamed_into_place(s: BlobStore) {
+        let s = s.with_copy_limit(1000);
+        let data: Vec<u8> = (0..(PART_SIZE as u32 + 300_000))
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let d = Digest::of(Algorithm::Sha256, &data);
+        let staged = s
+            .stage_stream(body(&[&data[..PART_SIZE / 2], &data[PART_SIZE / 2..]]), &d)
+            .await
+            .unwrap();
+        s.commit(staged).await.unwrap();
+        assert_stored_once(&s, &d, &data).await;
+    }
+
+    /// `d` reads back as `data`, it is the only blob, and no scratch object is left.
+    async fn assert_stored_once(s: &BlobStore, d: &Digest, data: &[u8]) {
+        assert_eq!(read(s, d, None).await, data);
         assert_eq!(s.list_blobs().await.unwrap().len(), 1);
         let left = s
             .stale_scratch(chrono_free::Timestamp(i64::MAX))
@@ -987,7 +1033,7 @@ mod suite {
             };
             a_verified_blob_becomes_visible_only_on_commit, a_wrong_digest_leaves_nothing,
             chunks_are_stitched_in_order, an_empty_blob_round_trips,
-            a_blob_committed_twice_is_stored_once);
+            a_blob_committed_twice_is_stored_once, a_blob_too_big_to_copy_is_streamed_into_place);
     }
 
     mod s3 {
@@ -995,7 +1041,7 @@ mod suite {
             crate::storage::test_s3::bucket().await.map(|s| (s, ()));
             a_verified_blob_becomes_visible_only_on_commit, a_wrong_digest_leaves_nothing,
             chunks_are_stitched_in_order, an_empty_blob_round_trips,
-            a_blob_committed_twice_is_stored_once);
+            a_blob_committed_twice_is_stored_once, a_blob_too_big_to_copy_is_streamed_into_place);
     }
 }
 

@@ -184,12 +184,20 @@ pub fn create(opts: NewOptions) -> Result<Created> {
         .and_then(|v| v.as_str().map(str::to_string))
         .context("template has no `name` parameter")?;
     let (namespace, package) = split_package_name(&name)?;
+    // The world is named after the package, except where that would clash with the
+    // interface the built-in templates export (`greeter`): a package's items share one
+    // namespace.
+    let world = if package == "greeter" {
+        format!("{package}-world")
+    } else {
+        package.clone()
+    };
     let derived = [
         ("namespace", namespace.clone()),
         ("package", package.clone()),
         ("snake_name", package.replace('-', "_")),
         ("camel_name", upper_camel(&package)),
-        ("world", package.clone()),
+        ("world", world),
         (
             "wasi_http_version",
             crate::ops::wasi_wit::HTTP_VERSION.to_string(),

@@ -17,6 +17,7 @@
 //! the steps it is missing on open, and refuses a database written by a newer wcomp-registry.
 
 pub mod migrations;
+pub mod pg_tls;
 pub mod postgres;
 pub mod sqlite;
 pub mod suite;
@@ -259,6 +260,9 @@ pub trait Metadata: Send + Sync + 'static {
     async fn put_user(&self, user: &User) -> MetaResult<()>;
     async fn get_user(&self, name: &str) -> MetaResult<Option<User>>;
     async fn count_users(&self) -> MetaResult<u64>;
+    /// Adds `user` only when there is no user at all, atomically: of replicas starting
+    /// together on an empty database, exactly one gets `true`.
+    async fn create_first_user(&self, user: &User) -> MetaResult<bool>;
     /// Stores an API token (its SHA-256) for `user`.
     async fn put_api_token(
         &self,

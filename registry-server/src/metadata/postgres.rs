@@ -13,8 +13,8 @@
 //! * [`Metadata::advance_upload`] is one `UPDATE ... WHERE committed = $from` (compare-and-set).
 //! * Migrations run under an advisory lock, so replicas starting together migrate once.
 //!
-//! Connections are plain TCP (`NoTls`): run the database on a private network or a local
-//! socket, or put a TLS tunnel in front of it.
+//! Connections are plain TCP unless the URL says `sslmode=require`: then TLS, with the
+//! server's certificate verified (`pg_tls`).
 
 use super::migrations;
 use super::*;
@@ -28,6 +28,8 @@ use tokio_postgres::types::ToSql;
 const GC_LOCK: i64 = 0x7763_6f6d_7067_6301;
 /// Key of the advisory lock migrations run under.
 const MIGRATE_LOCK: i64 = 0x7763_6f6d_7067_6302;
+/// Key of the advisory lock the first user is created under.
+const FIRST_USER_LOCK: i64 = 0x7763_6f6d_7067_6303;
 /// First half of the two-key advisory locks that serialise opening sessions per owner.
 const OWNER_LOCK_SPACE: i32 = 0x7763_7001;
 
@@ -85,25 +87,43 @@ pub fn describe_url(cfg: &tokio_postgres::Config) -> String {
 impl PostgresMetadata {
     /// Connects (checking at once that the server answers and the credentials work), then
     /// brings the schema to the latest version or refuses a newer one.
-    pub async fn connect(url: &str, pool_size: usize) -> MetaResult<Self> {
+    /// `tls_ca`: a PEM file of CA certificates trusted for `sslmode=require`, besides the
+    /// Mozilla roots.
+    pub async fn connect(
+        url: &str,
+        pool_size: usize,
+        tls_ca: Option<&std::path::Path>,
+    ) -> MetaResult<Self> {
         let mut cfg: tokio_postgres::Config = url
             .parse()
             .map_err(|e| MetaError::Backend(format!("invalid PostgreSQL URL: {e}")))?;
         if cfg.get_connect_timeout().is_none() {
             cfg.connect_timeout(Duration::from_secs(10));
         }
-        Self::with_config(cfg, pool_size).await
+        Self::with_config(cfg, pool_size, tls_ca).await
     }
 
-    async fn with_config(cfg: tokio_postgres::Config, pool_size: usize) -> MetaResult<Self> {
+    async fn with_config(
+        cfg: tokio_postgres::Config,
+        pool_size: usize,
+        tls_ca: Option<&std::path::Path>,
+    ) -> MetaResult<Self> {
         let what = describe_url(&cfg);
-        let mgr = Manager::from_config(
-            cfg,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let recycling = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let mgr = if cfg.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+            let tls = super::pg_tls::RustlsConnect::new(tls_ca)
+                .map_err(|e| be(format!("PostgreSQL TLS (`tls_ca`): {e}")))?;
+            Manager::from_config(cfg, tls, recycling)
+        } else {
+            if tls_ca.is_some() {
+                return Err(be(
+                    "[metadata] tls_ca is set, and the URL does not ask for TLS: add `sslmode=require` to it",
+                ));
+            }
+            Manager::from_config(cfg, NoTls, recycling)
+        };
         let pool = Pool::builder(mgr)
             .max_size(pool_size.max(1))
             .runtime(Runtime::Tokio1)
@@ -174,7 +194,7 @@ impl PostgresMetadata {
             .unwrap();
         let mut cfg = base.clone();
         cfg.options(format!("-c search_path={schema}"));
-        let mut meta = Self::with_config(cfg, 4).await.unwrap();
+        let mut meta = Self::with_config(cfg, 4, None).await.unwrap();
         meta.test_schema = Some(std::sync::Arc::new(SchemaDropper { base, schema }));
         Some(meta)
     }
@@ -920,6 +940,25 @@ impl Metadata for PostgresMetadata {
         Ok(())
     }
 
+    async fn create_first_user(&self, u: &User) -> MetaResult<bool> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pe)?;
+        // Under the lock, the INSERT's snapshot sees a user another replica committed.
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&FIRST_USER_LOCK])
+            .await
+            .map_err(pe)?;
+        let added = tx
+            .execute(
+                "INSERT INTO users(name, password_hash, admin)
+                 SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM users)",
+                &[&u.name, &u.password_hash, &u.admin],
+            )
+            .await
+            .map_err(pe)?;
+        tx.commit().await.map_err(pe)?;
+        Ok(added == 1)
+    }
+
     async fn get_user(&self, name: &str) -> MetaResult<Option<User>> {
         let c = self.client().await?;
         let r = c
@@ -1308,7 +1347,9 @@ mod tests {
         let dropper = t.test_schema.clone().unwrap();
         let mut cfg = dropper.base.clone();
         cfg.options(format!("-c search_path={}", dropper.schema));
-        let again = PostgresMetadata::with_config(cfg.clone(), 1).await.unwrap();
+        let again = PostgresMetadata::with_config(cfg.clone(), 1, None)
+            .await
+            .unwrap();
         assert_eq!(again.shared_setting("k", "v").await.unwrap(), "v");
         assert_eq!(again.upload_chunks("old").await.unwrap(), vec!["p0", "p10"]);
         let old = again.get_upload("old").await.unwrap().unwrap();
@@ -1318,7 +1359,7 @@ mod tests {
             .await
             .unwrap();
         drop(c);
-        let err = PostgresMetadata::with_config(cfg, 1)
+        let err = PostgresMetadata::with_config(cfg, 1, None)
             .await
             .err()
             .expect("a newer schema is refused");
@@ -1336,7 +1377,7 @@ mod tests {
 
     #[tokio::test]
     async fn wrong_credentials_and_unreachable_servers_are_named() {
-        let err = PostgresMetadata::connect("postgres://u:p@127.0.0.1:1/db", 1)
+        let err = PostgresMetadata::connect("postgres://u:p@127.0.0.1:1/db", 1, None)
             .await
             .err()
             .unwrap()
@@ -1355,12 +1396,75 @@ mod tests {
         // The test server trusts everyone; a role that does not exist is still refused.
         let mut cfg: tokio_postgres::Config = url.parse().unwrap();
         cfg.user("no_such_role_wcomp");
-        let err = PostgresMetadata::with_config(cfg, 1)
+        let err = PostgresMetadata::with_config(cfg, 1, None)
             .await
             .err()
             .unwrap()
             .to_string();
         assert!(err.contains("no_such_role_wcomp"), "{err}");
+    }
+
+    /// `sslmode=require` speaks TLS and verifies the server: refused without the CA that
+    /// signed its certificate, encrypted with it (scripts/postgres.sh's server has TLS).
+    #[tokio::test]
+    async fn sslmode_require_verifies_the_server_against_tls_ca() {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let (Some(url), Some(ca)) = (env("WCOMP_TEST_POSTGRES"), env("WCOMP_TEST_POSTGRES_CA"))
+        else {
+            assert!(
+                env("CI").is_none_or(|v| v == "false" || v == "0"),
+                "CI is set but WCOMP_TEST_POSTGRES(_CA) is not: scripts/postgres.sh starts a server with TLS"
+            );
+            eprintln!("skipped: WCOMP_TEST_POSTGRES or WCOMP_TEST_POSTGRES_CA is not set");
+            return;
+        };
+        let ca = std::path::Path::new(&ca);
+        let mut cfg: tokio_postgres::Config = url.parse().unwrap();
+        cfg.ssl_mode(tokio_postgres::config::SslMode::Require);
+
+        let err = PostgresMetadata::with_config(cfg.clone(), 1, None)
+            .await
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("cannot connect to PostgreSQL") && err.contains("certificate"),
+            "{err}"
+        );
+        let err = PostgresMetadata::connect(&url, 1, Some(ca))
+            .await
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("add `sslmode=require`"), "{err}");
+
+        let tls = super::super::pg_tls::RustlsConnect::new(Some(ca)).unwrap();
+        let (c, conn) = cfg.connect(tls).await.unwrap();
+        tokio::spawn(conn);
+        let encrypted: bool = c
+            .query_one(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert!(encrypted);
+        // The pool over TLS migrates a fresh schema and answers.
+        let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+        c.batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .await
+            .unwrap();
+        let mut in_schema = cfg.clone();
+        in_schema.options(format!("-c search_path={schema}"));
+        let meta = PostgresMetadata::with_config(in_schema, 1, Some(ca))
+            .await
+            .unwrap();
+        assert_eq!(meta.count_users().await.unwrap(), 0);
+        drop(meta);
+        c.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+            .await
+            .unwrap();
     }
 }
 

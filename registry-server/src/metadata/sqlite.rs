@@ -982,6 +982,22 @@ impl Metadata for SqliteMetadata {
         .await
     }
 
+    async fn create_first_user(&self, user: &User) -> MetaResult<bool> {
+        let u = user.clone();
+        // One statement on the one writer connection: atomic in one process, and SQLite's
+        // write lock makes it so across processes sharing the file.
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO users(name, password_hash, admin)
+                 SELECT ?1, ?2, ?3 WHERE NOT EXISTS (SELECT 1 FROM users)",
+                params![u.name, u.password_hash, u.admin],
+            )
+            .map(|n| n == 1)
+            .map_err(be)
+        })
+        .await
+    }
+
     async fn get_user(&self, name: &str) -> MetaResult<Option<User>> {
         let name = name.to_string();
         self.read(move |c| {

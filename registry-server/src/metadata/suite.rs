@@ -336,6 +336,27 @@ pub async fn gc_takes_only_old_unreferenced_blobs(m: &dyn Metadata) {
 
 pub async fn users_tokens_and_grants(m: &dyn Metadata) {
     assert_eq!(m.count_users().await.unwrap(), 0);
+    // Replicas starting together on an empty database: one creates the first admin.
+    let first = |password: &str| User {
+        name: "admin".into(),
+        password_hash: password.into(),
+        admin: true,
+    };
+    let (a, b, c) = (first("a"), first("b"), first("c"));
+    let tries = futures_util::future::join_all([
+        m.create_first_user(&a),
+        m.create_first_user(&b),
+        m.create_first_user(&c),
+    ])
+    .await;
+    let won: Vec<bool> = tries.into_iter().map(|r| r.unwrap()).collect();
+    assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
+    let admin = m.get_user("admin").await.unwrap().unwrap();
+    let winner = won.iter().position(|w| *w).unwrap();
+    assert_eq!(admin.password_hash, ["a", "b", "c"][winner]);
+    assert!(!m.create_first_user(&first("d")).await.unwrap());
+    assert_eq!(m.count_users().await.unwrap(), 1);
+
     let u = User {
         name: "alice".into(),
         password_hash: "h".into(),
@@ -343,7 +364,7 @@ pub async fn users_tokens_and_grants(m: &dyn Metadata) {
     };
     m.put_user(&u).await.unwrap();
     assert_eq!(m.get_user("alice").await.unwrap(), Some(u));
-    assert_eq!(m.count_users().await.unwrap(), 1);
+    assert_eq!(m.count_users().await.unwrap(), 2);
     m.put_api_token("alice", "abc", "ci", 0).await.unwrap();
     assert_eq!(
         m.api_token_user("abc").await.unwrap().as_deref(),
