@@ -27,6 +27,12 @@
 //! session offsets live in S3 and the database, any replica can take the next PATCH or PUT.
 //! Anything smaller than one part (a chunk, a small blob) is written with a single PUT, and a
 //! blob already under `blobs/` with the same size is not copied over again.
+//!
+//! A blob sent whole in one request names its digest up front; when no metadata row knows
+//! that digest, it is streamed on S3 straight to `blobs/` ([`BlobStore::stage_in_place`]):
+//! the multipart upload is completed (which is when S3 shows the object) only once the
+//! hash matched, and is aborted otherwise. That saves the copy out of `tmp/`, and stays
+//! safe against GC because GC can only delete a digest it claimed through a metadata row.
 
 use crate::oci::{Digest, Hasher};
 use bytes::Bytes;
@@ -61,6 +67,9 @@ pub struct Staged {
     tmp: Path,
     pub digest: Digest,
     pub size: u64,
+    /// Written straight to its place under `blobs/` ([`BlobStore::stage_in_place`]):
+    /// commit has nothing to move, discard nothing to delete.
+    in_place: bool,
 }
 
 /// A byte range of a blob, already resolved against its size.
@@ -75,6 +84,9 @@ pub struct ByteRange {
 /// bounds memory per upload. 5 MiB is the smallest part S3 accepts; the local filesystem
 /// writes parts in place and does well with much smaller ones.
 const PART_SIZE: usize = 5 * 1024 * 1024;
+/// Parts of one multipart upload sent to S3 at once while the next is read from the
+/// client (each up to [`PART_SIZE`] in memory).
+const PARTS_IN_FLIGHT: usize = 2;
 /// S3's limit for one CopyObject (a bigger object needs a multipart copy).
 const COPY_OBJECT_LIMIT: u64 = 5 << 30;
 const LOCAL_PART_SIZE: usize = 512 * 1024;
@@ -341,7 +353,24 @@ impl BlobStore {
         &self,
         path: &Path,
         body: S,
+        on_data: impl FnMut(&[u8]),
+    ) -> StorageResult<u64>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: std::fmt::Display,
+    {
+        self.write_checked(path, body, on_data, |_| Ok(())).await
+    }
+
+    /// [`BlobStore::write_stream`], with `check` (given the byte count) deciding, once the
+    /// body has ended and before the object exists, whether it is created: an error from
+    /// it aborts the write and is returned.
+    async fn write_checked<S, E>(
+        &self,
+        path: &Path,
+        body: S,
         mut on_data: impl FnMut(&[u8]),
+        check: impl FnOnce(u64) -> StorageResult<()>,
     ) -> StorageResult<u64>
     where
         S: Stream<Item = Result<Bytes, E>> + Send,
@@ -356,6 +385,7 @@ impl BlobStore {
         while head_len < self.part_size {
             match body.next().await {
                 None => {
+                    check(n)?;
                     self.store
                         .put(path, head.into_iter().collect::<object_store::PutPayload>())
                         .await?;
@@ -373,7 +403,7 @@ impl BlobStore {
         let upload = self.store.put_multipart(path).await?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, self.part_size);
         for chunk in head {
-            if let Err(e) = writer.wait_for_capacity(1).await {
+            if let Err(e) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
                 return Err(e.into());
             }
             writer.put(chunk);
@@ -388,10 +418,14 @@ impl BlobStore {
             };
             on_data(&chunk);
             n += chunk.len() as u64;
-            if let Err(e) = writer.wait_for_capacity(1).await {
+            if let Err(e) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
                 return Err(e.into());
             }
             writer.put(chunk);
+        }
+        if let Err(e) = check(n) {
+            let _ = writer.abort().await;
+            return Err(e);
         }
         writer.finish().await?;
         Ok(n)
@@ -420,6 +454,60 @@ impl BlobStore {
         self.verify(tmp, hasher, size, expected).await
     }
 
+    /// Where a rename is a copy (S3): streams a blob whose digest the client named up
+    /// front straight to its place under `blobs/`, hashing as it goes, and creates the
+    /// object (completes the multipart upload, which S3 shows only then) only when the
+    /// digest matches. Saves the copy out of `tmp/`. Elsewhere, [`BlobStore::stage_stream`].
+    ///
+    /// Only for a digest no metadata row knows: GC then cannot have claimed it, and
+    /// cannot claim it before it is linked (a claim needs a row older than the grace
+    /// period), so GC's deletion of an older copy can never remove this one (gc.rs).
+    pub async fn stage_in_place<S, E>(&self, body: S, expected: &Digest) -> StorageResult<Staged>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: std::fmt::Display,
+    {
+        if !self.rename_copies {
+            return self.stage_stream(body, expected).await;
+        }
+        let path = Self::blob_path(expected);
+        // Shared by the two callbacks; a Mutex, not a RefCell, so the future stays Send.
+        let hasher = std::sync::Mutex::new(Some(Hasher::new(expected.algorithm())));
+        let size = self
+            .write_checked(
+                &path,
+                body,
+                |d| {
+                    if let Some(h) = hasher.lock().expect("not poisoned").as_mut() {
+                        h.update(d);
+                    }
+                },
+                |_| {
+                    let actual = hasher
+                        .lock()
+                        .expect("not poisoned")
+                        .take()
+                        .expect("checked once")
+                        .finish();
+                    if &actual == expected {
+                        Ok(())
+                    } else {
+                        Err(StorageError::DigestMismatch {
+                            expected: expected.to_string(),
+                            actual: actual.to_string(),
+                        })
+                    }
+                },
+            )
+            .await?;
+        Ok(Staged {
+            tmp: path,
+            digest: expected.clone(),
+            size,
+            in_place: true,
+        })
+    }
+
     pub async fn stage_bytes(&self, bytes: Bytes, expected: &Digest) -> StorageResult<Staged> {
         let actual = Digest::of(expected.algorithm(), &bytes);
         if &actual != expected {
@@ -435,6 +523,7 @@ impl BlobStore {
             tmp,
             digest: actual,
             size,
+            in_place: false,
         })
     }
 
@@ -506,6 +595,7 @@ impl BlobStore {
             tmp,
             digest: actual,
             size,
+            in_place: false,
         })
     }
 
@@ -515,6 +605,9 @@ impl BlobStore {
     /// the new copy dropped, as distribution does: 32 clients pushing one blob cost one
     /// server-side copy, not 32.
     pub async fn commit(&self, staged: Staged) -> StorageResult<()> {
+        if staged.in_place {
+            return Ok(());
+        }
         if self.rename_copies
             && let Ok(m) = self.store.head(&Self::blob_path(&staged.digest)).await
             && m.size == staged.size
@@ -537,6 +630,12 @@ impl BlobStore {
         Ok(())
     }
 
+    /// Whether committing a staged blob copies it (S3), which
+    /// [`BlobStore::stage_in_place`] avoids.
+    pub fn copies_on_commit(&self) -> bool {
+        self.rename_copies
+    }
+
     /// Lowers the server-side copy limit, so tests reach the streamed path with small
     /// blobs.
     #[cfg(test)]
@@ -545,8 +644,13 @@ impl BlobStore {
         self
     }
 
+    /// Drops a staged blob that will not be linked. One written in place stays: a
+    /// concurrent push of the same digest may have linked it meanwhile, and GC's orphan
+    /// sweep removes it after the grace period if nothing did.
     pub async fn discard(&self, staged: Staged) {
-        let _ = self.store.delete(&staged.tmp).await;
+        if !staged.in_place {
+            let _ = self.store.delete(&staged.tmp).await;
+        }
     }
 
     pub async fn size(&self, d: &Digest) -> StorageResult<Option<u64>> {
@@ -994,6 +1098,33 @@ mod suite {
         assert_stored_once(&s, &d, &data).await;
     }
 
+    /// A blob written in place (S3; elsewhere through `tmp/`) exists only when its digest
+    /// matched, small (one PUT) or large (a multipart upload, aborted on a mismatch).
+    pub async fn a_blob_written_in_place_exists_only_when_its_digest_matches(s: BlobStore) {
+        for len in [1000usize, PART_SIZE * 2 + 12_345] {
+            let data: Vec<u8> = (0..len as u32).map(|i| (i % 247) as u8).collect();
+            let d = Digest::of(Algorithm::Sha256, &data);
+            let wrong = Digest::of(Algorithm::Sha256, b"something else");
+            let half = len / 2;
+            let err = s
+                .stage_in_place(body(&[&data[..half], &data[half..]]), &wrong)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, StorageError::DigestMismatch { .. }), "{err}");
+            assert_eq!(s.size(&wrong).await.unwrap(), None);
+            assert_eq!(s.size(&d).await.unwrap(), None);
+            assert!(s.list_blobs().await.unwrap().is_empty());
+            let staged = s
+                .stage_in_place(body(&[&data[..half], &data[half..]]), &d)
+                .await
+                .unwrap();
+            assert_eq!(staged.size, len as u64);
+            s.commit(staged).await.unwrap();
+            assert_stored_once(&s, &d, &data).await;
+            s.delete_blob(&d).await.unwrap();
+        }
+    }
+
     /// `d` reads back as `data`, it is the only blob, and no scratch object is left.
     async fn assert_stored_once(s: &BlobStore, d: &Digest, data: &[u8]) {
         assert_eq!(read(s, d, None).await, data);
@@ -1033,7 +1164,8 @@ mod suite {
             };
             a_verified_blob_becomes_visible_only_on_commit, a_wrong_digest_leaves_nothing,
             chunks_are_stitched_in_order, an_empty_blob_round_trips,
-            a_blob_committed_twice_is_stored_once, a_blob_too_big_to_copy_is_streamed_into_place);
+            a_blob_committed_twice_is_stored_once, a_blob_too_big_to_copy_is_streamed_into_place,
+            a_blob_written_in_place_exists_only_when_its_digest_matches);
     }
 
     mod s3 {
@@ -1041,7 +1173,8 @@ mod suite {
             crate::storage::test_s3::bucket().await.map(|s| (s, ()));
             a_verified_blob_becomes_visible_only_on_commit, a_wrong_digest_leaves_nothing,
             chunks_are_stitched_in_order, an_empty_blob_round_trips,
-            a_blob_committed_twice_is_stored_once, a_blob_too_big_to_copy_is_streamed_into_place);
+            a_blob_committed_twice_is_stored_once, a_blob_too_big_to_copy_is_streamed_into_place,
+            a_blob_written_in_place_exists_only_when_its_digest_matches);
     }
 }
 

@@ -231,7 +231,15 @@ async fn stage_body(
     }
     let over = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stream = capped(body, quota.as_ref().map(Quota::left), over.clone());
-    match ctx.state.blobs.stage_stream(stream, d).await {
+    // New content on S3 goes straight to its place (no copy out of tmp/); a digest the
+    // metadata knows (stored, or being collected) takes the tmp/ path, whose commit keeps
+    // an existing copy and waits for GC (storage.rs, gc.rs).
+    let staged = if ctx.state.blobs.copies_on_commit() && !ctx.state.meta.blob_known(d).await? {
+        ctx.state.blobs.stage_in_place(stream, d).await
+    } else {
+        ctx.state.blobs.stage_stream(stream, d).await
+    };
+    match staged {
         Ok(s) => Ok(s),
         Err(_) if over.load(Relaxed) => Err(quota.map_or_else(
             || ApiError::new(ErrorCode::QuotaExceeded, "quota exceeded"),
