@@ -555,8 +555,9 @@ fn workspace_build_composes_the_members_and_caches_the_composition() {
 
 /// The pipeline's own test files (docs/test.md): each part with its imports mocked, the
 /// validator with the real normaliser plugged in, the adapter and the composed `api` on a
-/// fresh SQLite per test and with `wcomp:sql` mocked. `wcomp test` builds what is stale
-/// first (the front and the two compositions here).
+/// fresh SQLite per test and with `wcomp:sql` mocked, and the REST service (the front
+/// composed with the rest) by HTTP requests. `wcomp test` builds what is stale first (the
+/// front and the two compositions here).
 #[test]
 fn the_pipelines_own_tests_pass() {
     let Some((tmp, _)) = composed() else {
@@ -564,12 +565,18 @@ fn the_pipelines_own_tests_pass() {
     };
     let _one_build_at_a_time = WORKSPACE.lock().unwrap_or_else(|p| p.into_inner());
     let out = ok(wcomp(tmp.path(), &["test"]));
-    assert!(out.contains("running 12 tests from 4 files"), "{out}");
+    assert!(out.contains("running 16 tests from 5 files"), "{out}");
+    assert!(
+        out.contains(
+            "test service.test.toml::POST /signups stores the valid records and reports the others ... ok"
+        ),
+        "{out}"
+    );
     assert!(
         out.contains(
             "test validator/validator.test.toml::with the real normaliser plugged in ... ok"
         ),
         "{out}"
     );
-    assert!(out.contains("12 passed, 0 failed"), "{out}");
+    assert!(out.contains("16 passed, 0 failed"), "{out}");
 }

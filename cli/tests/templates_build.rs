@@ -598,6 +598,36 @@ fn http_template_round_trip(template: &str, language: &str) {
 
     check_http_routes(&wasm, "Howdy");
 
+    // The template's own request tests pass as scaffolded.
+    let o = wcomp(&proj, &["test"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("test service.test.toml::greets by name ... ok"),
+        "{out}"
+    );
+    assert!(out.contains("5 passed, 0 failed"), "{out}");
+    // A response that differs is shown part by part, and the test fails.
+    std::fs::write(
+        proj.join("wrong.test.toml"),
+        "[[test]]\nname = \"wrong\"\nrequest = \"GET /hello/Bob\"\nexpect-status = 201\n\
+         expect-body = \"Hi\"\nexpect-headers = { x-missing = \"1\" }\n",
+    )
+    .unwrap();
+    let o = wcomp(&proj, &["test", "wrong.test.toml"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    for needle in [
+        "expected: status 201",
+        "actual:   status 200",
+        "expected: body \"Hi\"",
+        "actual:   body \"Howdy, Bob!\\n\"",
+        "actual:   no x-missing header",
+        "0 passed, 1 failed",
+    ] {
+        assert!(out.contains(needle), "{needle}: {out}");
+    }
+
     // And as a user runs it: `wcomp serve` over real HTTP on loopback, a fresh instance
     // per request (the counter reads 1 every time).
     let user = common::User::new();

@@ -333,6 +333,56 @@ expect = '7'
 }
 
 #[test]
+fn request_tests_are_checked_before_any_test_runs() {
+    let d = Dir::new();
+    app(&d);
+    invalid(
+        &d,
+        &file(
+            r#"
+[[test]]
+name = "not an HTTP handler"
+request = "GET /"
+
+[[test]]
+name = "both"
+invoke = 'add(1, 2)'
+request = "GET /"
+
+[[test]]
+name = "neither"
+expect = '3'
+
+[[test]]
+name = "bad method and target"
+request = "G@T nowhere"
+
+[[test]]
+name = "expect with a request"
+request = "GET /"
+expect = '3'
+expect-status = 700
+
+[[test]]
+name = "response checks with invoke"
+invoke = 'add(1, 2)'
+expect-body = "3"
+"#,
+        ),
+        &[
+            "test `not an HTTP handler`: `request` needs a component that exports wasi:http/incoming-handler",
+            "test `both` has both `invoke` and `request`: keep one",
+            "test `neither` has neither `invoke`",
+            "`G@T` is not an HTTP method",
+            "the target must be a path starting with `/`",
+            "test `expect with a request`: `expect` is for `invoke` tests",
+            "`expect-status = 700` is not an HTTP status",
+            "test `response checks with invoke`: `expect-body` is for `request` tests",
+        ],
+    );
+}
+
+#[test]
 fn mock_call_counts_are_checked_and_the_last_answer_repeats() {
     let d = Dir::new();
     app(&d);

@@ -73,6 +73,9 @@ password=${WCOMP_ADMIN_PASSWORD:-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d
 echo "$password" >"$dir/admin-password"
 
 cat >"$dir/registry.toml" <<TOML
+# haproxy runs on loopback: client addresses come from its X-Forwarded-For.
+trusted_proxies = ["127.0.0.1"]
+
 [auth]
 enabled = $([ "$mode" = auth ] && echo true || echo false)
 # The tests read each replica's counters.

@@ -39,6 +39,12 @@ pub struct Config {
     /// Host names (with an optional `:port`) this server answers to, for realms and
     /// `.well-known` answers when `public_url` is unset.
     pub hostnames: Vec<String>,
+    /// Load balancers and reverse proxies in front of the server (addresses or CIDR
+    /// blocks). For a connection from one of them, the client's address (for login
+    /// throttling) is the last address in `X-Forwarded-For` that is not itself a trusted
+    /// proxy, and the per-address connection cap does not apply to the proxy. From any
+    /// other peer, `X-Forwarded-For` is ignored: a client cannot choose its address.
+    pub trusted_proxies: Vec<TrustedNet>,
     pub auth: AuthConfig,
     pub limits: Limits,
     pub gc: GcConfig,
@@ -49,6 +55,31 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
     pub metadata: MetadataConfig,
     pub storage: StorageConfig,
+}
+
+/// An address (`10.0.0.5`) or a CIDR block (`10.0.0.0/8`, `fd00::/8`) of trusted proxies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrustedNet(pub ipnet::IpNet);
+
+impl<'de> Deserialize<'de> for TrustedNet {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse::<ipnet::IpNet>()
+            .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+            .map(TrustedNet)
+            .map_err(|_| {
+                serde::de::Error::custom(format!(
+                    "`{s}` in trusted_proxies is neither an IP address nor a CIDR block (10.0.0.0/8)"
+                ))
+            })
+    }
+}
+
+impl Config {
+    /// Whether `ip` is one of `trusted_proxies`.
+    pub fn is_trusted_proxy(&self, ip: std::net::IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|n| n.0.contains(&ip))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -271,6 +302,7 @@ impl Default for Config {
             data_dir: PathBuf::from("wcomp-registry-data"),
             public_url: None,
             hostnames: Vec::new(),
+            trusted_proxies: Vec::new(),
             auth: AuthConfig::default(),
             limits: Limits::default(),
             gc: GcConfig::default(),
@@ -384,5 +416,20 @@ mod tests {
         assert!(cfg.requires_components("wasi/http"));
         assert!(!cfg.requires_components("acme/http"));
         assert!(toml::from_str::<Config>("lisen = \"x\"").is_err());
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_cidr_blocks() {
+        let cfg: Config =
+            toml::from_str("trusted_proxies = [\"10.0.0.0/8\", \"::1\", \"192.0.2.7\"]").unwrap();
+        assert!(cfg.is_trusted_proxy("10.200.0.1".parse().unwrap()));
+        assert!(cfg.is_trusted_proxy("::1".parse().unwrap()));
+        assert!(cfg.is_trusted_proxy("192.0.2.7".parse().unwrap()));
+        assert!(!cfg.is_trusted_proxy("192.0.2.8".parse().unwrap()));
+        let err = toml::from_str::<Config>("trusted_proxies = [\"10.0.0.0/33\"]")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("`10.0.0.0/33` in trusted_proxies"), "{err}");
     }
 }

@@ -37,8 +37,9 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> anyhow
     }
     let limits = state.config.limits.clone();
     let tls = state.config.tls.clone();
+    let trusted = state.config.trusted_proxies.iter().map(|n| n.0).collect();
     let app = crate::routes::router(state);
-    let gate = Arc::new(ConnGate::new(&limits));
+    let gate = Arc::new(ConnGate::new(&limits, trusted));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     // Every connection task holds a clone of `done_tx`; when the last is gone, all are done.
     let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<()>(1);
@@ -422,6 +423,8 @@ pub enum Refusal {
 pub struct ConnGate {
     max_total: usize,
     max_per_address: usize,
+    /// Trusted proxies: many clients behind one address, so no per-address cap.
+    uncapped: Vec<ipnet::IpNet>,
     total: AtomicUsize,
     by_address: Mutex<HashMap<IpAddr, usize>>,
 }
@@ -433,10 +436,11 @@ pub struct ConnGuard {
 }
 
 impl ConnGate {
-    pub fn new(l: &Limits) -> Self {
+    pub fn new(l: &Limits, uncapped: Vec<ipnet::IpNet>) -> Self {
         Self {
             max_total: l.max_connections,
             max_per_address: l.max_connections_per_address,
+            uncapped,
             total: AtomicUsize::new(0),
             by_address: Mutex::new(HashMap::new()),
         }
@@ -448,7 +452,7 @@ impl ConnGate {
             return Err(Refusal::Total);
         }
         let n = by.entry(ip).or_insert(0);
-        if *n >= self.max_per_address {
+        if *n >= self.max_per_address && !self.uncapped.iter().any(|net| net.contains(&ip)) {
             return Err(Refusal::PerAddress);
         }
         *n += 1;
@@ -702,6 +706,22 @@ mod tests {
     use super::*;
     use axum::serve::Listener as _;
     use std::path::Path;
+
+    #[test]
+    fn a_trusted_proxy_is_not_capped_per_address() {
+        let limits = Limits {
+            max_connections: 10,
+            max_connections_per_address: 1,
+            ..Limits::default()
+        };
+        let gate = Arc::new(ConnGate::new(&limits, vec!["10.0.0.0/8".parse().unwrap()]));
+        let proxy: IpAddr = "10.1.2.3".parse().unwrap();
+        let client: IpAddr = "192.0.2.1".parse().unwrap();
+        let _p1 = gate.admit(proxy).unwrap();
+        let _p2 = gate.admit(proxy).unwrap();
+        let _c1 = gate.admit(client).unwrap();
+        assert_eq!(gate.admit(client).err(), Some(Refusal::PerAddress));
+    }
 
     #[tokio::test]
     async fn plain_connections_send_without_delay() {

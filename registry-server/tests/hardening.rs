@@ -478,6 +478,64 @@ async fn failed_logins_are_throttled_with_retry_after() {
     assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
 }
 
+/// Attack: a fresh `X-Forwarded-For` for each password guess. The header is believed only
+/// from a configured trusted proxy; behind one, each client address has its own count,
+/// and what a client wrote into the header itself (left of what the proxy appended) is
+/// ignored.
+#[tokio::test]
+async fn login_throttling_sees_through_trusted_proxies_only() {
+    let http = reqwest::Client::new();
+    let guess = |base: &str, user: &str, pw: &str, forwarded: &str| {
+        http.get(format!("{base}/v2/"))
+            .basic_auth(user, Some(pw))
+            .header("x-forwarded-for", forwarded)
+            .send()
+    };
+    let throttled = |c: &mut wcomp_registry::config::Config| {
+        c.limits.login_failures_per_account = 100;
+        c.limits.login_failures_per_address = 3;
+    };
+
+    // Not a trusted proxy: the header is ignored, the loopback address is locked out.
+    let reg = secured(throttled).await;
+    let (base, _) = spawn(&reg).await;
+    let mut last = StatusCode::OK;
+    for i in 0..5 {
+        last = guess(&base, &format!("user{i}"), "x", &format!("203.0.113.{i}"))
+            .await
+            .unwrap()
+            .status();
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+
+    // The test's connections come from 127.0.0.1, trusted here as the balancer.
+    let reg = secured(|c| {
+        throttled(c);
+        c.trusted_proxies = vec![wcomp_registry::config::TrustedNet(
+            "127.0.0.0/8".parse().unwrap(),
+        )];
+    })
+    .await;
+    let (base, _) = spawn(&reg).await;
+    for i in 0..5 {
+        last = guess(&base, &format!("user{i}"), "x", "198.51.100.7")
+            .await
+            .unwrap()
+            .status();
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+    // The same client forging an address in front of the one the proxy appended.
+    let r = guess(&base, "alice", "alice-pw", "192.0.2.1, 198.51.100.7")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Another client behind the same balancer is not locked out.
+    let r = guess(&base, "alice", "alice-pw", "198.51.100.8")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
 /// Attack: writing into, finishing or cancelling another user's upload session.
 #[tokio::test]
 async fn another_users_upload_session_does_not_exist_for_them() {

@@ -527,3 +527,40 @@ async fn serves_https_when_tls_is_configured() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+/// The log on stderr is plain text when stderr is not a terminal (a file here): no colour
+/// codes in a log file or a pipe.
+#[test]
+fn the_log_in_a_file_has_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("registry.log");
+    let port = free_port();
+    let mut child = bin()
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(dir.path().join("data"))
+        .env_remove("WCOMP_REGISTRY_CONFIG")
+        .env_remove("NO_COLOR")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let mut up = false;
+    for _ in 0..600 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            up = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(up, "the server did not start");
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("INFO"), "{log}");
+    assert!(!log.contains('\u{1b}'), "{log:?}");
+}

@@ -9,7 +9,8 @@ use std::time::Instant;
 /// Runs every `*.test.toml` under the current project or workspace (build outputs and
 /// dependency folders are skipped), or the files and folders given. Each test calls one
 /// export with WAVE arguments in a fresh instance and compares the result with `expect`
-/// as a value; imports are answered by `[[mock]]`s (canned WAVE values, or a component
+/// as a value, or sends an HTTP `request` to a wasi:http handler and checks the response's
+/// status, headers and body; imports are answered by `[[mock]]`s (canned WAVE values, or a component
 /// plugged in for a whole interface) and by the host `wcomp run` has (WASI 0.2,
 /// wasi:http, and wcomp:sql with `db = "sqlite::memory:"`). Every file is checked against
 /// the component's WIT before any test runs. In a project or workspace, what is stale is
@@ -33,6 +34,13 @@ A test file:
   name = \"run greets through the import\"
   invoke = 'run()'
   expect = '\"[app] hello\"'
+
+A request test (a component that exports wasi:http/incoming-handler):
+  [[test]]
+  name = \"greets\"
+  request = \"GET /hello/Ada\"
+  expect-status = 200
+  expect-body = \"Hello, Ada!\\n\"
 
 Exit codes: 0 every test passed, 1 a test failed (or the build did), 2 a test file is
 invalid, no test files were found, or another usage error.")]

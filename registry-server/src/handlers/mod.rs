@@ -36,7 +36,10 @@ impl Ctx {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let caller = state.auth.identify(authz, &host, peer_ip(parts)).await?;
+        let caller = state
+            .auth
+            .identify(authz, &host, client_ip(&state, parts))
+            .await?;
         Ok(Ctx {
             state,
             caller,
@@ -52,13 +55,40 @@ impl Ctx {
     }
 }
 
-/// The client's IP address (set by `server.rs` for every connection; absent when the
-/// router is driven in-process).
-pub fn peer_ip(parts: &Parts) -> Option<std::net::IpAddr> {
-    parts
+/// The client's IP address: the connection's peer (set by `server.rs` for every
+/// connection; absent when the router is driven in-process), or, when the peer is one of
+/// the configured `trusted_proxies`, the last address in `X-Forwarded-For` that is not a
+/// trusted proxy itself (each proxy appends the address it saw).
+pub fn client_ip(state: &AppState, parts: &Parts) -> Option<std::net::IpAddr> {
+    let peer = parts
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip())
+        .map(|c| c.0.ip())?;
+    if !state.config.is_trusted_proxy(peer) {
+        return Some(peer);
+    }
+    // The header is bounded by the header size limit; a few hops are all that matter.
+    let hops: Vec<&str> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .collect();
+    let mut client = peer;
+    for hop in hops.iter().rev().take(16) {
+        match hop.trim().parse::<std::net::IpAddr>() {
+            Ok(ip) => {
+                client = ip;
+                if !state.config.is_trusted_proxy(ip) {
+                    break;
+                }
+            }
+            // Garbage: what the last trusted hop saw is all that can be believed.
+            Err(_) => break,
+        }
+    }
+    Some(client)
 }
 
 /// The host (and port) to name in token realms and `.well-known` answers when `public_url`

@@ -55,7 +55,7 @@ pub async fn issue_post(State(state): State<AppState>, req: Request) -> Response
             .await
             .map_err(|_| ApiError::body_too_large(limit))?;
         let host = super::host_for(&state, &parts);
-        let peer = super::peer_ip(&parts);
+        let peer = super::client_ip(&state, &parts);
         let headers = &parts.headers;
         let form = super::query_all(std::str::from_utf8(&body).ok());
         let get = |k: &str| {

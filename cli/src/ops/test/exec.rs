@@ -1,7 +1,7 @@
 //! Running tests: all the suites' tests on a pool of threads, each test in a store and an
 //! instance of its own.
 
-use super::load::{Expect, Prepared, Suite, TestState};
+use super::load::{Expect, HttpTest, Prepared, Suite, TestState};
 use super::values::{pretty, wave};
 use super::{Failure, Limits, Outcome, Reporter, Status};
 use crate::ops::host::{Outbound, State};
@@ -13,6 +13,8 @@ use wasmtime::Store;
 use wasmtime::component::Val;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+use wasmtime_wasi_http::WasiHttpView as _;
+use wasmtime_wasi_http::p2::bindings::http::types::{IncomingRequest, ResponseOutparam, Scheme};
 
 /// What the guest may print per stream before writes fail.
 const OUTPUT_CAPACITY: usize = 1 << 20;
@@ -167,7 +169,38 @@ fn call(
     let ticks = limits.timeout.as_millis().div_ceil(TICK.as_millis()).max(1);
     store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
     let mut failures = Vec::new();
-    let returned = start_and_call(suite, t, &mut store).map_err(|e| match e {
+    // A request test: the request and the response's outparam in the store, and a thread
+    // that waits for the response and reads its body while the handler writes it.
+    let (returned, counted) = std::thread::scope(|s| {
+        let mut reader = None;
+        let mut exchange = None;
+        if let Some(h) = &t.http {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            match request(&mut store, h, tx) {
+                Ok(pair) => exchange = Some(pair),
+                Err(e) => return (Err(Stopped::Trap(e)), Default::default()),
+            }
+            let timeout = limits.timeout;
+            reader = Some(s.spawn(move || read_response(rx, timeout)));
+        }
+        let returned = start_and_call(suite, t, &mut store, exchange);
+        let counted: std::collections::HashMap<String, u64> = store.data().calls.clone();
+        // Dropping the store drops what the guest left open (the outparam, the body), so
+        // the reader ends.
+        drop(store);
+        let response = reader.map(|r| {
+            r.join()
+                .unwrap_or_else(|_| Err("the response reader panicked".to_string()))
+        });
+        let returned = match (returned, response) {
+            (Ok(_), Some(Ok(r))) => Ok(Returned::Response(r)),
+            (Ok(_), Some(Err(e))) => Err(Stopped::Trap(e)),
+            (Ok(v), None) => Ok(Returned::Value(v)),
+            (Err(e), _) => Err(e),
+        };
+        (returned, counted)
+    });
+    let returned = returned.map_err(|e| match e {
         Stopped::Trap(message) if message.contains("forcing trap when growing memory") => {
             format!(
                 "{message}\n(a memory may grow to {} bytes: `--max-memory`)",
@@ -193,12 +226,20 @@ fn call(
                 });
             }
         }
-        (Expect::Trap(wanted), Ok(value)) => failures.push(Failure::Returned {
+        (Expect::Trap(wanted), Ok(returned)) => failures.push(Failure::Returned {
             wanted: wanted.clone(),
-            actual: value.as_ref().map_or_else(|| "nothing".to_string(), wave),
+            actual: match returned {
+                Returned::Value(v) => v.as_ref().map_or_else(|| "nothing".to_string(), wave),
+                Returned::Response(r) => format!("a response with status {}", r.status),
+            },
         }),
         (_, Err(message)) => failures.push(Failure::Trapped { message }),
-        (Expect::Value(expected), Ok(actual)) => {
+        (_, Ok(Returned::Response(r))) => {
+            if let Some(h) = &t.http {
+                compare_response(h, &r, &mut failures);
+            }
+        }
+        (Expect::Value(expected), Ok(Returned::Value(actual))) => {
             if actual.as_ref() != Some(expected) {
                 failures.push(Failure::Mismatch {
                     expected: pretty(expected),
@@ -210,7 +251,6 @@ fn call(
         }
         (Expect::Returns, Ok(_)) => {}
     }
-    let counted = &store.data().calls;
     for (function, expected) in &t.calls {
         let actual = counted.get(function).copied().unwrap_or(0);
         if actual != *expected {
@@ -230,6 +270,7 @@ fn start_and_call(
     suite: &Suite,
     t: &Prepared,
     store: &mut Store<TestState>,
+    exchange: Option<Exchange>,
 ) -> Result<Option<Val>, Stopped> {
     for &m in &t.component_mocks {
         let instance = suite.mock_pres[m]
@@ -240,13 +281,146 @@ fn start_and_call(
     let instance = suite.pres[t.pre]
         .instantiate(&mut *store)
         .map_err(|e| Stopped::of(&e, "the component failed to start: "))?;
-    let func = instance
-        .get_func(&mut *store, t.func)
+    if let Some((request, out)) = exchange {
+        let proxy = wasmtime_wasi_http::p2::bindings::sync::Proxy::new(&mut *store, &instance)
+            .map_err(|e| Stopped::Trap(format!("the component does not serve HTTP: {e:#}")))?;
+        proxy
+            .wasi_http_incoming_handler()
+            .call_handle(&mut *store, request, out)
+            .map_err(|e| Stopped::of(&e, ""))?;
+        return Ok(None);
+    }
+    let func = t
+        .func
+        .and_then(|f| instance.get_func(&mut *store, f))
         .ok_or_else(|| Stopped::Trap("the export is not a function".to_string()))?;
     let mut results = vec![Val::Bool(false); func.ty(&*store).results().len()];
     func.call(&mut *store, &t.params, &mut results)
         .map_err(|e| Stopped::of(&e, ""))?;
     Ok(results.into_iter().next())
+}
+
+/// A request test's request and response outparam, in the test's store.
+type Exchange = (
+    wasmtime::component::Resource<IncomingRequest>,
+    wasmtime::component::Resource<ResponseOutparam>,
+);
+
+/// What a test's call gave back.
+enum Returned {
+    Value(Option<Val>),
+    Response(Response),
+}
+
+/// The response a request test got.
+struct Response {
+    status: u16,
+    headers: hyper::HeaderMap,
+    body: bytes::Bytes,
+}
+
+type Outgoing = Result<
+    hyper::Response<wasmtime_wasi_http::p2::body::HyperOutgoingBody>,
+    wasmtime_wasi_http::p2::bindings::http::types::ErrorCode,
+>;
+
+/// Puts the test's request and a response outparam that answers on `tx` into the store.
+fn request(
+    store: &mut Store<TestState>,
+    h: &HttpTest,
+    tx: tokio::sync::oneshot::Sender<Outgoing>,
+) -> Result<Exchange, String> {
+    use http_body_util::BodyExt as _;
+    let mut req = hyper::Request::builder()
+        .method(h.method.clone())
+        .uri(format!("http://localhost{}", h.target));
+    for (k, v) in &h.headers {
+        req = req.header(k, v);
+    }
+    let body = http_body_util::Full::new(bytes::Bytes::from(h.body.clone()))
+        .map_err(|never| -> wasmtime_wasi_http::Error { match never {} });
+    let req = req
+        .body(body)
+        .map_err(|e| format!("the request cannot be made: {e}"))?;
+    let mut http = store.data_mut().http();
+    let incoming = http
+        .new_incoming_request(Scheme::Http, req)
+        .map_err(|e| format!("the request cannot be made: {e:#}"))?;
+    let out = http
+        .new_response_outparam(tx)
+        .map_err(|e| format!("the request cannot be made: {e:#}"))?;
+    Ok((incoming, out))
+}
+
+/// Waits for the handler's response and reads its whole body, each within `timeout`.
+fn read_response(
+    rx: tokio::sync::oneshot::Receiver<Outgoing>,
+    timeout: Duration,
+) -> Result<Response, String> {
+    use http_body_util::BodyExt as _;
+    wasmtime_wasi::runtime::in_tokio(async move {
+        let response = match tokio::time::timeout(timeout, rx).await {
+            Err(_) => return Err("no response within the time limit".to_string()),
+            Ok(Err(_)) => {
+                return Err("the handler returned without setting a response".to_string());
+            }
+            Ok(Ok(Err(code))) => {
+                return Err(format!("the handler answered with an error: {code:?}"));
+            }
+            Ok(Ok(Ok(r))) => r,
+        };
+        let (parts, body) = response.into_parts();
+        let body = match tokio::time::timeout(timeout, body.collect()).await {
+            Err(_) => return Err("the response body did not end within the time limit".into()),
+            Ok(Err(e)) => return Err(format!("the response body failed: {e:?}")),
+            Ok(Ok(c)) => c.to_bytes(),
+        };
+        Ok(Response {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body,
+        })
+    })
+}
+
+/// What of `r` differs from what `h` expects: each as a mismatch of `status 200`,
+/// `body "..."` or `header name: "..."`.
+fn compare_response(h: &HttpTest, r: &Response, failures: &mut Vec<Failure>) {
+    if let Some(status) = h.status
+        && status != r.status
+    {
+        failures.push(Failure::Mismatch {
+            expected: format!("status {status}"),
+            actual: format!("status {}", r.status),
+        });
+    }
+    if let Some(text) = &h.body_text {
+        let actual = String::from_utf8_lossy(&r.body);
+        if *text != actual {
+            failures.push(Failure::Mismatch {
+                expected: format!("body {text:?}"),
+                actual: format!("body {actual:?}"),
+            });
+        }
+    }
+    for (name, value) in &h.response_headers {
+        let actual: Vec<String> = r
+            .headers
+            .get_all(name.as_str())
+            .iter()
+            .map(|v| format!("{:?}", String::from_utf8_lossy(v.as_bytes())))
+            .collect();
+        if !actual.iter().any(|a| *a == format!("{value:?}")) {
+            failures.push(Failure::Mismatch {
+                expected: format!("header {name}: {value:?}"),
+                actual: if actual.is_empty() {
+                    format!("no {name} header")
+                } else {
+                    format!("header {name}: {}", actual.join(", "))
+                },
+            });
+        }
+    }
 }
 
 /// Why a call did not return.

@@ -39,7 +39,21 @@ pub struct MockSpec {
 pub struct TestSpec {
     pub name: Spanned<String>,
     /// A WAVE call of an export: `name(args)` or `iface#name(args)`.
-    pub invoke: Spanned<String>,
+    pub invoke: Option<Spanned<String>>,
+    /// Or an HTTP request to the component's `wasi:http/incoming-handler`:
+    /// `METHOD /path?query`.
+    pub request: Option<Spanned<String>>,
+    /// The request's headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// The request's body.
+    pub body: Option<String>,
+    /// The response's status code.
+    pub expect_status: Option<Spanned<u16>>,
+    /// The response's whole body, as text.
+    pub expect_body: Option<Spanned<String>>,
+    /// Headers the response must have, with these values (others may be there too).
+    pub expect_headers: Option<Spanned<BTreeMap<String, String>>>,
     /// The WAVE value the call must return.
     pub expect: Option<Spanned<String>>,
     /// The call must trap, with a message containing this.
@@ -201,11 +215,21 @@ name = "traps"
 invoke = 'parse("")'
 expect-trap = "empty"
 dir = ["a", "b::/b"]
+
+[[test]]
+name = "serves"
+request = "POST /signups?x=1"
+headers = { content-type = "application/json" }
+body = '{"a": 1}'
+expect-status = 201
+expect-body = "stored"
+expect-headers = { content-type = "text/plain" }
 "#,
         )
         .unwrap();
         assert_eq!(f.mock.len(), 2);
-        assert_eq!(f.test.len(), 2);
+        assert_eq!(f.test.len(), 3);
+        assert_eq!(*f.test[2].expect_status.as_ref().unwrap().get_ref(), 201);
         assert!(matches!(
             f.mock[0].returns.as_ref().unwrap().get_ref(),
             OneOrMany::Many(v) if v.len() == 2
@@ -237,8 +261,8 @@ dir = ["a", "b::/b"]
         )
         .unwrap_err();
         assert_eq!(e.line, 2, "{e}");
-        let e = parse(Path::new("t.test.toml"), "[[test]]\nname = \"x\"\n").unwrap_err();
-        assert!(e.message.contains("missing key `invoke`"), "{e}");
+        let e = parse(Path::new("t.test.toml"), "[[test]]\ninvoke = \"f()\"\n").unwrap_err();
+        assert!(e.message.contains("missing key `name`"), "{e}");
     }
 
     #[test]

@@ -62,6 +62,19 @@ pub enum Answer {
     },
 }
 
+/// An HTTP request to the component's `wasi:http/incoming-handler`, and what the
+/// response must be.
+pub struct HttpTest {
+    pub method: hyper::Method,
+    /// `/path?query`.
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub status: Option<u16>,
+    pub body_text: Option<String>,
+    pub response_headers: Vec<(String, String)>,
+}
+
 /// What a test expects of its call.
 pub enum Expect {
     Value(Val),
@@ -76,9 +89,12 @@ pub struct Prepared {
     /// Which of [`Suite::pres`] the test instantiates.
     pub pre: usize,
     pub call: String,
-    pub func: ComponentExportIndex,
+    /// The export `invoke` calls; `None` for a request test.
+    pub func: Option<ComponentExportIndex>,
     pub params: Vec<Val>,
     pub expect: Expect,
+    /// A request test's request and what its response must be.
+    pub http: Option<HttpTest>,
     pub calls: Vec<(String, u64)>,
     pub mocks: Arc<MockTable>,
     /// The component mocks to instantiate before the component under test.
@@ -503,109 +519,43 @@ impl Loader {
     ) -> Option<Prepared> {
         let name = t.name.get_ref().clone();
         let before = cx.problems.len();
-        let invoke = t.invoke.get_ref();
-        // `iface#name(args)` or `name(args)`: the prefix is not WAVE.
-        let full = invoke.trim();
-        let open = full.find('(').unwrap_or(full.len());
-        let (prefix, rest) = match full[..open].rfind('#') {
-            Some(hash) => (Some(full[..hash].trim()), &full[hash + 1..]),
-            None => (None, full),
-        };
-        let rest = rest.trim_start();
-        let call = match UntypedFuncCall::parse(rest) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                // Where the call starts in the string as written (`rest` is a slice of it).
-                let lead = rest.as_ptr() as usize - invoke.as_ptr() as usize;
-                cx.wave_error(
-                    t.invoke.span().start,
-                    invoke,
-                    lead,
-                    &e,
-                    &format!("test `{name}`: `invoke` is not a WAVE call"),
-                );
-                None
+        let (target, params, expect, http, call) = match (&t.invoke, &t.request) {
+            (Some(invoke), None) => {
+                let (target, params, expect) = self.invocation(cx, world, t, invoke, &name);
+                (
+                    target,
+                    params,
+                    expect,
+                    None,
+                    invoke.get_ref().trim().to_string(),
+                )
             }
-        };
-        let target = call
-            .as_ref()
-            .and_then(|c| match world.export(prefix, c.name()) {
-                Ok(e) => Some(e),
-                Err(msg) => {
-                    cx.problem(Some(t.invoke.span().start), format!("test `{name}`: {msg}"));
-                    None
-                }
-            });
-        let mut params = Vec::new();
-        let mut result_ty = None;
-        if let (Some(c), Some(e)) = (&call, &target) {
-            let types: Vec<Type> = e.ty.params().map(|(_, t)| t).collect();
-            match c.to_wasm_params::<Val>(types.iter()) {
-                Ok(p) => params = p,
-                Err(err) => {
-                    let sig: Vec<String> =
-                        e.ty.params()
-                            .map(|(n, t)| format!("{n}: {}", type_name(&t)))
-                            .collect();
-                    cx.problem(
-                        Some(t.invoke.span().start),
-                        format!(
-                            "test `{name}`: the arguments do not fit `{}({})`: {}",
-                            e.name,
-                            sig.join(", "),
-                            wave_message(&err)
-                        ),
-                    );
-                }
+            (None, Some(request)) => {
+                let http = self.http_test(cx, component, t, request, &name);
+                let expect = match &t.expect_trap {
+                    Some(trap) => Expect::Trap(trap.get_ref().clone()),
+                    None => Expect::Returns,
+                };
+                let call = request.get_ref().trim().to_string();
+                (None, Vec::new(), expect, http, call)
             }
-            result_ty = e.ty.results().next();
-        }
-        let expect = match (&t.expect, &t.expect_trap) {
-            (Some(_), Some(trap)) => {
+            (Some(_), Some(request)) => {
                 cx.problem(
-                    Some(trap.span().start),
-                    format!("test `{name}` has both `expect` and `expect-trap`: keep one"),
+                    Some(request.span().start),
+                    format!("test `{name}` has both `invoke` and `request`: keep one"),
                 );
-                Expect::Returns
+                (None, Vec::new(), Expect::Returns, None, String::new())
             }
-            (Some(v), None) => match (&target, &result_ty) {
-                (Some(_), Some(ty)) => {
-                    match cx.value(
-                        v.span().start,
-                        v.get_ref(),
-                        &format!("test `{name}`: `expect`"),
-                        ty,
-                    ) {
-                        Some(val) => Expect::Value(val),
-                        None => Expect::Returns,
-                    }
-                }
-                (Some(e), None) => {
-                    cx.problem(
-                        Some(v.span().start),
-                        format!(
-                            "test `{name}`: `{}` returns nothing; leave `expect` out",
-                            e.name
-                        ),
-                    );
-                    Expect::Returns
-                }
-                // The call is already reported; still check the value's syntax.
-                (None, _) => {
-                    if let Err(e) = UntypedValue::parse(v.get_ref()) {
-                        cx.wave_error(
-                            v.span().start,
-                            v.get_ref(),
-                            0,
-                            &e,
-                            &format!("test `{name}`: `expect` is not WAVE"),
-                        );
-                    }
-                    Expect::Returns
-                }
-            },
-            (None, Some(trap)) => Expect::Trap(trap.get_ref().clone()),
-            (None, None) => Expect::Returns,
+            (None, None) => {
+                cx.problem(
+                    Some(t.name.span().start),
+                    format!(
+                        "test `{name}` has neither `invoke` (a WAVE call of an export) nor \
+                         `request` (an HTTP request such as \"GET /\")"
+                    ),
+                );
+                (None, Vec::new(), Expect::Returns, None, String::new())
+            }
         };
 
         // Every import is answered: by the host, or by a mock of this test.
@@ -715,27 +665,272 @@ impl Loader {
         if cx.problems.len() > before {
             return None;
         }
-        let e = target?;
-        let (iface_index, func) = (
-            e.iface
-                .as_ref()
-                .and_then(|i| component.get_export_index(None, i.as_str())),
-            e.name.clone(),
-        );
-        let func = component.get_export_index(iface_index.as_ref(), func.as_str())?;
+        let func = match &target {
+            Some(e) => {
+                let iface_index = e
+                    .iface
+                    .as_ref()
+                    .and_then(|i| component.get_export_index(None, i.as_str()));
+                Some(component.get_export_index(iface_index.as_ref(), e.name.as_str())?)
+            }
+            None if http.is_some() => None,
+            None => return None,
+        };
         Some(Prepared {
             name,
             pre: 0,
-            call: invoke.trim().to_string(),
+            call,
             func,
             params,
             expect,
+            http,
             calls,
             mocks: Arc::new(table),
             component_mocks,
             db,
             env: t.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             dirs,
+        })
+    }
+
+    /// An `invoke` test: the export it calls, its arguments and what it must return.
+    fn invocation(
+        &self,
+        cx: &mut Cx,
+        world: &World,
+        t: &TestSpec,
+        invoke: &toml::Spanned<String>,
+        name: &str,
+    ) -> (Option<ExportFn>, Vec<Val>, Expect) {
+        let invoke_at = invoke.span().start;
+        let invoke = invoke.get_ref();
+        // `iface#name(args)` or `name(args)`: the prefix is not WAVE.
+        let full = invoke.trim();
+        let open = full.find('(').unwrap_or(full.len());
+        let (prefix, rest) = match full[..open].rfind('#') {
+            Some(hash) => (Some(full[..hash].trim()), &full[hash + 1..]),
+            None => (None, full),
+        };
+        let rest = rest.trim_start();
+        let call = match UntypedFuncCall::parse(rest) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                // Where the call starts in the string as written (`rest` is a slice of it).
+                let lead = rest.as_ptr() as usize - invoke.as_ptr() as usize;
+                cx.wave_error(
+                    invoke_at,
+                    invoke,
+                    lead,
+                    &e,
+                    &format!("test `{name}`: `invoke` is not a WAVE call"),
+                );
+                None
+            }
+        };
+        let target = call
+            .as_ref()
+            .and_then(|c| match world.export(prefix, c.name()) {
+                Ok(e) => Some(e),
+                Err(msg) => {
+                    cx.problem(Some(invoke_at), format!("test `{name}`: {msg}"));
+                    None
+                }
+            });
+        let mut params = Vec::new();
+        let mut result_ty = None;
+        if let (Some(c), Some(e)) = (&call, &target) {
+            let types: Vec<Type> = e.ty.params().map(|(_, t)| t).collect();
+            match c.to_wasm_params::<Val>(types.iter()) {
+                Ok(p) => params = p,
+                Err(err) => {
+                    let sig: Vec<String> =
+                        e.ty.params()
+                            .map(|(n, t)| format!("{n}: {}", type_name(&t)))
+                            .collect();
+                    cx.problem(
+                        Some(invoke_at),
+                        format!(
+                            "test `{name}`: the arguments do not fit `{}({})`: {}",
+                            e.name,
+                            sig.join(", "),
+                            wave_message(&err)
+                        ),
+                    );
+                }
+            }
+            result_ty = e.ty.results().next();
+        }
+        let expect = match (&t.expect, &t.expect_trap) {
+            (Some(_), Some(trap)) => {
+                cx.problem(
+                    Some(trap.span().start),
+                    format!("test `{name}` has both `expect` and `expect-trap`: keep one"),
+                );
+                Expect::Returns
+            }
+            (Some(v), None) => match (&target, &result_ty) {
+                (Some(_), Some(ty)) => {
+                    match cx.value(
+                        v.span().start,
+                        v.get_ref(),
+                        &format!("test `{name}`: `expect`"),
+                        ty,
+                    ) {
+                        Some(val) => Expect::Value(val),
+                        None => Expect::Returns,
+                    }
+                }
+                (Some(e), None) => {
+                    cx.problem(
+                        Some(v.span().start),
+                        format!(
+                            "test `{name}`: `{}` returns nothing; leave `expect` out",
+                            e.name
+                        ),
+                    );
+                    Expect::Returns
+                }
+                // The call is already reported; still check the value's syntax.
+                (None, _) => {
+                    if let Err(e) = UntypedValue::parse(v.get_ref()) {
+                        cx.wave_error(
+                            v.span().start,
+                            v.get_ref(),
+                            0,
+                            &e,
+                            &format!("test `{name}`: `expect` is not WAVE"),
+                        );
+                    }
+                    Expect::Returns
+                }
+            },
+            (None, Some(trap)) => Expect::Trap(trap.get_ref().clone()),
+            (None, None) => Expect::Returns,
+        };
+
+        for (key, at) in [
+            (
+                "expect-status",
+                t.expect_status.as_ref().map(|v| v.span().start),
+            ),
+            (
+                "expect-body",
+                t.expect_body.as_ref().map(|v| v.span().start),
+            ),
+            (
+                "expect-headers",
+                t.expect_headers.as_ref().map(|v| v.span().start),
+            ),
+        ] {
+            if let Some(at) = at {
+                cx.problem(
+                    Some(at),
+                    format!(
+                        "test `{name}`: `{key}` is for `request` tests; `invoke` tests use `expect`"
+                    ),
+                );
+            }
+        }
+        (target, params, expect)
+    }
+
+    /// A `request` test: `METHOD /target`, for a component that exports
+    /// `wasi:http/incoming-handler`.
+    fn http_test(
+        &self,
+        cx: &mut Cx,
+        component: &Component,
+        t: &TestSpec,
+        request: &toml::Spanned<String>,
+        name: &str,
+    ) -> Option<HttpTest> {
+        let at = request.span().start;
+        if let Some(v) = &t.expect {
+            cx.problem(
+                Some(v.span().start),
+                format!(
+                    "test `{name}`: `expect` is for `invoke` tests; a request test uses \
+                     `expect-status`, `expect-body` and `expect-headers`"
+                ),
+            );
+        }
+        let serves_http = component
+            .component_type()
+            .exports(&self.engine)
+            .any(|(n, _)| n.starts_with("wasi:http/incoming-handler@0.2"));
+        if !serves_http {
+            cx.problem(
+                Some(at),
+                format!(
+                    "test `{name}`: `request` needs a component that exports \
+                     wasi:http/incoming-handler (an HTTP handler, as `wcomp serve` runs); \
+                     this one does not: call its exports with `invoke`"
+                ),
+            );
+        }
+        let text = request.get_ref().trim();
+        let (method, target) = text.split_once(' ').unwrap_or((text, ""));
+        let target = target.trim();
+        let method = match hyper::Method::from_bytes(method.as_bytes()) {
+            Ok(m) if !method.is_empty() => Some(m),
+            _ => {
+                cx.problem(
+                    Some(at),
+                    format!("test `{name}`: `request = \"{text}\"`: `{method}` is not an HTTP method; write it as \"GET /path\""),
+                );
+                None
+            }
+        };
+        if !target.starts_with('/') || target.parse::<hyper::Uri>().is_err() {
+            cx.problem(
+                Some(at),
+                format!(
+                    "test `{name}`: `request = \"{text}\"`: the target must be a path \
+                     starting with `/` (as in \"GET /hello?name=Ada\")"
+                ),
+            );
+        }
+        let mut headers = Vec::new();
+        for (k, v) in &t.headers {
+            if hyper::header::HeaderName::from_bytes(k.as_bytes()).is_err()
+                || hyper::header::HeaderValue::from_str(v).is_err()
+            {
+                cx.problem(
+                    Some(at),
+                    format!("test `{name}`: `headers`: `{k}: {v}` is not a valid HTTP header"),
+                );
+            }
+            headers.push((k.clone(), v.clone()));
+        }
+        let response_headers = t
+            .expect_headers
+            .as_ref()
+            .map(|h| {
+                h.get_ref()
+                    .iter()
+                    .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(s) = &t.expect_status
+            && !(100..=599).contains(s.get_ref())
+        {
+            cx.problem(
+                Some(s.span().start),
+                format!(
+                    "test `{name}`: `expect-status = {}` is not an HTTP status (100-599)",
+                    s.get_ref()
+                ),
+            );
+        }
+        Some(HttpTest {
+            method: method?,
+            target: target.to_string(),
+            headers,
+            body: t.body.clone().unwrap_or_default().into_bytes(),
+            status: t.expect_status.as_ref().map(|s| *s.get_ref()),
+            body_text: t.expect_body.as_ref().map(|b| b.get_ref().clone()),
+            response_headers,
         })
     }
 }
