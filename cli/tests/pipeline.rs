@@ -358,6 +358,36 @@ fn pipeline_stores_valid_records_in_postgres() {
             .unwrap()
             .get::<_, i64>(0)
     };
+    // Over TLS, the server verified against the test server's CA (scripts/postgres.sh),
+    // when there is one; the service test below connects in plain TCP.
+    let db_url = match std::env::var("WCOMP_TEST_POSTGRES_CA") {
+        Ok(ca) if !ca.is_empty() => {
+            let tls_url = format!("{db_url}?sslmode=require&sslrootcert={ca}");
+            // Without the CA, the server cannot prove its name: refused, exit 2.
+            let out = wcomp(
+                tmp.path(),
+                &[
+                    "run",
+                    component.to_str().unwrap(),
+                    "--db",
+                    &format!("{db_url}?sslmode=require"),
+                    "--invoke",
+                    "query(none)",
+                ],
+            );
+            assert_eq!(out.status.code(), Some(2), "{out:?}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains("certificate"), "{err}");
+            tls_url
+        }
+        _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "WCOMP_TEST_POSTGRES_CA is not set under CI; scripts/test.sh sets it"
+            );
+            db_url.clone()
+        }
+    };
     exercise(tmp.path(), component, &db_url, &count);
 }
 

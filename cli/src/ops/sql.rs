@@ -79,7 +79,25 @@ pub fn open(spec: &DbSpec) -> Result<Box<dyn Database>> {
             Ok(Box::new(Sqlite(conn)))
         }
         DbSpec::Postgres(url) => {
-            let client = postgres::Client::connect(url, postgres::NoTls)
+            // `sslmode=require` is TLS with the server verified (against the Mozilla roots
+            // and `sslrootcert=PATH`, a PEM file of CA certificates); otherwise plain TCP.
+            let (plain_url, root_cert) = wcomp_pgtls::take_root_cert(url);
+            let config: postgres::Config = plain_url
+                .parse()
+                .with_context(|| format!("invalid PostgreSQL URL `{}`", redact(url)))?;
+            let connected = if config.get_ssl_mode() == postgres::config::SslMode::Require {
+                let tls = wcomp_pgtls::RustlsConnect::new(root_cert.as_deref())
+                    .map_err(|e| anyhow::anyhow!("PostgreSQL TLS (`sslrootcert`): {e}"))?;
+                config.connect(tls)
+            } else if root_cert.is_some() {
+                anyhow::bail!(
+                    "the PostgreSQL URL `{}` names `sslrootcert` without asking for TLS: add `sslmode=require`",
+                    redact(url)
+                );
+            } else {
+                config.connect(postgres::NoTls)
+            };
+            let client = connected
                 .with_context(|| format!("cannot connect to PostgreSQL at `{}`", redact(url)))?;
             Ok(Box::new(Postgres(client)))
         }

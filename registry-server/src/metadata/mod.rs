@@ -17,7 +17,6 @@
 //! the steps it is missing on open, and refuses a database written by a newer wcomp-registry.
 
 pub mod migrations;
-pub mod pg_tls;
 pub mod postgres;
 pub mod sqlite;
 pub mod suite;

@@ -14,7 +14,7 @@
 //! * Migrations run under an advisory lock, so replicas starting together migrate once.
 //!
 //! Connections are plain TCP unless the URL says `sslmode=require`: then TLS, with the
-//! server's certificate verified (`pg_tls`).
+//! server's certificate verified (the wcomp-pgtls crate).
 
 use super::migrations;
 use super::*;
@@ -94,6 +94,9 @@ impl PostgresMetadata {
         pool_size: usize,
         tls_ca: Option<&std::path::Path>,
     ) -> MetaResult<Self> {
+        // libpq's `sslrootcert=PATH` in the URL works as `tls_ca` does.
+        let (url, root_cert) = wcomp_pgtls::take_root_cert(url);
+        let tls_ca = tls_ca.or(root_cert.as_deref());
         let mut cfg: tokio_postgres::Config = url
             .parse()
             .map_err(|e| MetaError::Backend(format!("invalid PostgreSQL URL: {e}")))?;
@@ -113,7 +116,7 @@ impl PostgresMetadata {
             recycling_method: RecyclingMethod::Fast,
         };
         let mgr = if cfg.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
-            let tls = super::pg_tls::RustlsConnect::new(tls_ca)
+            let tls = wcomp_pgtls::RustlsConnect::new(tls_ca)
                 .map_err(|e| be(format!("PostgreSQL TLS (`tls_ca`): {e}")))?;
             Manager::from_config(cfg, tls, recycling)
         } else {
@@ -1438,7 +1441,7 @@ mod tests {
             .to_string();
         assert!(err.contains("add `sslmode=require`"), "{err}");
 
-        let tls = super::super::pg_tls::RustlsConnect::new(Some(ca)).unwrap();
+        let tls = wcomp_pgtls::RustlsConnect::new(Some(ca)).unwrap();
         let (c, conn) = cfg.connect(tls).await.unwrap();
         tokio::spawn(conn);
         let encrypted: bool = c

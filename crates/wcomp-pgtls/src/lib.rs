@@ -1,10 +1,12 @@
-//! TLS to PostgreSQL over rustls, used when the URL says `sslmode=require`.
+//! TLS to PostgreSQL over rustls, for every PostgreSQL connection wcomp makes (the
+//! registry's metadata, the `wcomp:sql` host of `wcomp run` and `wcomp serve`), used when
+//! the URL says `sslmode=require`.
 //!
 //! The server's certificate is verified against the Mozilla roots (webpki-roots) and the
-//! CA certificates in `[metadata] tls_ca`, and its name against the host in the URL.
-//! That is stricter than libpq's `require`, which encrypts without checking who answers:
-//! a server that cannot prove its name is refused. Channel binding is not offered (SCRAM
-//! still authenticates both sides by the password).
+//! given CA certificates, and its name against the host in the URL. That is stricter than
+//! libpq's `require`, which encrypts without checking who answers: a server that cannot
+//! prove its name is refused. Channel binding is not offered (SCRAM still authenticates
+//! both sides by the password).
 
 use std::future::Future;
 use std::io;
@@ -18,7 +20,32 @@ use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_rustls::rustls::pki_types::pem::PemObject as _;
 
-/// Makes a verified TLS session for each new connection of the pool.
+/// Takes libpq's `sslrootcert=PATH` (a PEM file of CA certificates) out of a URL's query,
+/// which the PostgreSQL client does not know: the URL without it, and the path.
+pub fn take_root_cert(url: &str) -> (String, Option<std::path::PathBuf>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_string(), None);
+    };
+    let mut root = None;
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| match pair.strip_prefix("sslrootcert=") {
+            Some(path) => {
+                root = Some(std::path::PathBuf::from(path));
+                false
+            }
+            None => true,
+        })
+        .collect();
+    let url = if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    (url, root)
+}
+
+/// Makes a verified TLS session for each new connection.
 #[derive(Clone)]
 pub struct RustlsConnect(Arc<rustls::ClientConfig>);
 
@@ -126,5 +153,42 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Tls<S> {
 impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream for Tls<S> {
     fn channel_binding(&self) -> ChannelBinding {
         ChannelBinding::none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sslrootcert_is_taken_out_of_the_query() {
+        assert_eq!(
+            take_root_cert("postgres://u@h/db?sslmode=require&sslrootcert=/ca.pem&x=1"),
+            (
+                "postgres://u@h/db?sslmode=require&x=1".to_string(),
+                Some("/ca.pem".into())
+            )
+        );
+        assert_eq!(
+            take_root_cert("postgres://u@h/db?sslrootcert=ca.pem"),
+            ("postgres://u@h/db".to_string(), Some("ca.pem".into()))
+        );
+        assert_eq!(
+            take_root_cert("postgres://u@h/db"),
+            ("postgres://u@h/db".to_string(), None)
+        );
+    }
+
+    #[test]
+    fn a_ca_file_without_certificates_is_refused() {
+        let dir = std::env::temp_dir().join(format!("wcomp-pgtls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let err = RustlsConnect::new(Some(&empty)).err().unwrap();
+        assert!(err.contains("holds no PEM certificate"), "{err}");
+        assert!(RustlsConnect::new(Some(&dir.join("missing.pem"))).is_err());
+        assert!(RustlsConnect::new(None).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
