@@ -28,8 +28,9 @@
 //! Anything smaller than one part (a chunk, a small blob) is written with a single PUT, and a
 //! blob already under `blobs/` with the same size is not copied over again.
 //!
-//! A blob sent whole in one request names its digest up front; when no metadata row knows
-//! that digest, it is streamed on S3 straight to `blobs/` ([`BlobStore::stage_in_place`]):
+//! The PUT that finishes an upload names the digest; when no metadata row knows it, the
+//! blob (the request's body, or the stitched chunks) is streamed on S3 straight to
+//! `blobs/` ([`BlobStore::stage_in_place`]):
 //! the multipart upload is completed (which is when S3 shows the object) only once the
 //! hash matched, and is aborted otherwise. That saves the copy out of `tmp/`, and stays
 //! safe against GC because GC can only delete a digest it claimed through a metadata row.
@@ -528,13 +529,16 @@ impl BlobStore {
     }
 
     /// Concatenates the committed chunks of an upload (at `offsets`, in order) into `tmp/` and
-    /// verifies the digest. The chunks stay until [`BlobStore::delete_upload`], so a failed
-    /// verification loses nothing the client sent.
+    /// verifies the digest; with `in_place`, straight to `blobs/` as
+    /// [`BlobStore::stage_in_place`] does (for a digest no metadata row knows). The chunks
+    /// stay until [`BlobStore::delete_upload`], so a failed verification loses nothing the
+    /// client sent.
     pub async fn stage_upload(
         &self,
         upload: &str,
         chunks: &[String],
         expected: &Digest,
+        in_place: bool,
     ) -> StorageResult<Staged> {
         type Chunk = futures_util::stream::BoxStream<'static, Result<Bytes, object_store::Error>>;
         let paths: Vec<Path> = chunks.iter().map(|c| Self::part_path(upload, c)).collect();
@@ -570,10 +574,11 @@ impl BlobStore {
                     }
                 }
             });
-        let tmp = Path::from(format!("tmp/{}", uuid::Uuid::new_v4()));
-        let mut hasher = Hasher::new(expected.algorithm());
-        let size = self.write_stream(&tmp, parts, |d| hasher.update(d)).await?;
-        self.verify(tmp, hasher, size, expected).await
+        if in_place {
+            self.stage_in_place(parts, expected).await
+        } else {
+            self.stage_stream(parts, expected).await
+        }
     }
 
     async fn verify(
@@ -1054,8 +1059,17 @@ mod suite {
             names.push(name);
         }
         let d = Digest::of(Algorithm::Sha256, &all);
-        let staged = s.stage_upload("u1", &names, &d).await.unwrap();
+        // Stitched into tmp/ and committed, then (the blob deleted) stitched in place; a
+        // wrong digest in place leaves nothing.
+        let staged = s.stage_upload("u1", &names, &d, false).await.unwrap();
         assert_eq!(staged.size, all.len() as u64);
+        s.commit(staged).await.unwrap();
+        assert_eq!(read(&s, &d, None).await, all);
+        s.delete_blob(&d).await.unwrap();
+        let wrong = Digest::of(Algorithm::Sha256, b"other");
+        assert!(s.stage_upload("u1", &names, &wrong, true).await.is_err());
+        assert!(s.list_blobs().await.unwrap().is_empty());
+        let staged = s.stage_upload("u1", &names, &d, true).await.unwrap();
         s.commit(staged).await.unwrap();
         assert_eq!(read(&s, &d, None).await, all);
         s.delete_upload("u1").await.unwrap();

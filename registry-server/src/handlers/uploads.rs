@@ -211,6 +211,14 @@ pub async fn install(ctx: &Ctx, name: &str, staged: Staged) -> ApiResult<()> {
     Ok(())
 }
 
+/// Whether a blob of digest `d` is written straight to its place: new content on S3 (no
+/// copy out of `tmp/`). A digest the metadata knows (stored, or being collected) takes the
+/// `tmp/` path, whose commit keeps an existing copy and comes after GC is done with the
+/// old one (storage.rs, gc.rs).
+async fn writes_in_place(ctx: &Ctx, d: &Digest) -> ApiResult<bool> {
+    Ok(ctx.state.blobs.copies_on_commit() && !ctx.state.meta.blob_known(d).await?)
+}
+
 /// Streams a whole blob sent in one request into `tmp/`, within the namespace's quota.
 async fn stage_body(
     ctx: &Ctx,
@@ -231,10 +239,7 @@ async fn stage_body(
     }
     let over = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stream = capped(body, quota.as_ref().map(Quota::left), over.clone());
-    // New content on S3 goes straight to its place (no copy out of tmp/); a digest the
-    // metadata knows (stored, or being collected) takes the tmp/ path, whose commit keeps
-    // an existing copy and waits for GC (storage.rs, gc.rs).
-    let staged = if ctx.state.blobs.copies_on_commit() && !ctx.state.meta.blob_known(d).await? {
+    let staged = if writes_in_place(ctx, d).await? {
         ctx.state.blobs.stage_in_place(stream, d).await
     } else {
         ctx.state.blobs.stage_stream(stream, d).await
@@ -505,7 +510,11 @@ pub async fn finish(
             append(ctx, name, &s, h, body).await?;
         }
         let chunks = ctx.state.meta.upload_chunks(&s.id).await?;
-        ctx.state.blobs.stage_upload(&s.id, &chunks, &d).await?
+        let in_place = writes_in_place(ctx, &d).await?;
+        ctx.state
+            .blobs
+            .stage_upload(&s.id, &chunks, &d, in_place)
+            .await?
     };
     install(ctx, name, staged).await?;
     ctx.state.meta.delete_upload(id).await?;
