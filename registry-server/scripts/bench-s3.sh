@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark of the production deployment: wcomp-registry on S3 (SeaweedFS) + PostgreSQL,
-# as one replica (addressed directly) and as three replicas behind haproxy in round-robin,
+# as one replica (addressed directly, and behind haproxy) and as three replicas behind
+# haproxy in round-robin,
 # against CNCF distribution 3.0.0 with its S3 storage driver on the same S3 server and the
 # same bucket (another key prefix), all without auth, driven by the same clients as
 # bench.sh: oras for push/pull, and curl for pulls (GETs of the blob into /dev/null).
@@ -55,6 +56,7 @@ work="$(mktemp -d)"
 pids=()
 cleanup() {
   "$root/registry-server/scripts/cluster.sh" stop "$work/one" 2>/dev/null || true
+  "$root/registry-server/scripts/cluster.sh" stop "$work/onelb" 2>/dev/null || true
   "$root/registry-server/scripts/cluster.sh" stop "$work/three" 2>/dev/null || true
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   rm -rf "$work"
@@ -62,9 +64,15 @@ cleanup() {
 trap cleanup EXIT
 
 
-echo "== starting: wcomp-registry x1, wcomp-registry x3 behind haproxy, distribution $DISTRIBUTION_VERSION" >&2
+echo "== starting: wcomp-registry x1 (direct and behind haproxy), x3 behind haproxy, distribution $DISTRIBUTION_VERSION" >&2
 WCOMP_REPLICAS=1 "$root/registry-server/scripts/cluster.sh" start "$work/one" noauth >/dev/null
 p_one=$(cat "$work/one/replica-1.port")
+# Another single replica, behind haproxy (`x1lb`, its own database and key prefix, so it
+# starts as empty as the others): three replicas are compared with one behind the same
+# balancer, so that the balancer's cost is not counted as the replicas'.
+lb_one=$(WCOMP_REPLICAS=1 "$root/registry-server/scripts/cluster.sh" start "$work/onelb" noauth)
+p_onelb=${lb_one##*:}
+pids_onelb=$(cat "$work/onelb/replica-1.pid")
 pids_one=$(cat "$work/one/replica-1.pid")
 lb=$(WCOMP_REPLICAS=3 "$root/registry-server/scripts/cluster.sh" start "$work/three" noauth)
 p_three=${lb##*:}
@@ -90,11 +98,11 @@ http: { addr: 127.0.0.1:$p_dist }
 YAML
 "$dist" serve "$work/dist.yml" >"$work/dist.log" 2>&1 &
 pids_dist=$!; pids+=("$pids_dist")
-wait_up "$p_one"; wait_up "$p_three"; wait_up "$p_dist"
+wait_up "$p_one"; wait_up "$p_onelb"; wait_up "$p_three"; wait_up "$p_dist"
 
-targets=(one three dist)
-declare -A port=([one]=$p_one [three]=$p_three [dist]=$p_dist)
-declare -A procs=([one]=$pids_one [three]=$pids_three [dist]=$pids_dist)
+targets=(one onelb three dist)
+declare -A port=([one]=$p_one [onelb]=$p_onelb [three]=$p_three [dist]=$p_dist)
+declare -A procs=([one]=$pids_one [onelb]=$pids_onelb [three]=$pids_three [dist]=$pids_dist)
 
 for s in "${sizes[@]}"; do head -c "$((s * 1024 * 1024))" /dev/urandom > "$work/blob-$s.bin"; done
 declare -A digests
@@ -131,7 +139,7 @@ throughput() { # target op size n rep -> MB/s; the CPU it cost goes to $work/cpu
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-5s %-5s %-5s %-4s %10s %10s %10s %8s %8s\n' client op MB conc x1_MB/s x3_MB/s dist_MB/s x1/dist x3/dist
+printf '%-5s %-5s %-5s %-4s %10s %10s %10s %10s %8s %8s %8s\n' client op MB conc x1_MB/s x1lb_MB/s x3_MB/s dist_MB/s x1/dist x3/dist x3/x1lb
 for s in "${sizes[@]}"; do
   for c in "${concurrency[@]}"; do
     for op in push pull curl; do
@@ -141,9 +149,10 @@ for s in "${sizes[@]}"; do
         for t in "${targets[@]}"; do got[$t]+=" $(throughput "$t" "$op" "$s" "$c" "$r")"; done
       done
       # shellcheck disable=SC2086
-      a=$(median ${got[one]}); b=$(median ${got[three]}); d=$(median ${got[dist]})
+      a=$(median ${got[one]}); l=$(median ${got[onelb]}); b=$(median ${got[three]}); d=$(median ${got[dist]})
       case "$op" in curl) client=curl; shown=pull ;; *) client=oras; shown=$op ;; esac
-      printf '%-5s %-5s %-5s %-4s %10s %10s %10s %8s %8s\n' "$client" "$shown" "$s" "$c" "$a" "$b" "$d" "$(ratio "$a" "$d")" "$(ratio "$b" "$d")"
+      printf '%-5s %-5s %-5s %-4s %10s %10s %10s %10s %8s %8s %8s\n' "$client" "$shown" "$s" "$c" "$a" "$l" "$b" "$d" \
+        "$(ratio "$a" "$d")" "$(ratio "$b" "$d")" "$(ratio "$b" "$l")"
     done
   done
 done
