@@ -41,6 +41,8 @@ impl Opts {
             Language::Go,
             Language::Python,
             Language::Javascript,
+            Language::C,
+            Language::Cpp,
         ];
         // Templates are listed for information: a broken user template must not stop the
         // toolchain report.
