@@ -603,7 +603,7 @@ fn c_nested_stubs_build() {
         "c",
         "src/component.c",
         "  ret->len = rows->len;
-  ret->ptr = malloc(sizeof(int32_t) * (rows->len ? rows->len : 1));
+  ret->ptr = rows->len ? malloc(sizeof(int32_t) * rows->len) : NULL;
   for (size_t i = 0; i < rows->len; i++) {
     int32_t sum = 0;
     for (size_t j = 0; j < rows->ptr[i].len; j++) sum += rows->ptr[i].ptr[j];
@@ -612,7 +612,7 @@ fn c_nested_stubs_build() {
   nested_list_list_s32_free(rows);",
         "  size_t n = rows->len ? rows->ptr[0].len : 0;
   ret->len = n;
-  ret->ptr = malloc(sizeof(*ret->ptr) * (n ? n : 1));
+  ret->ptr = n ? malloc(sizeof(*ret->ptr) * n) : NULL;
   for (size_t j = 0; j < n; j++) {
     ret->ptr[j].len = rows->len;
     ret->ptr[j].ptr = malloc(sizeof(int32_t) * rows->len);

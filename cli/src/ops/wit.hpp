@@ -27,11 +27,23 @@
 namespace wit {
 
 namespace detail {
-// malloc that never returns null; the bindings release returned values with free().
+// Memory for a returned string or list: malloc, which aborts when it fails, and
+// nothing for an empty one (the bindings free a returned value only when its length
+// is not 0).
 inline void *alloc(std::size_t size) {
-  void *p = std::malloc(size ? size : 1);
+  if (size == 0) return nullptr;
+  void *p = std::malloc(size);
   if (!p) std::abort();
   return p;
+}
+
+// Frees the array of a string or list the bindings handed over: an empty one has no
+// allocation behind its pointer.
+template <class P>
+void release(P *&ptr, std::size_t &len) {
+  if (len > 0) std::free(ptr);
+  ptr = nullptr;
+  len = 0;
 }
 }  // namespace detail
 
@@ -49,9 +61,7 @@ std::string_view view(const S &s) {
 template <class S>
 std::string take(S *s) {
   std::string out(view(*s));
-  std::free(s->ptr);
-  s->ptr = nullptr;
-  s->len = 0;
+  detail::release(s->ptr, s->len);
   return out;
 }
 
@@ -60,7 +70,7 @@ template <class S>
 S make_string(std::string_view v) {
   S s;
   s.ptr = static_cast<decltype(s.ptr)>(detail::alloc(v.size()));
-  std::memcpy(s.ptr, v.data(), v.size());
+  if (!v.empty()) std::memcpy(s.ptr, v.data(), v.size());
   s.len = v.size();
   return s;
 }
@@ -72,9 +82,7 @@ auto take_list(L *l, F convert) -> std::vector<decltype(convert(l->ptr[0]))> {
   std::vector<decltype(convert(l->ptr[0]))> out;
   out.reserve(l->len);
   for (std::size_t i = 0; i < l->len; i++) out.push_back(convert(l->ptr[i]));
-  std::free(l->ptr);
-  l->ptr = nullptr;
-  l->len = 0;
+  detail::release(l->ptr, l->len);
   return out;
 }
 

@@ -1,9 +1,9 @@
 // Base64 (RFC 4648, standard alphabet, with padding), in C: the functions
-// gen/base64.h declares for the exported interface example:codec/base64.
+// gen/encoder.h declares for the exported interface example:codec/base64.
 //
 // Exported functions own their parameters (freed here) and return memory from
 // malloc, which the bindings free after the call.
-#include "base64.h"
+#include "encoder.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,13 +12,16 @@
 static const char ALPHABET[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+// Memory for a returned list or string; none for an empty one (the bindings free a
+// returned value only when its length is not 0).
 static void *checked_malloc(size_t size) {
-  void *p = malloc(size ? size : 1);
+  if (size == 0) return NULL;
+  void *p = malloc(size);
   if (!p) abort();
   return p;
 }
 
-void exports_example_codec_base64_encode(base64_list_u8_t *data, base64_string_t *ret) {
+void exports_example_codec_base64_encode(encoder_list_u8_t *data, encoder_string_t *ret) {
   size_t out_len = (data->len + 2) / 3 * 4;
   uint8_t *out = checked_malloc(out_len);
   size_t o = 0;
@@ -34,7 +37,7 @@ void exports_example_codec_base64_encode(base64_list_u8_t *data, base64_string_t
   }
   ret->ptr = out;
   ret->len = out_len;
-  base64_list_u8_free(data);
+  encoder_list_u8_free(data);
 }
 
 // The value of a base64 digit, or -1.
@@ -43,14 +46,14 @@ static int digit(uint8_t c) {
   return at ? (int)(at - ALPHABET) : -1;
 }
 
-static bool fail(base64_string_t *text, base64_string_t *err, const char *why) {
-  base64_string_dup(err, why);
-  base64_string_free(text);
+static bool fail(encoder_string_t *text, encoder_string_t *err, const char *why) {
+  encoder_string_dup(err, why);
+  encoder_string_free(text);
   return false;
 }
 
-bool exports_example_codec_base64_decode(base64_string_t *text, base64_list_u8_t *ret,
-                                         base64_string_t *err) {
+bool exports_example_codec_base64_decode(encoder_string_t *text, encoder_list_u8_t *ret,
+                                         encoder_string_t *err) {
   size_t len = text->len;
   if (len % 4 != 0) return fail(text, err, "the length is not a multiple of 4");
   size_t padding = 0;
@@ -79,6 +82,6 @@ bool exports_example_codec_base64_decode(base64_string_t *text, base64_list_u8_t
   }
   ret->ptr = out;
   ret->len = out_len;
-  base64_string_free(text);
+  encoder_string_free(text);
   return true;
 }

@@ -1,6 +1,6 @@
-// CRC-32 in C++: the function gen/checksum.h declares for the exported interface
+// CRC-32 in C++: the function gen/checksummer.h declares for the exported interface
 // example:codec/checksum, with the table computed at compile time.
-#include "checksum.h"
+#include "checksummer.h"
 #include "wit.hpp"
 
 #include <array>
@@ -29,7 +29,7 @@ std::uint32_t crc32(const std::vector<std::uint8_t> &data) {
 
 }  // namespace
 
-std::uint32_t exports_example_codec_checksum_crc32(checksum_list_u8_t *data) {
+std::uint32_t exports_example_codec_checksum_crc32(checksummer_list_u8_t *data) {
   // The list is ours: take_list copies it into a std::vector and frees it.
   return crc32(wit::take_list(data));
 }
