@@ -164,6 +164,62 @@ fn c_and_cpp_build_run_and_report_compiler_errors() {
     }
 }
 
+/// `WASI_SDK_PATH`: its `bin/clang++` and `share/wasi-sysroot` are used (and switching
+/// to it rebuilds). The wasi-sdk here is made of links to the Debian toolchain in the
+/// same layout, so it needs the Debian packages.
+#[cfg(unix)]
+#[test]
+fn wasi_sdk_path_chooses_the_compiler_and_sysroot() {
+    if !toolchain_ready("cpp") || !Path::new("/usr/lib/wasm32-wasi/libc.a").is_file() {
+        return;
+    }
+    use std::os::unix::fs::symlink;
+    let tmp = tempfile::tempdir().unwrap();
+    let sdk = tmp.path().join("wasi-sdk");
+    let sysroot = sdk.join("share/wasi-sysroot");
+    std::fs::create_dir_all(sdk.join("bin")).unwrap();
+    std::fs::create_dir_all(&sysroot).unwrap();
+    let path = std::env::var_os("PATH").unwrap();
+    let clang = std::env::split_paths(&path)
+        .map(|d| d.join("clang"))
+        .find(|p| p.is_file())
+        .expect("clang on PATH");
+    symlink(&clang, sdk.join("bin/clang")).unwrap();
+    symlink(clang.with_file_name("clang++"), sdk.join("bin/clang++")).unwrap();
+    symlink("/usr/include", sysroot.join("include")).unwrap();
+    symlink("/usr/lib", sysroot.join("lib")).unwrap();
+
+    new_project(tmp.path(), "cpp", "sdk-greeter");
+    let proj = tmp.path().join("sdk-greeter");
+    let o = wcomp(&proj, &["build"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = wcomp_env(&proj, &["build", "-v"], Path::new(&path), Some(&sdk));
+    assert!(o.status.success(), "{}", text(&o));
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        out.contains("built acme:sdk-greeter"),
+        "not rebuilt:\n{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "{} --target=wasm32-wasi --sysroot={}",
+            sdk.join("bin/clang++").display(),
+            sysroot.display()
+        )),
+        "{out}"
+    );
+    let o = wcomp_env(&proj, &["doctor"], Path::new(&path), Some(&sdk));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains(&format!("sysroot {}", sysroot.display())),
+        "{out}"
+    );
+}
+
 /// Copies `from` into `to`, leaving out build outputs.
 fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
