@@ -67,6 +67,27 @@ fn a_missing_compiler_says_what_to_install() {
         "{err}"
     );
 
+    // `new --world` runs wit-bindgen for the stubs' signatures: without it, nothing is
+    // written (exit 2) and the command that installs it is named.
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rich-world");
+    let o = Command::new(env!("CARGO_BIN_EXE_wcomp"))
+        .args(["new", "c", "stubs", "--world", fixture.to_str().unwrap()])
+        .current_dir(tmp.path())
+        .env("NO_COLOR", "1")
+        .env("PATH", &empty)
+        .env("WCOMP_TOOLS_DIR", &empty)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("wit-bindgen (the CLI, 0.63.0) not found")
+            && err.contains("cargo install --locked --root")
+            && err.contains("wit-bindgen-cli@0.63.0"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("stubs").exists());
+
     // C++ names libc++ too; doctor reports both as missing (exit 1).
     let o = wcomp_env(tmp.path(), &["doctor", "--json"], &empty, None);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));

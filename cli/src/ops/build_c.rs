@@ -9,10 +9,9 @@
 //! 2. `wit-bindgen c` writes the bindings for the world into `gen/` in the project:
 //!    `<world>.h` (types and the prototypes of the exported functions, which the user
 //!    defines), `<world>.c` (the canonical-ABI glue) and `<world>_component_type.o` (the
-//!    world, as a custom section). Files are rewritten only when
-//!    they change.
-//!    For C++, `gen/wit.hpp` (helpers between the C types and std::string,
-//!    std::vector and RAII owners) is written next to them.
+//!    world, as a custom section); for C++ also `gen/wit.hpp` (helpers between the C
+//!    types and std::string, std::vector and RAII owners). Files are rewritten only
+//!    when they change.
 //! 3. Every `.c` file of the project (and, for C++, every `.cpp`, `.cc` and `.cxx`) is
 //!    compiled for `wasm32-wasi` (WASI preview1, which is what wasi-libc implements), with
 //!    the project directory as the working directory so diagnostics name files as the
