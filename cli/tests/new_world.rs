@@ -627,15 +627,16 @@ fn cpp_nested_stubs_build() {
     nested_stubs_build(
         "cpp",
         "src/component.cpp",
-        // Nested lists become nested std::vectors, and back.
-        "  auto grid = wit::take_list(rows, [](nested_list_s32_t &row) { return wit::take_list(&row); });
+        // RAII: the parameter is freed (by its generated `_free`) when `grid` goes.
+        "  wit::owned<nested_list_list_s32_t, nested_list_list_s32_free> grid(*rows);
   std::vector<int32_t> sums;
-  for (const auto &row : grid) {
+  for (size_t i = 0; i < grid->len; i++) {
     int32_t sum = 0;
-    for (int32_t n : row) sum += n;
+    for (size_t j = 0; j < grid->ptr[i].len; j++) sum += grid->ptr[i].ptr[j];
     sums.push_back(sum);
   }
   *ret = wit::make_list<nested_list_s32_t>(sums);",
+        // Nested lists become nested std::vectors, and back.
         "  auto grid = wit::take_list(rows, [](nested_list_s32_t &row) { return wit::take_list(&row); });
   std::vector<std::vector<int32_t>> out(grid.empty() ? 0 : grid[0].size());
   for (const auto &row : grid)

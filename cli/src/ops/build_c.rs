@@ -232,9 +232,14 @@ impl CToolchain {
                 .parent()
                 .map_or_else(String::new, |p| p.display().to_string()),
         };
+        let compiler = if language == Language::Cpp {
+            &self.clangxx
+        } else {
+            &self.clang
+        };
         Ok(format!(
             "{version} ({}), sysroot {sysroot}, wit-bindgen {WIT_BINDGEN_VERSION}",
-            self.clang.display()
+            compiler.display()
         ))
     }
 }
