@@ -77,7 +77,10 @@ impl Opts {
                                 language: l.name(),
                                 ready: false,
                                 version: None,
-                                problem: Some(format!("{e:#}")),
+                                problem: Some(match printer::hint_of(&e) {
+                                    Some(hint) => format!("{e:#}; {hint}"),
+                                    None => format!("{e:#}"),
+                                }),
                                 templates,
                             },
                         }

@@ -23,7 +23,7 @@
 //! C++ is compiled with `-fno-exceptions`: nothing can unwind out of an exported
 //! function, and `operator new` failing aborts.
 
-use crate::ops::EnvironmentError;
+use crate::ops::HintedError;
 use crate::ops::build::SKIP_DIRS;
 use crate::ops::build_go::write_if_changed;
 use crate::ops::manifest::{self, Language};
@@ -70,7 +70,7 @@ pub fn install_hint(language: Language) -> String {
         ""
     };
     format!(
-        "on Debian or Ubuntu, `apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32{cxx}` \
+        "on Debian or Ubuntu, install the packages with `apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32{cxx}` \
          (the `14` is your clang's major version); or download a wasi-sdk from \
          https://github.com/WebAssembly/wasi-sdk/releases and set WASI_SDK_PATH to its \
          directory (or run scripts/install-toolchains.sh)"
@@ -96,39 +96,43 @@ pub fn locate(language: Language) -> Result<CToolchain> {
             let clang = bin.join("clang");
             let sysroot = sdk.join("share/wasi-sysroot");
             if !clang.is_file() || !sysroot.is_dir() {
-                return Err(EnvironmentError(format!(
-                    "WASI_SDK_PATH is `{}`, but it has no {}; point it at an unpacked \
-                     wasi-sdk, or unset it to use the clang on PATH ({})",
-                    sdk.display(),
-                    if clang.is_file() {
-                        "share/wasi-sysroot"
-                    } else {
-                        "bin/clang"
-                    },
-                    install_hint(language)
-                ))
+                return Err(HintedError::new(
+                    format!(
+                        "WASI_SDK_PATH is `{}`, but it has no {}",
+                        sdk.display(),
+                        if clang.is_file() {
+                            "share/wasi-sysroot"
+                        } else {
+                            "bin/clang"
+                        },
+                    ),
+                    format!(
+                        "point WASI_SDK_PATH at an unpacked wasi-sdk, or unset it to use the \
+                         clang on PATH; {}",
+                        install_hint(language)
+                    ),
+                )
                 .into());
             }
             (clang, bin.join("clang++"), Some(sysroot))
         }
         _ => {
             let clang = super::toolchain::which("clang").ok_or_else(|| {
-                EnvironmentError(format!(
+                HintedError::new(
                     "no C compiler for WebAssembly: clang is not on PATH and WASI_SDK_PATH \
-                     is not set; {}",
-                    install_hint(language)
-                ))
+                     is not set",
+                    install_hint(language),
+                )
             })?;
             let clangxx = clang.with_file_name("clang++");
             (clang, clangxx, None)
         }
     };
     if language == Language::Cpp && !clangxx.is_file() {
-        return Err(EnvironmentError(format!(
-            "no `clang++` next to `{}`; {}",
-            clang.display(),
-            install_hint(language)
-        ))
+        return Err(HintedError::new(
+            format!("no `clang++` next to `{}`", clang.display()),
+            install_hint(language),
+        )
         .into());
     }
     let wit_bindgen = locate_wit_bindgen()?;
@@ -147,11 +151,13 @@ pub fn locate_wit_bindgen() -> Result<PathBuf> {
         .filter(|p| p.is_file())
         .or_else(|| super::toolchain::which("wit-bindgen"))
         .ok_or_else(|| {
-            EnvironmentError(format!(
-                "wit-bindgen (the CLI, {WIT_BINDGEN_VERSION}) not found in wcomp's tools \
-                 directory or on PATH; {}",
-                wit_bindgen_hint()
-            ))
+            HintedError::new(
+                format!(
+                    "wit-bindgen (the CLI, {WIT_BINDGEN_VERSION}) not found in wcomp's tools \
+                     directory or on PATH"
+                ),
+                wit_bindgen_hint(),
+            )
             .into()
         })
 }
@@ -195,10 +201,13 @@ impl CToolchain {
             Ok(found.is_absolute().then_some(found).filter(|p| p.exists()))
         };
         let missing = |what: &str| -> anyhow::Error {
-            EnvironmentError(format!(
-                "{} ({version}) cannot build for wasm32-wasi: {what} not found; {hint}",
-                self.clang.display()
-            ))
+            HintedError::new(
+                format!(
+                    "{} ({version}) cannot build for wasm32-wasi: {what} not found",
+                    self.clang.display()
+                ),
+                hint.clone(),
+            )
             .into()
         };
         let libc = find(&self.clang, &["-print-file-name=libc.a"])?
@@ -218,12 +227,14 @@ impl CToolchain {
         }
         let wb = output(&self.wit_bindgen, &["--version"])?;
         if !wb.split_whitespace().any(|w| w == WIT_BINDGEN_VERSION) {
-            return Err(EnvironmentError(format!(
-                "{} is `{}`, but wcomp needs wit-bindgen-cli {WIT_BINDGEN_VERSION}; {}",
-                self.wit_bindgen.display(),
-                wb.trim(),
-                wit_bindgen_hint()
-            ))
+            return Err(HintedError::new(
+                format!(
+                    "{} is `{}`, but wcomp needs wit-bindgen-cli {WIT_BINDGEN_VERSION}",
+                    self.wit_bindgen.display(),
+                    wb.trim()
+                ),
+                wit_bindgen_hint(),
+            )
             .into());
         }
         let sysroot = match &self.sysroot {
