@@ -909,7 +909,12 @@ fn a_world_that_only_imports_builds() {
          option<string>;\n}\n\nworld client {\n  import store;\n}\n",
     )
     .unwrap();
-    for (template, language) in [("rust", "rust"), ("python", "python")] {
+    for (template, language) in [
+        ("rust", "rust"),
+        ("python", "python"),
+        ("c", "c"),
+        ("cpp", "cpp"),
+    ] {
         if !toolchain_ready(language) {
             continue;
         }

@@ -18,8 +18,8 @@ pub struct Toolchain {
     pub identity: String,
 }
 
-/// Where wcomp installs tools it manages (componentize-js): `$WCOMP_TOOLS_DIR`, or
-/// `~/.local/share/wcomp/tools`.
+/// Where wcomp installs tools it manages (componentize-js, wit-bindgen-cli):
+/// `$WCOMP_TOOLS_DIR`, or `~/.local/share/wcomp/tools`.
 pub fn tools_dir() -> Option<PathBuf> {
     if let Some(d) = std::env::var_os("WCOMP_TOOLS_DIR") {
         return Some(PathBuf::from(d));
