@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark for `wcomp build`: cold and warm build times per language, output sizes, and
-# the no-op rebuild of a 4-member workspace against `cargo build` no-op on the Rust
-# member alone (the anchor), in one run. On demand, not part of CI: benches/build.sh [runs]
+# the no-op rebuild of a 6-member workspace (Rust, Go, Python, JS, C, C++) against
+# `cargo build` no-op on the Rust member alone (the anchor), in one run. On demand, not
+# part of CI: benches/build.sh [runs]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-21}
@@ -15,7 +16,7 @@ mkdir -p "$work"
 cd "$work"
 
 printf '\n%-11s %10s %10s %14s\n' language cold warm size
-for lang in rust go python js; do
+for lang in rust go python js c cpp; do
   "$wcomp" new "$lang" "$lang" --name "bench:$lang-member" >/dev/null
   start=$(date +%s.%N)
   (cd "$lang" && "$wcomp" build >/dev/null)
@@ -26,7 +27,7 @@ for lang in rust go python js; do
   size=$(stat -c %s "$lang/build/$lang-member.wasm")
   printf '%-11s %9.1fs %9.1fs %14s\n' "$lang" "$cold" "$warm" "$size"
 done
-printf '[workspace]\nmembers = ["rust", "go", "python", "js"]\n' > wcomp.toml
+printf '[workspace]\nmembers = ["rust", "go", "python", "js", "c", "cpp"]\n' > wcomp.toml
 "$wcomp" build >/dev/null
 
 python3 - "$runs" "$wcomp" "$work" <<'PY'
@@ -42,7 +43,7 @@ def median(cmd, cwd):
 ours = median([wcomp, "build"], work)
 anchor = median(["cargo", "build", "--target", "wasm32-wasip2", "--release"], work + "/rust")
 print(f"\nno-op rebuild, median of {runs}:")
-print(f"  wcomp build (4-member workspace)        {ours*1000:7.1f} ms   (goal: under 50 ms)")
+print(f"  wcomp build (6-member workspace)        {ours*1000:7.1f} ms   (goal: under 50 ms)")
 print(f"  cargo build (the Rust member alone)     {anchor*1000:7.1f} ms")
 print(f"  ratio wcomp/cargo                       {ours/anchor:7.2f}")
 PY

@@ -76,6 +76,8 @@ fn every_builtin_template_renders_a_project() {
         "go-http",
         "python-http",
         "js-http",
+        "c",
+        "cpp",
     ] {
         let dir = format!("p-{t}");
         let o = env.wcomp(&[
@@ -178,7 +180,8 @@ fn unknown_template_lists_close_names_and_writes_nothing() {
     assert!(err.contains("did you mean `rust`"), "{err}");
     assert!(
         err.contains(
-            "available templates: go, go-http, js, js-http, python, python-http, rust, rust-http"
+            "available templates: c, cpp, go, go-http, js, js-http, python, python-http, rust, \
+             rust-http"
         ),
         "{err}"
     );
@@ -352,6 +355,8 @@ fn user_templates_are_listed_and_shadow_builtins() {
     assert_eq!(
         names,
         [
+            "c",
+            "cpp",
             "go",
             "go-http",
             "js",

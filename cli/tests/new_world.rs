@@ -392,14 +392,50 @@ fn js_stubs_build_and_run() {
     );
 }
 
-/// The edge-case world (keywords, aliases, imported resources, an inline interface,
-/// world-level types): the stubs build, conform, and answer as stubs do.
-fn edge_stubs_build(template: &str, language: &str) {
-    if !toolchain_ready(language) {
-        return;
-    }
+#[test]
+fn c_stubs_build_and_run() {
+    stubs_round_trip(
+        "c",
+        "c",
+        true,
+        true,
+        RealCode {
+            world_file: "src/component.c",
+            shapes_file: "src/component.c",
+            add: "return a + b;",
+            parse_color: "*ret = EXPORTS_EXAMPLE_RICH_SHAPES_COLOR_GREEN; return true;",
+            bounds: "ret->f0 = pts->ptr[0]; ret->f1 = pts->ptr[pts->len - 1]; \
+                     exports_example_rich_shapes_points_free(pts); return;",
+        },
+    );
+}
+
+#[test]
+fn cpp_stubs_build_and_run() {
+    stubs_round_trip(
+        "cpp",
+        "cpp",
+        true,
+        true,
+        RealCode {
+            world_file: "src/component.cpp",
+            shapes_file: "src/component.cpp",
+            add: "return a + b;",
+            parse_color: "*ret = EXPORTS_EXAMPLE_RICH_SHAPES_COLOR_GREEN; return true;",
+            // The list becomes a std::vector (and the C list is freed).
+            bounds: "auto v = wit::take_list(pts); ret->f0 = v.front(); ret->f1 = v.back(); \
+                     return;",
+        },
+    );
+}
+
+/// `wcomp new <template> proj --world tests/fixtures/<fixture>` in a new temporary
+/// directory (kept as long as the first value lives).
+fn new_from_fixture(template: &str, fixture: &str) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/edge-world");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(fixture);
     let o = wcomp(
         tmp.path(),
         &[
@@ -412,6 +448,16 @@ fn edge_stubs_build(template: &str, language: &str) {
     );
     assert!(o.status.success(), "{}", text(&o));
     let proj = tmp.path().join("proj");
+    (tmp, proj)
+}
+
+/// The edge-case world (keywords, aliases, imported resources, an inline interface,
+/// world-level types): the stubs build, conform, and answer as stubs do.
+fn edge_stubs_build(template: &str, language: &str) {
+    if !toolchain_ready(language) {
+        return;
+    }
+    let (_tmp, proj) = new_from_fixture(template, "edge-world");
     match template {
         "go" => assert_gofmt(&proj),
         "rust" => assert_rustfmt(&proj),
@@ -457,6 +503,147 @@ fn edge_stubs_build(template: &str, language: &str) {
         run.call(Some("inline"), "[static]cursor.static", &[Val::U32(1)]),
         "inline#[static]cursor.static",
         true,
+    );
+}
+
+#[test]
+fn c_edge_stubs_build() {
+    edge_stubs_build("c", "c");
+}
+
+#[test]
+fn cpp_edge_stubs_build() {
+    edge_stubs_build("cpp", "cpp");
+}
+
+/// Nested lists and options in C and C++: the stubs build and conform, a stub that
+/// returns `result<_, string>` frees its nested parameters and answers, the others
+/// trap; then real code for two functions, in each language's own style.
+fn nested_stubs_build(template: &str, file: &str, totals: &str, transpose: &str) {
+    if !toolchain_ready(template) {
+        return;
+    }
+    let (_tmp, proj) = new_from_fixture(template, "nested-world");
+    build(&proj, "example:nested@0.1.0");
+    let o = wcomp(&proj, &["validate", "build/nested.wasm", "--allow-wasi"]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    let grids = "example:nested/grids@0.1.0";
+    let s32s = |v: &[i32]| Val::List(v.iter().map(|&n| Val::S32(n)).collect());
+    let rows = Val::List(vec![s32s(&[1, 2, 3]), s32s(&[4, 5, 6])]);
+    let run = Runner::new(&proj.join("build/nested.wasm"));
+    let strings = |v: &[&str]| Val::List(v.iter().map(|s| Val::String(s.to_string())).collect());
+    let cell = Val::Record(vec![
+        (
+            "label".into(),
+            Val::Option(Some(Box::new(Val::String("a".into())))),
+        ),
+        ("tags".into(), strings(&["x", "y"])),
+    ]);
+    assert_eq!(
+        run.call(
+            Some(grids),
+            "cells",
+            &[Val::List(vec![Val::List(vec![cell.clone(), cell])])]
+        )
+        .unwrap(),
+        string_err(&format!("not implemented: {grids}#cells"))
+    );
+    let deep = Val::Option(Some(Box::new(Val::List(vec![
+        Val::Option(None),
+        Val::Option(Some(Box::new(Val::List(vec![Val::U8(7)])))),
+    ]))));
+    assert_eq!(
+        run.call(Some(grids), "deepest", &[deep]).unwrap(),
+        string_err(&format!("not implemented: {grids}#deepest"))
+    );
+    let lines = Val::List(vec![
+        Val::Option(None),
+        Val::Option(Some(Box::new(strings(&["hi"])))),
+    ]);
+    assert_trapped(
+        run.call(Some(grids), "first-word", &[lines]),
+        &format!("{grids}#first-word"),
+        true,
+    );
+    assert_trapped(
+        run.call(Some(grids), "totals", std::slice::from_ref(&rows)),
+        &format!("{grids}#totals"),
+        true,
+    );
+
+    let path = proj.join(file);
+    let src = std::fs::read_to_string(&path).unwrap();
+    let src = src
+        .replace(
+            &format!("  not_implemented(\"not implemented: {grids}#totals\");"),
+            totals,
+        )
+        .replace(
+            &format!("  not_implemented(\"not implemented: {grids}#transpose\");"),
+            transpose,
+        );
+    std::fs::write(&path, src).unwrap();
+    build(&proj, "example:nested@0.1.0");
+    let run = Runner::new(&proj.join("build/nested.wasm"));
+    assert_eq!(
+        run.call(Some(grids), "totals", std::slice::from_ref(&rows))
+            .unwrap(),
+        vec![s32s(&[6, 15])]
+    );
+    assert_eq!(
+        run.call(Some(grids), "transpose", &[rows]).unwrap(),
+        vec![Val::List(vec![s32s(&[1, 4]), s32s(&[2, 5]), s32s(&[3, 6])])]
+    );
+}
+
+#[test]
+fn c_nested_stubs_build() {
+    nested_stubs_build(
+        "c",
+        "src/component.c",
+        "  ret->len = rows->len;
+  ret->ptr = rows->len ? malloc(sizeof(int32_t) * rows->len) : NULL;
+  for (size_t i = 0; i < rows->len; i++) {
+    int32_t sum = 0;
+    for (size_t j = 0; j < rows->ptr[i].len; j++) sum += rows->ptr[i].ptr[j];
+    ret->ptr[i] = sum;
+  }
+  nested_list_list_s32_free(rows);",
+        "  size_t n = rows->len ? rows->ptr[0].len : 0;
+  ret->len = n;
+  ret->ptr = n ? malloc(sizeof(*ret->ptr) * n) : NULL;
+  for (size_t j = 0; j < n; j++) {
+    ret->ptr[j].len = rows->len;
+    ret->ptr[j].ptr = malloc(sizeof(int32_t) * rows->len);
+    for (size_t i = 0; i < rows->len; i++) ret->ptr[j].ptr[i] = rows->ptr[i].ptr[j];
+  }
+  nested_list_list_s32_free(rows);",
+    );
+}
+
+#[test]
+fn cpp_nested_stubs_build() {
+    nested_stubs_build(
+        "cpp",
+        "src/component.cpp",
+        // RAII: the parameter is freed (by its generated `_free`) when `grid` goes.
+        "  wit::owned<nested_list_list_s32_t, nested_list_list_s32_free> grid(*rows);
+  std::vector<int32_t> sums;
+  for (size_t i = 0; i < grid->len; i++) {
+    int32_t sum = 0;
+    for (size_t j = 0; j < grid->ptr[i].len; j++) sum += grid->ptr[i].ptr[j];
+    sums.push_back(sum);
+  }
+  *ret = wit::make_list<nested_list_s32_t>(sums);",
+        // Nested lists become nested std::vectors, and back.
+        "  auto grid = wit::take_list(rows, [](nested_list_s32_t &row) { return wit::take_list(&row); });
+  std::vector<std::vector<int32_t>> out(grid.empty() ? 0 : grid[0].size());
+  for (const auto &row : grid)
+    for (size_t j = 0; j < row.size(); j++) out[j].push_back(row[j]);
+  *ret = wit::make_list<nested_list_list_s32_t>(out, [](const std::vector<int32_t> &col) {
+    return wit::make_list<nested_list_s32_t>(col);
+  });",
     );
 }
 
@@ -722,7 +909,12 @@ fn a_world_that_only_imports_builds() {
          option<string>;\n}\n\nworld client {\n  import store;\n}\n",
     )
     .unwrap();
-    for (template, language) in [("rust", "rust"), ("python", "python")] {
+    for (template, language) in [
+        ("rust", "rust"),
+        ("python", "python"),
+        ("c", "c"),
+        ("cpp", "cpp"),
+    ] {
         if !toolchain_ready(language) {
             continue;
         }

@@ -123,6 +123,16 @@ fn js_template_builds_and_runs() {
 }
 
 #[test]
+fn c_template_builds_and_runs() {
+    template_round_trip("c", "c");
+}
+
+#[test]
+fn cpp_template_builds_and_runs() {
+    template_round_trip("cpp", "cpp");
+}
+
+#[test]
 fn workspace_builds_members_and_rebuilds_only_what_changed() {
     if !toolchain_ready("rust") {
         return;

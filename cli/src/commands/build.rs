@@ -119,6 +119,7 @@ fn build_error(e: anyhow::Error) -> Result<u8, CliError> {
     }
     let environment = e.chain().any(|c| {
         c.is::<crate::ops::EnvironmentError>()
+            || c.is::<crate::ops::HintedError>()
             || c.downcast_ref::<wcomp_compose::Error>()
                 .is_some_and(|e| e.is_usage())
     });

@@ -41,6 +41,8 @@ impl Opts {
             Language::Go,
             Language::Python,
             Language::Javascript,
+            Language::C,
+            Language::Cpp,
         ];
         // Templates are listed for information: a broken user template must not stop the
         // toolchain report.
@@ -75,7 +77,10 @@ impl Opts {
                                 language: l.name(),
                                 ready: false,
                                 version: None,
-                                problem: Some(format!("{e:#}")),
+                                problem: Some(match printer::hint_of(&e) {
+                                    Some(hint) => format!("{e:#}; {hint}"),
+                                    None => format!("{e:#}"),
+                                }),
                                 templates,
                             },
                         }

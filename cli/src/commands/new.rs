@@ -22,6 +22,8 @@ use std::path::PathBuf;
   wcomp new js hi --set greeting=Hi             set a template parameter
   wcomp new rust-http api                       an HTTP handler for `wcomp serve`
   wcomp new go api --http                       the same as `wcomp new go-http api`
+  wcomp new c codec                             a C component (clang for wasm32-wasi)
+  wcomp new cpp svc --world ../api/wit          C++ stubs for an existing world
   wcomp new go svc --values-file values.toml    parameters from a TOML file
   wcomp new rust svc --world ../api/wit         stubs for the only world in ../api/wit
   wcomp new python svc --world api.wit:server   stubs for world `server` of a .wit file
@@ -32,7 +34,7 @@ Exit codes: 0 created, 2 refused (unknown template, bad value, non-empty directo
 a --world that is missing, invalid or ambiguous, or that the language cannot build);
 nothing is written when `new` refuses.")]
 pub struct Opts {
-    /// The template: `rust`, `go`, `python`, `js`, their HTTP handler variants
+    /// The template: `rust`, `go`, `python`, `js`, `c`, `cpp`, the HTTP handler variants
     /// `rust-http`, `go-http`, `python-http`, `js-http`, or one added with `wcomp templates
     /// add`.
     template: String,

@@ -214,6 +214,18 @@ fn build_project(
         Language::Python => build_python(dir, &tc, &comp.wit, &comp.world, &name, r)?,
         Language::Javascript => build_js(dir, &tc, (&comp.wit, &wit), &comp.world, &name, r)?,
         Language::Go => build_go(dir, &tc, &wit, world, &name, r)?,
+        Language::C | Language::Cpp => {
+            r.step(
+                &name,
+                "wit-bindgen c, clang (wasm32-wasi), adapting to a component",
+            );
+            let c = crate::ops::build_c::locate(comp.language)?;
+            let built =
+                crate::ops::build_c::build(&c, comp.language, dir, &comp.wit, &wit.resolve, world)?;
+            let log = format!("{}core module {} bytes\n", built.log, built.core_module_len);
+            r.toolchain_output(&name, &log);
+            built.component
+        }
     };
 
     r.step(&name, "checking the component against its world");

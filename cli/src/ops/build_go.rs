@@ -367,8 +367,9 @@ fn upper_camel(kebab: &str) -> String {
         .collect()
 }
 
-/// Leaves files alone when unchanged, so `go build`'s cache and editors see no churn.
-fn write_if_changed(path: &Path, contents: &[u8]) -> Result<()> {
+/// Leaves files alone when unchanged, so `go build`'s cache and editors see no churn
+/// (also used for the C bindings).
+pub(crate) fn write_if_changed(path: &Path, contents: &[u8]) -> Result<()> {
     if fs_err::read(path).ok().as_deref() == Some(contents) {
         return Ok(());
     }
@@ -569,9 +570,16 @@ pub fn build(
 pub fn componentize(mut core: Vec<u8>, resolve: &Resolve, world: WorldId) -> Result<Vec<u8>> {
     wit_component::embed_component_metadata(&mut core, resolve, world, StringEncoding::UTF8, false)
         .context("failed to embed the world's metadata in the core module")?;
+    encode_with_adapter(&core)
+}
+
+/// Encodes a `wasip1` core module that already carries its world's metadata (a
+/// `component-type` custom section) as a component, adapting WASI preview1 with the
+/// reactor adapter.
+pub fn encode_with_adapter(core: &[u8]) -> Result<Vec<u8>> {
     ComponentEncoder::default()
-        .module(&core)
-        .context("failed to read the core module built by Go")?
+        .module(core)
+        .context("failed to read the core module the compiler built")?
         .adapter(
             WASI_PREVIEW1,
             wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,

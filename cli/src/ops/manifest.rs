@@ -98,6 +98,9 @@ pub enum Language {
     Python,
     #[serde(alias = "js")]
     Javascript,
+    C,
+    #[serde(alias = "c++")]
+    Cpp,
 }
 
 impl Language {
@@ -107,6 +110,8 @@ impl Language {
             Language::Go => "go",
             Language::Python => "python",
             Language::Javascript => "javascript",
+            Language::C => "c",
+            Language::Cpp => "cpp",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The work behind the commands: one module per verb, called by `commands/`.
 
 pub mod build;
+pub mod build_c;
 pub mod build_go;
 pub mod compose_ws;
 pub mod host;

@@ -79,7 +79,10 @@ pub fn prepare(arg: &WorldArg, language: Language) -> Result<FromWorld> {
             arg.path.display()
         )
     })?;
-    let stubs = stubs::generate(language, &pkg.resolve, world_id)?;
+    let stubs = match language {
+        Language::C | Language::Cpp => c_stubs(&wit_files, language, &pkg, world_id)?,
+        _ => stubs::generate(language, &pkg.resolve, world_id)?,
+    };
     Ok(FromWorld {
         package_name,
         world,
@@ -149,16 +152,40 @@ fn copy_tree(dir: &Path, prefix: &str, out: &mut BTreeMap<String, Vec<u8>>) -> R
     Ok(())
 }
 
-/// Writes the copy to a scratch directory and loads it as the build will.
-fn check_copy(files: &BTreeMap<String, Vec<u8>>, world: &str) -> Result<()> {
+/// C and C++ stubs: `wit-bindgen c` writes the header for the copied WIT in a scratch
+/// directory, and the stubs copy their signatures from it.
+fn c_stubs(
+    files: &BTreeMap<String, Vec<u8>>,
+    language: Language,
+    pkg: &WitPackage,
+    world: wit_parser::WorldId,
+) -> Result<BTreeMap<String, String>> {
+    let wit_bindgen = crate::ops::build_c::locate_wit_bindgen()?;
     let tmp = tempfile::tempdir()?;
+    write_tree(tmp.path(), files)?;
+    let name = &pkg.resolve.worlds[world].name;
+    let out = tmp.path().join("gen");
+    crate::ops::build_c::generate_bindings(&wit_bindgen, &tmp.path().join("wit"), name, &out)?;
+    let header =
+        fs_err::read_to_string(out.join(format!("{}.h", crate::ops::build_c::c_world_name(name))))?;
+    stubs::generate_c(language, &pkg.resolve, world, &header)
+}
+
+fn write_tree(dir: &Path, files: &BTreeMap<String, Vec<u8>>) -> Result<()> {
     for (rel, bytes) in files {
-        let target = tmp.path().join(rel);
+        let target = dir.join(rel);
         if let Some(parent) = target.parent() {
             fs_err::create_dir_all(parent)?;
         }
         fs_err::write(&target, bytes)?;
     }
+    Ok(())
+}
+
+/// Writes the copy to a scratch directory and loads it as the build will.
+fn check_copy(files: &BTreeMap<String, Vec<u8>>, world: &str) -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    write_tree(tmp.path(), files)?;
     let copy = wit::load(&tmp.path().join("wit"))?;
     copy.select_world(Some(world))?;
     if files.is_empty() {
@@ -174,9 +201,11 @@ pub fn template_language(language: &str) -> Result<Language> {
         "go" => Language::Go,
         "python" => Language::Python,
         "javascript" | "js" => Language::Javascript,
+        "c" => Language::C,
+        "cpp" | "c++" => Language::Cpp,
         other => bail!(
-            "`--world` generates stubs in rust, go, python or javascript, but the template's \
-             language is `{other}`"
+            "`--world` generates stubs in rust, go, python, javascript, c or cpp, but the \
+             template's language is `{other}`"
         ),
     })
 }

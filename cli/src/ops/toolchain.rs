@@ -18,8 +18,8 @@ pub struct Toolchain {
     pub identity: String,
 }
 
-/// Where wcomp installs tools it manages (componentize-js): `$WCOMP_TOOLS_DIR`, or
-/// `~/.local/share/wcomp/tools`.
+/// Where wcomp installs tools it manages (componentize-js, wit-bindgen-cli):
+/// `$WCOMP_TOOLS_DIR`, or `~/.local/share/wcomp/tools`.
 pub fn tools_dir() -> Option<PathBuf> {
     if let Some(d) = std::env::var_os("WCOMP_TOOLS_DIR") {
         return Some(PathBuf::from(d));
@@ -76,6 +76,22 @@ pub fn locate(language: Language) -> Result<Toolchain> {
             componentize_js().ok_or_else(|| missing("componentize-js", &install))?,
             which("node").ok_or_else(|| missing("node", &install))?,
         ],
+        Language::C | Language::Cpp => {
+            let tc = crate::ops::build_c::locate(language)?;
+            // The sysroot is part of what the compiler builds with.
+            let programs = tc.programs(language);
+            return Ok(Toolchain {
+                language,
+                identity: format!(
+                    "{};sysroot={}",
+                    identity(&programs),
+                    tc.sysroot
+                        .as_ref()
+                        .map_or("default".into(), |s| s.display().to_string())
+                ),
+                programs,
+            });
+        }
     };
     Ok(Toolchain {
         language,
@@ -105,6 +121,7 @@ pub fn install_hint(language: Language) -> String {
              @bytecodealliance/componentize-js@0.23.0` (or run scripts/install-toolchains.sh)",
             tools_dir().map_or("<tools dir>".to_string(), |d| d.display().to_string())
         ),
+        Language::C | Language::Cpp => crate::ops::build_c::install_hint(language),
     }
 }
 
@@ -135,6 +152,7 @@ pub fn check(tc: &Toolchain) -> Result<String> {
             "componentize-js {}",
             run_version(&tc.programs[0], &["--version"])?.trim()
         )),
+        Language::C | Language::Cpp => crate::ops::build_c::locate(tc.language)?.check(tc.language),
     }
 }
 

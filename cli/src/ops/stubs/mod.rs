@@ -5,6 +5,7 @@
 //! The stubs are rendered from the `wit_parser::Resolve`, naming things the way each
 //! language's bindings generator does (wit-bindgen 0.63 for Rust and Go, componentize-py
 //! 0.25, componentize-js 0.23), so they compile against the bindings the build generates.
+//! C and C++ stubs take their signatures from the header `wit-bindgen c` 0.63 generates.
 //!
 //! What a stub does when called: a function whose result is `result<_, string>` (any
 //! ok type, an error type that is `string` or an alias of it) returns the error
@@ -21,6 +22,7 @@
 //! The map of files returned is relative to the project directory; `wcomp new` adds them
 //! to the template's files (replacing the template's own at the same paths).
 
+mod c;
 mod go;
 mod js;
 mod python;
@@ -34,7 +36,8 @@ use wit_parser::{
     WorldKey,
 };
 
-/// Stub sources for `world` in `language`, by path relative to the project.
+/// Stub sources for `world` in `language`, by path relative to the project. C and C++
+/// stubs copy their signatures from the bindings' header: see [`generate_c`].
 pub fn generate(
     language: Language,
     resolve: &Resolve,
@@ -50,7 +53,22 @@ pub fn generate(
         Language::Go => go::generate(&exports),
         Language::Python => python::generate(&exports),
         Language::Javascript => js::generate(&exports),
+        Language::C | Language::Cpp => {
+            bail!("C and C++ stubs are made from the bindings' header (`generate_c`)")
+        }
     })
+}
+
+/// C (or, with `language` C++, C++) stub sources for `world`, given the header
+/// `wit-bindgen c` generated for it.
+pub fn generate_c(
+    language: Language,
+    resolve: &Resolve,
+    world: WorldId,
+    header: &str,
+) -> Result<BTreeMap<String, String>> {
+    let exports = Exports::collect(resolve, world)?;
+    c::generate(&exports, header, language == Language::Cpp)
 }
 
 /// What a world exports, grouped the way every language's bindings group it.
