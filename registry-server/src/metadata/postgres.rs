@@ -1070,17 +1070,35 @@ impl Metadata for PostgresMetadata {
         let Some(regexes) = pattern_regexes(patterns) else {
             return Ok(Vec::new());
         };
+        // Newest tags first (index `tags_updated`), a batch at a time, until `n`
+        // repositories: a repository's first row is its newest push.
+        const BATCH: i64 = 1000;
         let c = self.client().await?;
-        let rows = c
-            .query(
-                "SELECT repo, MAX(updated_at) AS t FROM tags
-                 WHERE $1::TEXT[] IS NULL OR repo ~ ANY($1)
-                 GROUP BY repo ORDER BY t DESC, repo LIMIT $2",
-                &[&regexes, &i64::from(n)],
-            )
-            .await
-            .map_err(pe)?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        let mut out: Vec<(String, i64)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut offset = 0i64;
+        while out.len() < n as usize {
+            let rows = c
+                .query(
+                    "SELECT repo, updated_at FROM tags
+                     WHERE $1::TEXT[] IS NULL OR repo ~ ANY($1)
+                     ORDER BY updated_at DESC, repo, name LIMIT $2 OFFSET $3",
+                    &[&regexes, &BATCH, &offset],
+                )
+                .await
+                .map_err(pe)?;
+            for r in &rows {
+                let repo: String = r.get(0);
+                if out.len() < n as usize && seen.insert(repo.clone()) {
+                    out.push((repo, r.get(1)));
+                }
+            }
+            if (rows.len() as i64) < BATCH {
+                break;
+            }
+            offset += BATCH;
+        }
+        Ok(out)
     }
 
     async fn find_repos(
@@ -1381,10 +1399,12 @@ mod tests {
             return;
         };
         let c = t.client().await.unwrap();
-        // Back to version 1 (before settings, leases, upload owners and chunk rows), with a
-        // session in the old form: its chunk list must survive the migration.
+        // Back to version 1 (before settings, leases, upload owners, chunk rows and the
+        // browsing indexes), with a session in the old form: its chunk list must survive
+        // the migration.
         c.batch_execute(
             "DROP TABLE settings; DROP TABLE leases; DROP TABLE upload_chunks;
+             DROP INDEX component_items_entry; DROP INDEX tags_updated;
              DROP INDEX uploads_owner; ALTER TABLE uploads DROP COLUMN owner;
              UPDATE schema_version SET version = 1;
              INSERT INTO uploads(id, repo, committed, chunks, created_at, updated_at)

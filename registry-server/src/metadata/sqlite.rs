@@ -1123,15 +1123,25 @@ impl Metadata for SqliteMetadata {
         self.read(move |c| {
             let mut s = c
                 .prepare(
-                    "SELECT repo, MAX(updated_at) AS t FROM tags
+                    // Newest tags first (index `tags_updated`), stopping at `n` repositories:
+                    // a repository's first row is its newest push.
+                    "SELECT repo, updated_at FROM tags
                      WHERE ?1 IS NULL OR wcomp_glob_any(?1, repo)
-                     GROUP BY repo ORDER BY t DESC, repo LIMIT ?2",
+                     ORDER BY updated_at DESC, repo",
                 )
                 .map_err(be)?;
-            let rows = s
-                .query_map(params![joined, n], |r| Ok((r.get(0)?, r.get(1)?)))
-                .map_err(be)?;
-            rows.collect::<Result<_, _>>().map_err(be)
+            let mut rows = s.query(params![joined]).map_err(be)?;
+            let mut out: Vec<(String, i64)> = Vec::new();
+            let mut seen = std::collections::HashSet::new();
+            while out.len() < n as usize
+                && let Some(r) = rows.next().map_err(be)?
+            {
+                let repo: String = r.get(0).map_err(be)?;
+                if seen.insert(repo.clone()) {
+                    out.push((repo, r.get(1).map_err(be)?));
+                }
+            }
+            Ok(out)
         })
         .await
     }
@@ -1212,8 +1222,10 @@ impl Metadata for SqliteMetadata {
             let (ex, im) = (split(&q.exports), split(&q.imports));
             let item_filter = |dir: &str| {
                 format!(
-                    "EXISTS (SELECT 1 FROM component_items i WHERE i.repo = c.repo AND i.manifest = c.manifest
-                     AND i.direction = '{dir}' AND i.interface = ?{} AND (?{} IS NULL OR i.version = ?{} OR i.version LIKE ?{} || '.%'))",
+                    // Uncorrelated, so it runs once through `component_items_iface`
+                    // rather than once per component.
+                    "(c.repo, c.manifest) IN (SELECT i.repo, i.manifest FROM component_items i
+                     WHERE i.direction = '{dir}' AND i.interface = ?{} AND (?{} IS NULL OR i.version = ?{} OR i.version LIKE ?{} || '.%'))",
                     if dir == "export" { 1 } else { 3 },
                     if dir == "export" { 2 } else { 4 },
                     if dir == "export" { 2 } else { 4 },

@@ -608,7 +608,15 @@ async fn search(State(state): State<AppState>, req: Request) -> Response {
                     repos = found;
                 }
                 SearchKind::Interface(_) | SearchKind::Package(_) => {
-                    let limit = v.ctx.state.config.limits.max_page.max(want);
+                    // The access and version filters run after the query. A visitor who
+                    // sees everything, with no version filter, loses no entry to them: read
+                    // exactly what the page needs. Otherwise read a full API page.
+                    let sees_all = req.is_none() && v.pull_patterns().await?.is_none();
+                    let limit = if sees_all {
+                        want
+                    } else {
+                        v.ctx.state.config.limits.max_page.max(want)
+                    };
                     let queries: Vec<ComponentQuery> = match &kind {
                         SearchKind::Interface(i) => vec![
                             ComponentQuery {
