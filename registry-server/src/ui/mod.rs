@@ -270,7 +270,7 @@ impl Session {
 
     pub fn decode(state: &AppState, value: &str) -> Option<Session> {
         let (body, mac) = value.rsplit_once('.')?;
-        if value.len() > 512 || !state.auth.mac_ok("ui-session", body, mac) {
+        if value.len() > 2048 || !state.auth.mac_ok("ui-session", body, mac) {
             return None;
         }
         let mut parts = body.splitn(3, '.');
