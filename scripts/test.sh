@@ -8,7 +8,7 @@ ensure_rust
 echo "== language toolchains for the template tests"
 scripts/install-toolchains.sh
 
-echo "== OCI clients for the interop tests (skopeo, oras, docker-registry, cosign, wkg, warg-server) and the OCI conformance suite"
+echo "== OCI clients for the interop tests (skopeo, oras, docker-registry, cosign, wkg, warg-server), chromium, chromium-driver and axe-core for the web interface's browser test, and the OCI conformance suite"
 registry-server/scripts/install-test-deps.sh
 # Under CI a missing client is a failure, not a skip.
 if [ -n "${CI:-}" ]; then

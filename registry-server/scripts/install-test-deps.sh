@@ -14,6 +14,9 @@
 #                    of compiling on 2 cores, once per machine (cached in wcomp's tools dir)
 #   warg-server      `cargo install --locked` from crates.io, the same way, for the warg
 #                    tests (cli/tests/warg.rs, `--features warg`)
+#   chromium,        from Debian (apt), for the web interface's browser test
+#   chromium-driver  (tests/ui_browser.rs, driven over WebDriver)
+#   axe-core         from npm into wcomp's tools dir, the accessibility checks of that test
 #
 # Binaries land in $WCOMP_TEST_BIN (default: registry-server/target-tools/bin), which the
 # tests also search.
@@ -26,6 +29,8 @@ mkdir -p "$bin"
 apt_missing=()
 command -v skopeo >/dev/null 2>&1 || apt_missing+=(skopeo)
 command -v docker-registry >/dev/null 2>&1 || [ -x /usr/bin/docker-registry ] || apt_missing+=(docker-registry)
+command -v chromium >/dev/null 2>&1 || apt_missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || apt_missing+=(chromium-driver)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
@@ -80,6 +85,19 @@ if [ ! -x "$bin/cosign" ] && ! command -v cosign >/dev/null 2>&1; then
   if [ -x "$cosign_cached" ]; then ln -sf "$cosign_cached" "$bin/cosign"; fi
 fi
 
+# axe-core for the browser test's accessibility checks: one pinned release from npm, in
+# wcomp's tools dir (the test finds `<tools>/*/node_modules/axe-core/axe.min.js`).
+AXE_VERSION=4.10.3
+axe_dir="$tools/axe-core-$AXE_VERSION"
+if [ ! -f "$axe_dir/node_modules/axe-core/axe.min.js" ]; then
+  if command -v npm >/dev/null 2>&1; then
+    mkdir -p "$axe_dir"
+    npm install --silent --no-audit --no-fund --prefix "$axe_dir" "axe-core@$AXE_VERSION" >&2
+  else
+    echo "axe-core: no npm here; skipping" >&2
+  fi
+fi
+
 echo "test clients: cosign=$( [ -x "$bin/cosign" ] && echo "$bin/cosign" || command -v cosign || echo missing) docker-registry=$(command -v docker-registry || echo missing)"
 
 # wkg 0.16 is the first release without warg. Built once per machine
@@ -117,6 +135,7 @@ fi
 warg_at() { if warg_ok "$bin/warg-server"; then echo "$bin/warg-server"; else command -v warg-server || echo missing; fi; }
 
 wkg_at() { if wkg_ok "$bin/wkg"; then echo "$bin/wkg"; else command -v wkg || echo missing; fi; }
+echo "test clients: chromium=$(command -v chromium || echo missing) chromedriver=$(command -v chromedriver || echo missing) axe-core=$( [ -f "$axe_dir/node_modules/axe-core/axe.min.js" ] && echo "$AXE_VERSION" || echo missing)"
 echo "test clients: skopeo=$(command -v skopeo || echo missing) oras=$( [ -x "$bin/oras" ] && echo "$bin/oras" || command -v oras || echo missing) wkg=$(wkg_at) warg-server=$(warg_at)"
 
 # The OCI distribution-spec conformance suite (tests/conformance.rs), pinned and built from

@@ -698,6 +698,31 @@ impl Auth {
         )
     }
 
+    /// An HMAC-SHA256 (hex) of `msg` under the registry's key, separated by `purpose` from
+    /// every other use of the key (bearer tokens sign base64 JSON, never a purpose line).
+    /// The web interface signs its session cookies and CSRF tokens with it.
+    pub fn mac(&self, purpose: &str, msg: &str) -> String {
+        hex::encode(self.purpose_mac(purpose, msg).finalize().into_bytes())
+    }
+
+    /// Whether `tag` is [`Auth::mac`] of `msg` for `purpose` (compared in constant time).
+    pub fn mac_ok(&self, purpose: &str, msg: &str, tag: &str) -> bool {
+        hex::decode(tag).is_ok_and(|t| self.purpose_mac(purpose, msg).verify_slice(&t).is_ok())
+    }
+
+    fn purpose_mac(&self, purpose: &str, msg: &str) -> HmacSha256 {
+        let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes keys of any length");
+        for part in [
+            &b"wcomp-registry "[..],
+            purpose.as_bytes(),
+            b"\n",
+            msg.as_bytes(),
+        ] {
+            mac.update(part);
+        }
+        mac
+    }
+
     pub fn verify_token(&self, token: &str) -> Option<TokenClaims> {
         let (signing_input, sig) = token.rsplit_once('.')?;
         let (header, body) = signing_input.split_once('.')?;

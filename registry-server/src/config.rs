@@ -55,6 +55,30 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
     pub metadata: MetadataConfig,
     pub storage: StorageConfig,
+    pub ui: UiConfig,
+}
+
+/// `[ui]`: the web interface under `/ui/` (docs/registry.md, "Web interface").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UiConfig {
+    pub enabled: bool,
+    /// Public keys (PEM files, what `wcomp key generate` writes as `.pub`) whose signatures
+    /// the artifact pages check and mark as trusted. A signature by another key is shown
+    /// with its key id, unverified: the server has no other way to get the key.
+    pub trusted_keys: Vec<PathBuf>,
+    /// How long a sign-in lasts.
+    pub session_ttl_secs: i64,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            trusted_keys: Vec::new(),
+            session_ttl_secs: 12 * 3600,
+        }
+    }
 }
 
 /// An address (`10.0.0.5`) or a CIDR block (`10.0.0.0/8`, `fd00::/8`) of trusted proxies.
@@ -311,6 +335,7 @@ impl Default for Config {
             tls: None,
             metadata: MetadataConfig::default(),
             storage: StorageConfig::default(),
+            ui: UiConfig::default(),
         }
     }
 }

@@ -11,6 +11,7 @@
 //! * [`auth`]: callers, grants, argon2 passwords, API tokens, the Docker bearer-token flow.
 //! * [`gc`]: online garbage collection and why it is safe against concurrent pushes.
 //! * [`index`]: the seam where `wcomp-wasm` will validate and index pushed components.
+//! * [`ui`]: the web interface under `/ui/` (server-rendered HTML, sessions, CSRF, CSP).
 //! * [`config`], [`app`], [`metrics`], [`server`]: configuration, state, counters, serving
 //!   (plain HTTP or rustls TLS, graceful shutdown, periodic GC).
 
@@ -28,3 +29,4 @@ pub mod oci;
 pub mod routes;
 pub mod server;
 pub mod storage;
+pub mod ui;

@@ -25,6 +25,8 @@
 //! | GET                 | `/healthz`, `/metrics`                    | ops |
 //! | GET                 | `/.well-known/wasm-pkg/registry.json`     | ops::wasm_pkg |
 //! | GET                 | `/wcomp/v1/search`                        | search::search |
+//! | GET                 | `/` (Accept: text/html: to `/ui/`)        | ui::root |
+//! | GET, POST           | `/ui/...`                                 | ui (its own table) |
 
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorCode};
@@ -40,7 +42,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 
 pub fn router(state: AppState) -> Router {
+    let ui = if state.config.ui.enabled {
+        crate::ui::router(&state)
+    } else {
+        Router::new()
+    };
     Router::new()
+        .route("/", get(crate::ui::root))
+        .merge(ui)
         .route("/v2/", get(base::ping))
         .route("/v2", get(base::ping))
         .route("/v2/_catalog", get(catalog::list))

@@ -134,14 +134,6 @@ fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_wcomp-registry"))
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Starts the binary and waits until it accepts connections. Stdout is collected by a
 /// thread; with `banner`, also waits for the admin credentials line (printed before binding).
 fn start(data: &std::path::Path, admin_password: Option<&str>, banner: bool) -> Server {

@@ -4,38 +4,13 @@
 //! `WCOMP_REQUIRE_INTEROP=1` (scripts/test.sh does under `CI`) to turn a missing client into
 //! a failure.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::find_tool;
+use common::wasm::wit_package;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-fn find_tool(name: &str) -> Option<PathBuf> {
-    let local = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target-tools/bin")
-        .join(name);
-    let extra = std::env::var_os("WCOMP_TEST_BIN").map(|d| PathBuf::from(d).join(name));
-    let from_path = std::env::var_os("PATH")
-        .map(|p| {
-            std::env::split_paths(&p)
-                .map(|d| d.join(name))
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
-    let found = extra
-        .into_iter()
-        .chain([local])
-        .chain(from_path)
-        .find(|p| p.is_file());
-    if found.is_none() {
-        assert!(
-            std::env::var_os("WCOMP_REQUIRE_INTEROP").is_none(),
-            "{name} is required but not installed"
-        );
-        eprintln!(
-            "skipping: `{name}` not installed (registry-server/scripts/install-test-deps.sh)"
-        );
-    }
-    found
-}
 
 struct Server {
     child: Child,
@@ -268,12 +243,9 @@ fn skopeo_copies_in_and_out() {
 
 // --- wkg (wasm-pkg-tools) ---------------------------------------------------------------
 
-/// A greeter component made the way `wasm-tools component embed --dummy | component new`
-/// makes one: wit-component's dummy core module for the world, encoded as a component.
-/// `extra` adds a second function, so two versions differ in their bytes and their world.
+/// A greeter component; `extra` adds a second function, so two versions differ in their
+/// bytes and their world.
 fn greeter_component(version: &str, extra: bool) -> Vec<u8> {
-    use wit_component::{ComponentEncoder, StringEncoding};
-    use wit_parser::{ManglingAndAbi, Resolve};
     let extra = if extra {
         "greet-all: func(names: list<string>) -> string;"
     } else {
@@ -284,31 +256,7 @@ fn greeter_component(version: &str, extra: bool) -> Vec<u8> {
          interface api {{ greet: func(name: string) -> string; {extra} }}
          world greeter {{ export api; }}"
     );
-    let mut resolve = Resolve::new();
-    let pkg = resolve.push_str("greeter.wit", &wit).unwrap();
-    let world = resolve.select_world(&[pkg], Some("greeter")).unwrap();
-    let mut module = wit_component::dummy_module(&resolve, world, ManglingAndAbi::Standard32);
-    wit_component::embed_component_metadata(
-        &mut module,
-        &resolve,
-        world,
-        StringEncoding::UTF8,
-        false,
-    )
-    .unwrap();
-    ComponentEncoder::default()
-        .module(&module)
-        .unwrap()
-        .validate(true)
-        .encode()
-        .unwrap()
-}
-
-/// A WIT package encoded as wasm (what `wasm-tools component wit --wasm` writes).
-fn wit_package(wit: &str) -> Vec<u8> {
-    let mut resolve = wit_parser::Resolve::new();
-    let pkg = resolve.push_str("package.wit", wit).unwrap();
-    wit_component::encode(&resolve, pkg, false).unwrap()
+    common::wasm::component(&wit, "greeter")
 }
 
 /// Runs wkg with its config, cache and credential lookups kept inside `home`, so nothing

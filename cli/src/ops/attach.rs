@@ -13,12 +13,7 @@ use wcomp_oci::manifest::{Descriptor, ImageManifest, OCI_IMAGE_CONFIG, OCI_MANIF
 use wcomp_oci::reference::Reference;
 use wcomp_trust::{Signer, dsse, intoto, simple_signing};
 
-/// `artifactType` of attestation manifests (cosign's, for OCI 1.1 referrers).
-pub const ATTESTATION_ARTIFACT_TYPE: &str = "application/vnd.dev.cosign.artifact.att.v1+json";
-/// Layer annotation naming the signing key's id (ours; cosign ignores it). Lets a
-/// verifier tell "signed by a trusted key, but the signature is bad" from "signed by a
-/// key we do not know".
-pub const KEY_ID_ANNOTATION: &str = "dev.wcomp.key-id";
+pub use wcomp_trust::simple_signing::{ATTESTATION_ARTIFACT_TYPE, KEY_ID_ANNOTATION};
 pub const PREDICATE_TYPE_ANNOTATION: &str = "predicateType";
 
 pub fn sig_tag(d: &Digest) -> String {

@@ -12,6 +12,12 @@ pub const PAYLOAD_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v
 pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
 /// `critical.type` of every cosign signature payload.
 pub const PAYLOAD_TYPE: &str = "cosign container image signature";
+/// `artifactType` of attestation manifests (cosign's, for OCI 1.1 referrers).
+pub const ATTESTATION_ARTIFACT_TYPE: &str = "application/vnd.dev.cosign.artifact.att.v1+json";
+/// Layer annotation naming the signing key's id (wcomp's; cosign ignores it). Lets a
+/// verifier tell "signed by a trusted key, but the signature is bad" from "signed by a
+/// key we do not know", and lets the registry's web interface name the signer.
+pub const KEY_ID_ANNOTATION: &str = "dev.wcomp.key-id";
 /// `artifactType` cosign uses for signatures stored as OCI 1.1 referrers.
 pub const SIGNATURE_ARTIFACT_TYPE: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
 

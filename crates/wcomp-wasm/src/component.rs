@@ -535,7 +535,7 @@ pub fn stand_in(bytes: &[u8], digest: &Digest) -> Option<Vec<u8>> {
 }
 
 /// Appends a custom section named `name` holding `data` (below 4 GiB).
-pub(crate) fn append_custom_section(out: &mut Vec<u8>, name: &str, data: &[u8]) {
+pub fn append_custom_section(out: &mut Vec<u8>, name: &str, data: &[u8]) {
     let mut payload = Vec::with_capacity(name.len() + data.len() + 5);
     write_leb(&mut payload, name.len() as u32);
     payload.extend_from_slice(name.as_bytes());

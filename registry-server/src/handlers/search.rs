@@ -5,7 +5,7 @@
 use super::{Ctx, query_pairs};
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorCode};
-use crate::metadata::ComponentQuery;
+use crate::metadata::{ComponentEntry, ComponentQuery};
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 
@@ -23,7 +23,6 @@ pub async fn search(State(state): State<AppState>, req: Request) -> Response {
             })?),
             None => None,
         };
-        // Access and version filters apply after the query, so read a full page.
         let query = ComponentQuery {
             exports: q.get("exports").cloned(),
             imports: q.get("imports").cloned(),
@@ -31,23 +30,7 @@ pub async fn search(State(state): State<AppState>, req: Request) -> Response {
             limit: max,
         };
         let mut out = Vec::new();
-        for e in ctx.state.meta.search_components(&query).await? {
-            if out.len() as u32 >= limit {
-                break;
-            }
-            if let Some(req) = &req {
-                let matches = e
-                    .version
-                    .as_deref()
-                    .and_then(|v| semver::Version::parse(v).ok())
-                    .is_some_and(|v| req.matches(&v));
-                if !matches {
-                    continue;
-                }
-            }
-            if !ctx.state.auth.may_list(&ctx.caller, &e.repo).await? {
-                continue;
-            }
+        for e in find(&ctx, &query, req.as_ref(), limit).await? {
             let item = |v: &Vec<(String, String)>| {
                 v.iter()
                     .map(|(i, ver)| serde_json::json!({ "interface": i, "version": ver }))
@@ -67,4 +50,37 @@ pub async fn search(State(state): State<AppState>, req: Request) -> Response {
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Index entries matching `query` (read up to `query.limit`) whose own version meets `req`
+/// and whose repository the caller may pull, at most `limit` of them. The search API and
+/// the web interface's search page both search through here.
+pub async fn find(
+    ctx: &Ctx,
+    query: &ComponentQuery,
+    req: Option<&semver::VersionReq>,
+    limit: u32,
+) -> Result<Vec<ComponentEntry>, ApiError> {
+    // Access and version filters apply after the query, which reads a full page.
+    let mut out = Vec::new();
+    for e in ctx.state.meta.search_components(query).await? {
+        if out.len() as u32 >= limit {
+            break;
+        }
+        if let Some(req) = req {
+            let matches = e
+                .version
+                .as_deref()
+                .and_then(|v| semver::Version::parse(v).ok())
+                .is_some_and(|v| req.matches(&v));
+            if !matches {
+                continue;
+            }
+        }
+        if !ctx.state.auth.may_list(&ctx.caller, &e.repo).await? {
+            continue;
+        }
+        out.push(e);
+    }
+    Ok(out)
 }

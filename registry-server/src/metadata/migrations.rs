@@ -13,7 +13,7 @@
 //! `schema_version`) is taken to version 1 harmlessly and migrated from there.
 
 /// The schema version this build writes.
-pub const LATEST: i64 = 3;
+pub const LATEST: i64 = 4;
 
 pub const SQLITE: &[&str] = &[
     // 1: the original schema.
@@ -130,6 +130,12 @@ CREATE TABLE IF NOT EXISTS upload_chunks (
     part TEXT NOT NULL,
     PRIMARY KEY (upload, seq)
 );
+"#,
+    // 4: the component index's entries found by repository and manifest (each search
+    // result reads its imports and exports so), and tags by push time.
+    r#"
+CREATE INDEX IF NOT EXISTS component_items_entry ON component_items(repo, manifest);
+CREATE INDEX IF NOT EXISTS tags_updated ON tags(updated_at);
 "#,
 ];
 
@@ -256,6 +262,11 @@ INSERT INTO upload_chunks(upload, seq, part)
         unnest(string_to_array(chunks, ',')) WITH ORDINALITY AS u(part, ord)
     WHERE chunks != '' AND u.part != '';
 UPDATE uploads SET chunks = '';
+"#,
+    // 4: as SQLite's step 4.
+    r#"
+CREATE INDEX component_items_entry ON component_items(repo, manifest);
+CREATE INDEX tags_updated ON tags(updated_at);
 "#,
 ];
 

@@ -148,6 +148,20 @@ pub struct ComponentEntry {
     pub exports: Vec<(String, String)>,
 }
 
+/// A tag as the web interface's repository page lists it (`ui/`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagDetail {
+    pub tag: String,
+    pub digest: String,
+    pub media_type: String,
+    pub size: u64,
+    pub artifact_type: Option<String>,
+    /// When the tag was last pushed (seconds since the epoch).
+    pub updated_at: i64,
+    /// Whether the component index has the tagged manifest.
+    pub component: bool,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ComponentQuery {
     pub exports: Option<String>,
@@ -280,6 +294,31 @@ pub trait Metadata: Send + Sync + 'static {
     // --- component index (filled by a `ComponentIndexer`, see index.rs) ---------------
     async fn put_component(&self, entry: &ComponentEntry) -> MetaResult<()>;
     async fn search_components(&self, q: &ComponentQuery) -> MetaResult<Vec<ComponentEntry>>;
+
+    // --- browsing (the web interface, `ui/`) ----------------------------------------
+    // `patterns` filters as in `list_repos_matching` (only names matching one of them);
+    // `None` means every repository.
+    /// Repositories with the time their newest tag was pushed, newest first, at most `n`.
+    async fn recent_repos(
+        &self,
+        patterns: Option<&[String]>,
+        n: u32,
+    ) -> MetaResult<Vec<(String, i64)>>;
+    /// Repository names containing `needle`, sorted; `skip` of them left out, at most `n`.
+    async fn find_repos(
+        &self,
+        patterns: Option<&[String]>,
+        needle: &str,
+        skip: u32,
+        n: u32,
+    ) -> MetaResult<Vec<String>>;
+    /// Tags of `repo` after `last` (lexical), at most `n`, with their manifests.
+    async fn tag_details(
+        &self,
+        repo: &str,
+        last: Option<&str>,
+        n: u32,
+    ) -> MetaResult<Vec<TagDetail>>;
 
     // --- state shared by replicas -----------------------------------------------------
     /// The value stored under `name`, storing `candidate` first when there is none (the

@@ -350,6 +350,18 @@ fn grant_from(r: &tokio_postgres::Row) -> Grant {
     }
 }
 
+/// `patterns` as regular expressions for `~ ANY(...)`: `Some(None)` for "every
+/// repository", `None` when no pattern (so no repository) is allowed.
+fn pattern_regexes(patterns: Option<&[String]>) -> Option<Option<Vec<String>>> {
+    match patterns {
+        Some([]) => None,
+        Some(p) => Some(Some(
+            p.iter().map(|p| crate::auth::glob_to_regex(p)).collect(),
+        )),
+        None => Some(None),
+    }
+}
+
 #[async_trait]
 impl Metadata for PostgresMetadata {
     async fn repo_exists(&self, repo: &str) -> MetaResult<bool> {
@@ -1092,6 +1104,100 @@ impl Metadata for PostgresMetadata {
         tx.commit().await.map_err(pe)
     }
 
+    async fn recent_repos(
+        &self,
+        patterns: Option<&[String]>,
+        n: u32,
+    ) -> MetaResult<Vec<(String, i64)>> {
+        let Some(regexes) = pattern_regexes(patterns) else {
+            return Ok(Vec::new());
+        };
+        // Newest tags first (index `tags_updated`), a batch at a time, until `n`
+        // repositories: a repository's first row is its newest push.
+        const BATCH: i64 = 1000;
+        let c = self.client().await?;
+        let mut out: Vec<(String, i64)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut offset = 0i64;
+        while out.len() < n as usize {
+            let rows = c
+                .query(
+                    "SELECT repo, updated_at FROM tags
+                     WHERE $1::TEXT[] IS NULL OR repo ~ ANY($1)
+                     ORDER BY updated_at DESC, repo, name LIMIT $2 OFFSET $3",
+                    &[&regexes, &BATCH, &offset],
+                )
+                .await
+                .map_err(pe)?;
+            for r in &rows {
+                let repo: String = r.get(0);
+                if out.len() < n as usize && seen.insert(repo.clone()) {
+                    out.push((repo, r.get(1)));
+                }
+            }
+            if (rows.len() as i64) < BATCH {
+                break;
+            }
+            offset += BATCH;
+        }
+        Ok(out)
+    }
+
+    async fn find_repos(
+        &self,
+        patterns: Option<&[String]>,
+        needle: &str,
+        skip: u32,
+        n: u32,
+    ) -> MetaResult<Vec<String>> {
+        let Some(regexes) = pattern_regexes(patterns) else {
+            return Ok(Vec::new());
+        };
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT name FROM repositories
+                 WHERE strpos(name, $1) > 0 AND ($2::TEXT[] IS NULL OR name ~ ANY($2))
+                 ORDER BY name LIMIT $3 OFFSET $4",
+                &[&needle, &regexes, &i64::from(n), &i64::from(skip)],
+            )
+            .await
+            .map_err(pe)?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    async fn tag_details(
+        &self,
+        repo: &str,
+        last: Option<&str>,
+        n: u32,
+    ) -> MetaResult<Vec<TagDetail>> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT t.name, t.digest, m.media_type, m.size, m.artifact_type, t.updated_at,
+                        EXISTS (SELECT 1 FROM components k
+                                WHERE k.repo = t.repo AND k.manifest = t.digest)
+                 FROM tags t JOIN manifests m ON m.repo = t.repo AND m.digest = t.digest
+                 WHERE t.repo = $1 AND t.name > $2 ORDER BY t.name LIMIT $3",
+                &[&repo, &last.unwrap_or(""), &i64::from(n)],
+            )
+            .await
+            .map_err(pe)?;
+        Ok(rows
+            .iter()
+            .map(|r| TagDetail {
+                tag: r.get(0),
+                digest: r.get(1),
+                media_type: r.get(2),
+                size: u64::try_from(r.get::<_, i64>(3)).unwrap_or(0),
+                artifact_type: r.get(4),
+                updated_at: r.get(5),
+                component: r.get(6),
+            })
+            .collect())
+    }
+
     async fn search_components(&self, q: &ComponentQuery) -> MetaResult<Vec<ComponentEntry>> {
         // Same matching as SQLite: `iface@ver` matches `ver` and any version it is a
         // prefix of at a dot boundary.
@@ -1335,10 +1441,12 @@ mod tests {
             return;
         };
         let c = t.client().await.unwrap();
-        // Back to version 1 (before settings, leases, upload owners and chunk rows), with a
-        // session in the old form: its chunk list must survive the migration.
+        // Back to version 1 (before settings, leases, upload owners, chunk rows and the
+        // browsing indexes), with a session in the old form: its chunk list must survive
+        // the migration.
         c.batch_execute(
             "DROP TABLE settings; DROP TABLE leases; DROP TABLE upload_chunks;
+             DROP INDEX component_items_entry; DROP INDEX tags_updated;
              DROP INDEX uploads_owner; ALTER TABLE uploads DROP COLUMN owner;
              UPDATE schema_version SET version = 1;
              INSERT INTO uploads(id, repo, committed, chunks, created_at, updated_at)

@@ -394,6 +394,16 @@ fn get_grants(conn: &Connection, subject: Option<&str>) -> MetaResult<Vec<Grant>
     rows.collect::<Result<_, _>>().map_err(be)
 }
 
+/// `patterns` as `wcomp_glob_any` takes them: `Some(None)` for "every repository", `None`
+/// when no pattern (so no repository) is allowed.
+fn joined_patterns(patterns: Option<&[String]>) -> Option<Option<String>> {
+    match patterns {
+        Some([]) => None,
+        Some(p) => Some(Some(p.join("\n"))),
+        None => Some(None),
+    }
+}
+
 #[async_trait]
 impl Metadata for SqliteMetadata {
     async fn repo_exists(&self, repo: &str) -> MetaResult<bool> {
@@ -1118,6 +1128,102 @@ impl Metadata for SqliteMetadata {
         .await
     }
 
+    async fn recent_repos(
+        &self,
+        patterns: Option<&[String]>,
+        n: u32,
+    ) -> MetaResult<Vec<(String, i64)>> {
+        let Some(joined) = joined_patterns(patterns) else {
+            return Ok(Vec::new());
+        };
+        self.read(move |c| {
+            let mut s = c
+                .prepare(
+                    // Newest tags first (index `tags_updated`), stopping at `n` repositories:
+                    // a repository's first row is its newest push.
+                    "SELECT repo, updated_at FROM tags
+                     WHERE ?1 IS NULL OR wcomp_glob_any(?1, repo)
+                     ORDER BY updated_at DESC, repo",
+                )
+                .map_err(be)?;
+            let mut rows = s.query(params![joined]).map_err(be)?;
+            let mut out: Vec<(String, i64)> = Vec::new();
+            let mut seen = std::collections::HashSet::new();
+            while out.len() < n as usize
+                && let Some(r) = rows.next().map_err(be)?
+            {
+                let repo: String = r.get(0).map_err(be)?;
+                if seen.insert(repo.clone()) {
+                    out.push((repo, r.get(1).map_err(be)?));
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn find_repos(
+        &self,
+        patterns: Option<&[String]>,
+        needle: &str,
+        skip: u32,
+        n: u32,
+    ) -> MetaResult<Vec<String>> {
+        let Some(joined) = joined_patterns(patterns) else {
+            return Ok(Vec::new());
+        };
+        let needle = needle.to_string();
+        self.read(move |c| {
+            let mut s = c
+                .prepare(
+                    "SELECT name FROM repositories
+                     WHERE instr(name, ?1) > 0 AND (?2 IS NULL OR wcomp_glob_any(?2, name))
+                     ORDER BY name LIMIT ?3 OFFSET ?4",
+                )
+                .map_err(be)?;
+            let rows = s
+                .query_map(params![needle, joined, n, skip], |r| r.get(0))
+                .map_err(be)?;
+            rows.collect::<Result<_, _>>().map_err(be)
+        })
+        .await
+    }
+
+    async fn tag_details(
+        &self,
+        repo: &str,
+        last: Option<&str>,
+        n: u32,
+    ) -> MetaResult<Vec<TagDetail>> {
+        let (repo, last) = (repo.to_string(), last.unwrap_or("").to_string());
+        self.read(move |c| {
+            let mut s = c
+                .prepare(
+                    "SELECT t.name, t.digest, m.media_type, m.size, m.artifact_type, t.updated_at,
+                            EXISTS (SELECT 1 FROM components k
+                                    WHERE k.repo = t.repo AND k.manifest = t.digest)
+                     FROM tags t JOIN manifests m ON m.repo = t.repo AND m.digest = t.digest
+                     WHERE t.repo = ?1 AND t.name > ?2 ORDER BY t.name LIMIT ?3",
+                )
+                .map_err(be)?;
+            let rows = s
+                .query_map(params![repo, last, n], |r| {
+                    Ok(TagDetail {
+                        tag: r.get(0)?,
+                        digest: r.get(1)?,
+                        media_type: r.get(2)?,
+                        size: u64::try_from(r.get::<_, i64>(3)?).unwrap_or(0),
+                        artifact_type: r.get(4)?,
+                        updated_at: r.get(5)?,
+                        component: r.get(6)?,
+                    })
+                })
+                .map_err(be)?;
+            rows.collect::<Result<_, _>>().map_err(be)
+        })
+        .await
+    }
+
     async fn search_components(&self, q: &ComponentQuery) -> MetaResult<Vec<ComponentEntry>> {
         let q = q.clone();
         self.read(move |c| {
@@ -1132,8 +1238,10 @@ impl Metadata for SqliteMetadata {
             let (ex, im) = (split(&q.exports), split(&q.imports));
             let item_filter = |dir: &str| {
                 format!(
-                    "EXISTS (SELECT 1 FROM component_items i WHERE i.repo = c.repo AND i.manifest = c.manifest
-                     AND i.direction = '{dir}' AND i.interface = ?{} AND (?{} IS NULL OR i.version = ?{} OR i.version LIKE ?{} || '.%'))",
+                    // Uncorrelated, so it runs once through `component_items_iface`
+                    // rather than once per component.
+                    "(c.repo, c.manifest) IN (SELECT i.repo, i.manifest FROM component_items i
+                     WHERE i.direction = '{dir}' AND i.interface = ?{} AND (?{} IS NULL OR i.version = ?{} OR i.version LIKE ?{} || '.%'))",
                     if dir == "export" { 1 } else { 3 },
                     if dir == "export" { 2 } else { 4 },
                     if dir == "export" { 2 } else { 4 },

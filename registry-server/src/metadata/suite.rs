@@ -445,6 +445,72 @@ pub async fn component_index_search(m: &dyn Metadata) {
     );
 }
 
+pub async fn browsing_lists_recent_found_and_detailed(m: &dyn Metadata) {
+    for (i, r) in ["team/a", "team/b", "other/c"].into_iter().enumerate() {
+        let n = u8::try_from(i).unwrap();
+        m.link_blob(r, &d(100 + n), 3, 0).await.unwrap();
+        let mut man = manifest(r, d(110 + n), vec![d(100 + n)], Some("v1"));
+        man.size = 42;
+        m.put_manifest(man, 10 * i64::from(n)).await.unwrap();
+    }
+    m.put_component(&ComponentEntry {
+        repo: "team/a".into(),
+        manifest: d(110).to_string(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let recent = m.recent_repos(None, 10).await.unwrap();
+    assert_eq!(
+        recent,
+        vec![
+            ("other/c".to_string(), 20),
+            ("team/b".to_string(), 10),
+            ("team/a".to_string(), 0)
+        ]
+    );
+    let team = ["team/*".to_string()];
+    assert_eq!(m.recent_repos(Some(&team), 1).await.unwrap().len(), 1);
+    assert!(m.recent_repos(Some(&[]), 10).await.unwrap().is_empty());
+    assert_eq!(
+        m.find_repos(None, "team/", 0, 10).await.unwrap(),
+        vec!["team/a", "team/b"]
+    );
+    assert_eq!(
+        m.find_repos(None, "team/", 1, 10).await.unwrap(),
+        vec!["team/b"]
+    );
+    assert_eq!(
+        m.find_repos(Some(&team), "c", 0, 10).await.unwrap(),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        m.find_repos(None, "%", 0, 10).await.unwrap(),
+        Vec::<String>::new(),
+        "the needle is literal"
+    );
+    let tags = m.tag_details("team/a", None, 10).await.unwrap();
+    assert_eq!(
+        tags,
+        vec![TagDetail {
+            tag: "v1".into(),
+            digest: d(110).to_string(),
+            media_type: crate::oci::OCI_MANIFEST.into(),
+            size: 42,
+            artifact_type: Some("application/x-test".into()),
+            updated_at: 0,
+            component: true,
+        }]
+    );
+    assert!(!m.tag_details("team/b", None, 10).await.unwrap()[0].component);
+    assert!(
+        m.tag_details("team/b", Some("v1"), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 pub async fn shared_settings_first_writer_wins(m: &dyn Metadata) {
     assert_eq!(m.shared_setting("token_key", "a").await.unwrap(), "a");
     assert_eq!(
@@ -535,6 +601,7 @@ macro_rules! metadata_suite {
             uploads_advance_by_compare_and_set, open_uploads_are_capped_per_owner,
             catalog_filters_and_usage_sum_in_the_query, gc_takes_only_old_unreferenced_blobs,
             users_tokens_and_grants, catalog_pages, component_index_search,
+            browsing_lists_recent_found_and_detailed,
             shared_settings_first_writer_wins, leases_exclude_other_holders_until_expiry,
             export_lists_what_was_put);
     };

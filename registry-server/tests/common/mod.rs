@@ -2,6 +2,8 @@
 //! (`tower::ServiceExt::oneshot`), plus small builders for blobs and manifests.
 #![allow(dead_code)]
 
+pub mod wasm;
+
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use base64::Engine as _;
@@ -230,4 +232,46 @@ impl Resp {
         assert_eq!(self.status.as_u16(), status, "{}", self.text());
         assert_eq!(self.code(), code, "{}", self.text());
     }
+}
+
+/// A client binary for the interop and browser tests: `$WCOMP_TEST_BIN`, then
+/// `target-tools/bin` (where `scripts/install-test-deps.sh` puts them), then `PATH`. Missing
+/// is a skip (with a note), or a failure when `WCOMP_REQUIRE_INTEROP` is set (scripts/test.sh
+/// sets it under `CI`).
+pub fn find_tool(name: &str) -> Option<std::path::PathBuf> {
+    let local = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target-tools/bin")
+        .join(name);
+    let extra = std::env::var_os("WCOMP_TEST_BIN").map(|d| std::path::PathBuf::from(d).join(name));
+    let from_path = std::env::var_os("PATH")
+        .map(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join(name))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    let found = extra
+        .into_iter()
+        .chain([local])
+        .chain(from_path)
+        .find(|p| p.is_file());
+    if found.is_none() {
+        assert!(
+            std::env::var_os("WCOMP_REQUIRE_INTEROP").is_none(),
+            "{name} is required but not installed"
+        );
+        eprintln!(
+            "skipping: `{name}` not installed (registry-server/scripts/install-test-deps.sh)"
+        );
+    }
+    found
+}
+
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
