@@ -540,7 +540,7 @@ mod tests {
         assert_eq!(parse_content_range("0-4"), Some((0, 5)));
         assert_eq!(parse_content_range("bytes 5-9/100"), Some((5, 5)));
         assert_eq!(parse_content_range(" 7 - 7 "), Some((7, 1)));
-        // The overflow of issue 21: `b - a + 1` does not fit.
+        // `b - a + 1` does not fit.
         assert_eq!(parse_content_range("0-18446744073709551615"), None);
         // The length fits, the end of the chunk does not.
         assert_eq!(

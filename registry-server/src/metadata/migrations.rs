@@ -119,7 +119,7 @@ CREATE TABLE IF NOT EXISTS leases (
     expires_at INTEGER NOT NULL
 );
 "#,
-    // 3 (issue 21): upload sessions have an owner, and one row per committed chunk (a PATCH
+    // 3: upload sessions have an owner, and one row per committed chunk (a PATCH
     // appends a row instead of rewriting a list; `uploads.chunks` stays, always ''). The
     // owner column and the move of old chunk lists are code (`sqlite::upgrade_uploads_v3`):
     // a database written by the unversioned build of that change already has the column.
@@ -247,7 +247,7 @@ CREATE TABLE leases (
     expires_at BIGINT NOT NULL
 );
 "#,
-    // 3 (issue 21)
+    // 3: upload sessions have an owner, and one row per committed chunk
     r#"
 ALTER TABLE uploads ADD COLUMN owner TEXT NOT NULL DEFAULT '';
 CREATE INDEX uploads_owner ON uploads(owner);

@@ -280,7 +280,7 @@ fn migrate(conn: &mut Connection) -> MetaResult<()> {
     tx.commit().map_err(be)
 }
 
-/// The code half of schema version 3 (issue 21): adds `uploads.owner` unless present (a
+/// The code half of schema version 3 (upload sessions with owners): adds `uploads.owner` unless present (a
 /// database written by the unversioned build of that change has it; old sessions get the
 /// owner `""`, which only an unauthenticated server's callers have) and moves chunk lists
 /// from `uploads.chunks` into `upload_chunks`.
