@@ -113,6 +113,7 @@ impl fmt::Display for Digest {
 }
 
 /// An incremental hasher for either algorithm.
+#[derive(Clone)]
 pub enum Hasher {
     Sha256(sha2::Sha256),
     Sha512(sha2::Sha512),

@@ -348,35 +348,36 @@ impl BlobStore {
         format!("{offset:020}-{}", uuid::Uuid::new_v4().simple())
     }
 
-    /// Streams `body` into a new object at `path`, feeding every byte to `on_data`.
-    /// Returns the number of bytes written; on any error the object is not created.
+    /// Streams `body` into a new object at `path`, feeding every byte to `hasher` when
+    /// there is one. With `expected`, the object is created only if the hash then matches
+    /// it (a [`StorageError::DigestMismatch`] otherwise). Returns the number of bytes
+    /// written; on any error the object is not created.
     async fn write_stream<S, E>(
         &self,
         path: &Path,
         body: S,
-        on_data: impl FnMut(&[u8]),
+        mut hasher: Option<&mut Hasher>,
+        expected: Option<&Digest>,
     ) -> StorageResult<u64>
     where
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
     {
-        self.write_checked(path, body, on_data, |_| Ok(())).await
-    }
-
-    /// [`BlobStore::write_stream`], with `check` (given the byte count) deciding, once the
-    /// body has ended and before the object exists, whether it is created: an error from
-    /// it aborts the write and is returned.
-    async fn write_checked<S, E>(
-        &self,
-        path: &Path,
-        body: S,
-        mut on_data: impl FnMut(&[u8]),
-        check: impl FnOnce(u64) -> StorageResult<()>,
-    ) -> StorageResult<u64>
-    where
-        S: Stream<Item = Result<Bytes, E>> + Send,
-        E: std::fmt::Display,
-    {
+        // Whether what was hashed is what the caller expects, before the object exists.
+        let check = |hasher: &Option<&mut Hasher>| match (hasher, expected) {
+            (Some(h), Some(want)) => {
+                let actual = (**h).clone().finish();
+                if actual == *want {
+                    Ok(())
+                } else {
+                    Err(StorageError::DigestMismatch {
+                        expected: want.to_string(),
+                        actual: actual.to_string(),
+                    })
+                }
+            }
+            _ => Ok(()),
+        };
         let mut body = std::pin::pin!(body);
         let mut n = 0u64;
         // A body smaller than one part goes up in one PUT: a multipart upload costs three
@@ -386,7 +387,7 @@ impl BlobStore {
         while head_len < self.part_size {
             match body.next().await {
                 None => {
-                    check(n)?;
+                    check(&hasher)?;
                     self.store
                         .put(path, head.into_iter().collect::<object_store::PutPayload>())
                         .await?;
@@ -394,7 +395,9 @@ impl BlobStore {
                 }
                 Some(Err(e)) => return Err(StorageError::Body(e.to_string())),
                 Some(Ok(chunk)) => {
-                    on_data(&chunk);
+                    if let Some(h) = hasher.as_mut() {
+                        h.update(&chunk);
+                    }
                     n += chunk.len() as u64;
                     head_len += chunk.len();
                     head.push(chunk);
@@ -417,14 +420,16 @@ impl BlobStore {
                     return Err(StorageError::Body(e.to_string()));
                 }
             };
-            on_data(&chunk);
+            if let Some(h) = hasher.as_mut() {
+                h.update(&chunk);
+            }
             n += chunk.len() as u64;
             if let Err(e) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
                 return Err(e.into());
             }
             writer.put(chunk);
         }
-        if let Err(e) = check(n) {
+        if let Err(e) = check(&hasher) {
             let _ = writer.abort().await;
             return Err(e);
         }
@@ -439,7 +444,7 @@ impl BlobStore {
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
     {
-        self.write_stream(&Self::part_path(upload, part), body, |_| {})
+        self.write_stream(&Self::part_path(upload, part), body, None, None)
             .await
     }
 
@@ -451,7 +456,9 @@ impl BlobStore {
     {
         let tmp = Path::from(format!("tmp/{}", uuid::Uuid::new_v4()));
         let mut hasher = Hasher::new(expected.algorithm());
-        let size = self.write_stream(&tmp, body, |d| hasher.update(d)).await?;
+        let size = self
+            .write_stream(&tmp, body, Some(&mut hasher), None)
+            .await?;
         self.verify(tmp, hasher, size, expected).await
     }
 
@@ -472,34 +479,9 @@ impl BlobStore {
             return self.stage_stream(body, expected).await;
         }
         let path = Self::blob_path(expected);
-        // Shared by the two callbacks; a Mutex, not a RefCell, so the future stays Send.
-        let hasher = std::sync::Mutex::new(Some(Hasher::new(expected.algorithm())));
+        let mut hasher = Hasher::new(expected.algorithm());
         let size = self
-            .write_checked(
-                &path,
-                body,
-                |d| {
-                    if let Some(h) = hasher.lock().expect("not poisoned").as_mut() {
-                        h.update(d);
-                    }
-                },
-                |_| {
-                    let actual = hasher
-                        .lock()
-                        .expect("not poisoned")
-                        .take()
-                        .expect("checked once")
-                        .finish();
-                    if &actual == expected {
-                        Ok(())
-                    } else {
-                        Err(StorageError::DigestMismatch {
-                            expected: expected.to_string(),
-                            actual: actual.to_string(),
-                        })
-                    }
-                },
-            )
+            .write_stream(&path, body, Some(&mut hasher), Some(expected))
             .await?;
         Ok(Staged {
             tmp: path,
@@ -624,7 +606,7 @@ impl BlobStore {
             // Too big for one server-side copy: read it back and write it into place as a
             // multipart upload, which S3 shows only once it is complete.
             let body = self.store.get(&staged.tmp).await?.into_stream();
-            self.write_stream(&Self::blob_path(&staged.digest), body, |_| {})
+            self.write_stream(&Self::blob_path(&staged.digest), body, None, None)
                 .await?;
             let _ = self.store.delete(&staged.tmp).await;
             return Ok(());
