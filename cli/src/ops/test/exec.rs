@@ -200,6 +200,7 @@ fn call(
         };
         (returned, counted)
     });
+    let timed_out = matches!(returned, Err(Stopped::TimedOut));
     let returned = returned.map_err(|e| match e {
         Stopped::Trap(message) if message.contains("forcing trap when growing memory") => {
             format!(
@@ -213,7 +214,6 @@ fn call(
             humantime::format_duration(limits.timeout)
         ),
     });
-    let timed_out = matches!(&returned, Err(m) if m.starts_with("timed out: "));
     match (&t.expect, returned) {
         // Running out of time is never the trap a test expects.
         (Expect::Trap(_), Err(message)) if timed_out => failures.push(Failure::Trapped { message }),
