@@ -39,19 +39,28 @@ if ! command -v haproxy >/dev/null 2>&1; then
 fi
 
 echo "== cargo fmt --check"
+# rustup's default profile has both; a minimal one may not.
+rustup component list --installed | grep -q '^clippy' || rustup component add clippy rustfmt
 cargo fmt --all -- --check
-
-# wcomp is checked and tested with its `warg` feature (warg-client and its older wasm-tools
-# set; publish/pull against a real warg-server), which is a superset of the default build;
-# one clippy run of the default wcomp covers the code only it has (the no-warg message).
-echo "== cargo clippy (warnings are errors)"
-cargo clippy --workspace --all-targets --locked --features wcomp/warg -- -D warnings
-cargo clippy -p wcomp --locked -- -D warnings
 
 echo "== dependency rules"
 scripts/check-deps.sh
 
-echo "== cargo test"
+# One build serves clippy and the tests: clippy-driver stands in for rustc on the
+# workspace's own crates (it compiles exactly as rustc does, and runs clippy's lints with
+# warnings as errors), so dependencies are compiled once, for the tests, and not a second
+# time in check mode as `cargo clippy` would. The targets are those `cargo clippy
+# --all-targets` checks (libraries, binaries, tests; the workspace has no benches or
+# examples). wcomp is built with its `warg` feature (warg-client and its older wasm-tools
+# set; publish/pull against a real warg-server), a superset of the default build: the
+# default build's own code is the one-line "built without warg" answer in
+# cli/src/ops/warg.rs and the two commands that return it.
+echo "== cargo test, with clippy's lints as errors in the same build"
+# (scripts/lib/clippy-rustc leaves the Rust projects the tests build with plain rustc.)
+WCOMP_CLIPPY_DRIVER="$(rustup which clippy-driver)"
+RUSTC_WORKSPACE_WRAPPER="$PWD/scripts/lib/clippy-rustc"
+CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
+export WCOMP_CLIPPY_DRIVER RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
 cargo test --workspace --locked --features wcomp/warg
 
 # The OCI conformance suite once more, through haproxy in round-robin to three replicas on
