@@ -1,4 +1,4 @@
-//! Authentication, authorisation and the attack classes of issue 5.
+//! Authentication, authorisation and the attack classes a registry faces.
 
 mod common;
 

@@ -314,7 +314,7 @@ async fn path_traversal_and_invalid_names_are_refused() {
     ] {
         reg.get(path).send().await.assert_error(400, "NAME_INVALID");
     }
-    // Not a valid tag: nothing can be stored under it, so a GET finds nothing (issue 21).
+    // Not a valid tag: nothing can be stored under it, so a GET finds nothing.
     reg.get("/v2/ok/manifests/..%2f..%2fregistry.db")
         .send()
         .await

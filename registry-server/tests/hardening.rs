@@ -1,4 +1,4 @@
-//! Hostile and broken clients against the real server over real HTTP (issue 21): each test
+//! Hostile and broken clients against the real server over real HTTP: each test
 //! names the attack class it covers, as docs/security.md's test matrix does.
 
 mod common;
@@ -614,7 +614,7 @@ async fn the_data_dir_and_its_secrets_are_private() {
     assert_eq!(r.status(), StatusCode::OK);
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&data), 0o700);
-    // The token signing key lives in the database (issue 16: replicas share it).
+    // The token signing key lives in the database (replicas share it).
     for f in ["registry.db", "registry.db-wal"] {
         assert_eq!(mode(&data.join(f)), 0o600, "{f}");
     }
