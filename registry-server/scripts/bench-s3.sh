@@ -5,6 +5,9 @@
 # against CNCF distribution 3.0.0 with its S3 storage driver on the same S3 server and the
 # same bucket (another key prefix), all without auth, driven by the same clients as
 # bench.sh: oras for push/pull, and curl for pulls (GETs of the blob into /dev/null).
+# `push`: every client pushes the same blob, each to its own repository (a registry may
+# store it once); `push-new`: each client pushes content of its own. The replicas run as
+# cluster.sh starts them, with the blob cache in each data dir (WCOMP_CLUSTER_CACHE=0: off).
 # Prints MB/s per client, size and concurrency with each deployment's ratio to
 # distribution, the servers' CPU seconds per GB pushed and pulled, and each process's peak
 # RSS. A measurement, not a test: run it by hand on an idle machine.
@@ -133,7 +136,7 @@ throughput() { # target op size n rep -> MB/s; the CPU it cost goes to $work/cpu
   t1=$(now); c1=$(cpu ${procs[$t]})
   rm -rf "$work"/pull-*
   mb=$((size * n * $(per_client "$size" "$op")))
-  echo "$t $([ "$op" = push ] && echo push || echo pull) $mb $(python3 -c "print($c1 - $c0)")" >> "$work/cpu.log"
+  echo "$t $(case "$op" in *push) echo push ;; *) echo pull ;; esac) $mb $(python3 -c "print($c1 - $c0)")" >> "$work/cpu.log"
   python3 -c "print(f'{$mb / ($t1 - $t0):.1f}')"
 }
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
@@ -142,7 +145,9 @@ echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-5s %-5s %-5s %-4s %10s %10s %10s %10s %8s %8s %8s\n' client op MB conc x1_MB/s x1lb_MB/s x3_MB/s dist_MB/s x1/dist x3/dist x3/x1lb
 for s in "${sizes[@]}"; do
   for c in "${concurrency[@]}"; do
-    for op in push pull curl; do
+    for op in push upush pull curl; do
+      # Unique content costs size x clients of disk per deployment: not for 100 MB x 32.
+      [ "$op" = upush ] && [ $((s * c)) -gt 320 ] && continue
       declare -A got=()
       for t in "${targets[@]}"; do got[$t]=""; done
       for r in $(seq "$reps"); do
@@ -150,7 +155,7 @@ for s in "${sizes[@]}"; do
       done
       # shellcheck disable=SC2086
       a=$(median ${got[one]}); l=$(median ${got[onelb]}); b=$(median ${got[three]}); d=$(median ${got[dist]})
-      case "$op" in curl) client=curl; shown=pull ;; *) client=oras; shown=$op ;; esac
+      case "$op" in curl) client=curl; shown=pull ;; upush) client=oras; shown=push-new ;; *) client=oras; shown=$op ;; esac
       printf '%-5s %-5s %-5s %-4s %10s %10s %10s %10s %8s %8s %8s\n' "$client" "$shown" "$s" "$c" "$a" "$l" "$b" "$d" \
         "$(ratio "$a" "$d")" "$(ratio "$b" "$d")" "$(ratio "$b" "$l")"
     done

@@ -11,6 +11,7 @@
 #   WCOMP_TEST_POSTGRES    a PostgreSQL URL (scripts/postgres.sh); a fresh database is made
 #   WCOMP_TEST_S3          an S3 endpoint (scripts/seaweedfs.sh); a fresh bucket is made
 #   WCOMP_REPLICAS         how many replicas (default 3)
+#   WCOMP_CLUSTER_CACHE    0: no blob cache in the replicas' data dirs (default: 2 GiB each)
 #   WCOMP_ADMIN_PASSWORD   the first admin's password in auth mode (default: random, in
 #                          DIR/admin-password)
 # DIR gets registry.toml, haproxy.cfg, replica-N.log, replica-N.pid, replica-N.port.
@@ -99,6 +100,10 @@ create_bucket = true
 access_key_id = "${WCOMP_S3_ACCESS_KEY:-wcomp-test}"
 secret_access_key = "${WCOMP_S3_SECRET_KEY:-wcomp-test-secret}"
 TOML
+# Each replica keeps the blobs it served in its own data dir (WCOMP_CLUSTER_CACHE=0: off).
+if [ "${WCOMP_CLUSTER_CACHE:-1}" != 0 ]; then
+  printf 'cache_dir = "blob-cache"\ncache_max_bytes = %s\n' "$((2 << 30))" >>"$dir/registry.toml"
+fi
 
 lb_port=$(free_port)
 servers=""

@@ -191,11 +191,33 @@ pub async fn open_backends(config: &Config) -> anyhow::Result<(Arc<dyn Metadata>
         }
     };
     let blobs = match config.storage.backend {
-        StorageBackend::Fs => BlobStore::local(&dir.join("storage"))
-            .with_context(|| format!("failed to open blob storage in `{}`", dir.display()))?,
-        StorageBackend::S3 => BlobStore::s3(&config.storage)
-            .await
-            .map_err(anyhow::Error::msg)?,
+        StorageBackend::Fs => {
+            if config.storage.cache_dir.is_some() {
+                tracing::warn!(
+                    "[storage] cache_dir is ignored: it caches blobs of the s3 backend, and the fs backend reads local files already"
+                );
+            }
+            BlobStore::local(&dir.join("storage"))
+                .with_context(|| format!("failed to open blob storage in `{}`", dir.display()))?
+        }
+        StorageBackend::S3 => {
+            let blobs = BlobStore::s3(&config.storage)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            match &config.storage.cache_dir {
+                // Relative to the replica's data dir: one config, a cache per replica.
+                Some(cache) => {
+                    let cache = dir.join(cache);
+                    blobs.with_cache(
+                        crate::blob_cache::BlobCache::open(&cache, config.storage.cache_max_bytes)
+                            .with_context(|| {
+                                format!("failed to open the blob cache in `{}`", cache.display())
+                            })?,
+                    )
+                }
+                None => blobs,
+            }
+        }
     };
     Ok((meta, blobs))
 }

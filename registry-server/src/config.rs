@@ -187,6 +187,12 @@ pub struct StorageConfig {
     /// Path-style requests (`endpoint/bucket/key`), which SeaweedFS and MinIO need; on by
     /// default when an endpoint is set.
     pub path_style: Option<bool>,
+    /// A local directory where each replica keeps copies of the blobs it served from S3,
+    /// so repeated pulls do not go back to S3 (nothing in it matters: deleting it loses
+    /// only speed). Relative to the data dir. Off when unset.
+    pub cache_dir: Option<PathBuf>,
+    /// The most the cache directory holds; least recently used blobs leave first.
+    pub cache_max_bytes: u64,
 }
 
 impl Default for StorageConfig {
@@ -203,6 +209,8 @@ impl Default for StorageConfig {
             redirect: false,
             redirect_ttl_secs: 300,
             path_style: None,
+            cache_dir: None,
+            cache_max_bytes: 10 << 30,
         }
     }
 }
@@ -223,6 +231,8 @@ impl std::fmt::Debug for StorageConfig {
             )
             .field("create_bucket", &self.create_bucket)
             .field("redirect", &self.redirect)
+            .field("cache_dir", &self.cache_dir)
+            .field("cache_max_bytes", &self.cache_max_bytes)
             .finish()
     }
 }

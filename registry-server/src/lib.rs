@@ -17,6 +17,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod blob_cache;
 pub mod config;
 pub mod error;
 pub mod gc;

@@ -13,6 +13,8 @@ pub struct Metrics {
     pub bytes_sent: AtomicU64,
     pub uploads_started: AtomicU64,
     pub uploads_completed: AtomicU64,
+    /// Uploads of a blob stored already, verified and linked without storing it again.
+    pub uploads_deduplicated: AtomicU64,
     pub uploads_active: AtomicI64,
     pub gc_runs: AtomicU64,
     pub gc_blobs_deleted: AtomicU64,
@@ -59,6 +61,11 @@ impl Metrics {
             "wcomp_registry_uploads_completed_total",
             "Blob uploads completed.",
             self.uploads_completed.load(Relaxed),
+        );
+        counter(
+            "wcomp_registry_uploads_deduplicated_total",
+            "Uploads of a blob stored already: verified and linked, not stored again.",
+            self.uploads_deduplicated.load(Relaxed),
         );
         counter(
             "wcomp_registry_gc_runs_total",

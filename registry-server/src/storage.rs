@@ -68,9 +68,24 @@ pub struct Staged {
     tmp: Path,
     pub digest: Digest,
     pub size: u64,
-    /// Written straight to its place under `blobs/` ([`BlobStore::stage_in_place`]):
-    /// commit has nothing to move, discard nothing to delete.
+    /// Written straight to its place under `blobs/` ([`BlobStore::stage_in_place`]), or
+    /// not written at all because the same bytes are stored already: commit has nothing
+    /// to move, discard nothing to delete.
     in_place: bool,
+    /// Not written: verified against a copy already stored ([`Destination::Stored`]), so
+    /// it may be linked only while that copy is live (`Metadata::link_stored_blob`).
+    pub already_stored: bool,
+}
+
+/// Where the bytes of a blob being received go once verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination {
+    /// `tmp/`, then renamed (or copied) into place on commit.
+    Tmp,
+    /// Straight to its place under `blobs/` on S3 ([`BlobStore::stage_in_place`]).
+    InPlace,
+    /// Nowhere: a copy of this size is stored already, and the body is only hashed.
+    Stored(u64),
 }
 
 /// A byte range of a blob, already resolved against its size.
@@ -122,7 +137,7 @@ fn read_piece(file: std::fs::File, seek: Option<u64>, want: usize) -> ReadAhead 
 
 /// Streams `range` of an open file in `READ_CHUNK` pieces, keeping one read ahead: while
 /// hyper writes a piece to the socket, the next one is read on a blocking thread.
-fn file_stream(
+pub(crate) fn file_stream(
     file: std::fs::File,
     path: std::path::PathBuf,
     range: std::ops::Range<u64>,
@@ -180,6 +195,8 @@ pub struct BlobStore {
         String,
         std::time::Duration,
     )>,
+    /// `[storage] cache_dir`: finished blobs read from S3 are kept on local disk too.
+    cache: Option<Arc<crate::blob_cache::BlobCache>>,
 }
 
 impl BlobStore {
@@ -190,6 +207,7 @@ impl BlobStore {
             rename_copies: true,
             copy_limit: COPY_OBJECT_LIMIT,
             signer: None,
+            cache: None,
         }
     }
 
@@ -202,6 +220,7 @@ impl BlobStore {
             rename_copies: false,
             copy_limit: u64::MAX,
             signer: None,
+            cache: None,
         })
     }
 
@@ -285,6 +304,7 @@ impl BlobStore {
                     std::time::Duration::from_secs(cfg.redirect_ttl_secs),
                 )
             }),
+            cache: None,
         };
         match me.probe().await {
             Ok(()) => Ok(me),
@@ -302,6 +322,16 @@ impl BlobStore {
             )),
             Err(e) => Err(format!("S3 {what}: {}", describe_s3_error(&e))),
         }
+    }
+
+    /// Keeps finished blobs read from this store in a local cache as well.
+    pub fn with_cache(mut self, cache: Arc<crate::blob_cache::BlobCache>) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    pub fn cache(&self) -> Option<&Arc<crate::blob_cache::BlobCache>> {
+        self.cache.as_ref()
     }
 
     /// One cheap request that needs the bucket and the credentials.
@@ -488,6 +518,70 @@ impl BlobStore {
             digest: expected.clone(),
             size,
             in_place: true,
+            already_stored: false,
+        })
+    }
+
+    /// Receives a blob into `dest`.
+    pub async fn stage<S, E>(
+        &self,
+        body: S,
+        expected: &Digest,
+        dest: Destination,
+    ) -> StorageResult<Staged>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: std::fmt::Display,
+    {
+        match dest {
+            Destination::Tmp => self.stage_stream(body, expected).await,
+            Destination::InPlace => self.stage_in_place(body, expected).await,
+            Destination::Stored(size) => self.stage_nowhere(body, expected, size).await,
+        }
+    }
+
+    /// For a digest stored already with `stored` bytes: hashes the body and writes it
+    /// nowhere. Many pushes of one blob (the same layer to several repositories, a CI
+    /// pushing again what it pushed before) then cost one write to the store, not one
+    /// each; the caller links the blob only if the stored copy is still live.
+    async fn stage_nowhere<S, E>(
+        &self,
+        body: S,
+        expected: &Digest,
+        stored: u64,
+    ) -> StorageResult<Staged>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: std::fmt::Display,
+    {
+        let mut body = std::pin::pin!(body);
+        let mut hasher = Hasher::new(expected.algorithm());
+        let mut size = 0u64;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| StorageError::Body(e.to_string()))?;
+            hasher.update(&chunk);
+            size += chunk.len() as u64;
+        }
+        let actual = hasher.finish();
+        if &actual != expected {
+            return Err(StorageError::DigestMismatch {
+                expected: expected.to_string(),
+                actual: actual.to_string(),
+            });
+        }
+        if size != stored {
+            // Same digest, another length: the stored copy is not what its name says.
+            return Err(StorageError::SizeMismatch {
+                expected: stored,
+                actual: size,
+            });
+        }
+        Ok(Staged {
+            tmp: Self::blob_path(expected),
+            digest: actual,
+            size,
+            in_place: true,
+            already_stored: true,
         })
     }
 
@@ -507,12 +601,13 @@ impl BlobStore {
             digest: actual,
             size,
             in_place: false,
+            already_stored: false,
         })
     }
 
-    /// Concatenates the committed chunks of an upload (at `offsets`, in order) into `tmp/` and
-    /// verifies the digest; with `in_place`, straight to `blobs/` as
-    /// [`BlobStore::stage_in_place`] does (for a digest no metadata row knows). The chunks
+    /// Concatenates the committed chunks of an upload (at `offsets`, in order) into `dest`
+    /// and verifies the digest ([`Destination::InPlace`] for a digest no metadata row knows;
+    /// [`Destination::Stored`] reads them only to hash them). The chunks
     /// stay until [`BlobStore::delete_upload`], so a failed verification loses nothing the
     /// client sent.
     pub async fn stage_upload(
@@ -520,7 +615,7 @@ impl BlobStore {
         upload: &str,
         chunks: &[String],
         expected: &Digest,
-        in_place: bool,
+        dest: Destination,
     ) -> StorageResult<Staged> {
         type Chunk = futures_util::stream::BoxStream<'static, Result<Bytes, object_store::Error>>;
         let paths: Vec<Path> = chunks.iter().map(|c| Self::part_path(upload, c)).collect();
@@ -556,11 +651,7 @@ impl BlobStore {
                     }
                 }
             });
-        if in_place {
-            self.stage_in_place(parts, expected).await
-        } else {
-            self.stage_stream(parts, expected).await
-        }
+        self.stage(parts, expected, dest).await
     }
 
     async fn verify(
@@ -583,6 +674,7 @@ impl BlobStore {
             digest: actual,
             size,
             in_place: false,
+            already_stored: false,
         })
     }
 
@@ -656,13 +748,19 @@ impl BlobStore {
         }
     }
 
-    /// Opens a blob for reading, whole or a range of it.
+    /// Opens a blob for reading, whole or a range of it: from the local cache when it
+    /// holds the blob, else from the store (a whole blob then fills the cache on the way).
     pub async fn open(
         &self,
         d: &Digest,
         range: Option<ByteRange>,
     ) -> StorageResult<futures_util::stream::BoxStream<'static, Result<Bytes, object_store::Error>>>
     {
+        if let Some(c) = &self.cache
+            && let Some(s) = c.get(d, range)
+        {
+            return Ok(s);
+        }
         let opts = GetOptions {
             range: range.map(|r| GetRange::Bounded(r.start..r.end + 1)),
             ..Default::default()
@@ -677,9 +775,13 @@ impl BlobStore {
         // The local store's own stream reads 8 KiB per blocking call; reading the file
         // ourselves in large chunks makes blob GETs several times faster.
         let range = r.range.clone();
+        let size = r.meta.size;
         match r.payload {
             GetResultPayload::File(file, path) => Ok(file_stream(file, path, range)),
-            GetResultPayload::Stream(s) => Ok(s),
+            GetResultPayload::Stream(s) => match (&self.cache, range.start, range.end) {
+                (Some(c), 0, end) if end == size => Ok(c.fill(d, size, s)),
+                _ => Ok(s),
+            },
         }
     }
 
@@ -1043,15 +1145,25 @@ mod suite {
         let d = Digest::of(Algorithm::Sha256, &all);
         // Stitched into tmp/ and committed, then (the blob deleted) stitched in place; a
         // wrong digest in place leaves nothing.
-        let staged = s.stage_upload("u1", &names, &d, false).await.unwrap();
+        let staged = s
+            .stage_upload("u1", &names, &d, Destination::Tmp)
+            .await
+            .unwrap();
         assert_eq!(staged.size, all.len() as u64);
         s.commit(staged).await.unwrap();
         assert_eq!(read(&s, &d, None).await, all);
         s.delete_blob(&d).await.unwrap();
         let wrong = Digest::of(Algorithm::Sha256, b"other");
-        assert!(s.stage_upload("u1", &names, &wrong, true).await.is_err());
+        assert!(
+            s.stage_upload("u1", &names, &wrong, Destination::InPlace)
+                .await
+                .is_err()
+        );
         assert!(s.list_blobs().await.unwrap().is_empty());
-        let staged = s.stage_upload("u1", &names, &d, true).await.unwrap();
+        let staged = s
+            .stage_upload("u1", &names, &d, Destination::InPlace)
+            .await
+            .unwrap();
         s.commit(staged).await.unwrap();
         assert_eq!(read(&s, &d, None).await, all);
         s.delete_upload("u1").await.unwrap();
@@ -1132,6 +1244,36 @@ mod suite {
         assert!(left.is_empty(), "{left:?}");
     }
 
+    pub async fn a_blob_stored_already_is_only_hashed(s: BlobStore) {
+        let data = vec![3u8; 200_000];
+        let d = Digest::of(Algorithm::Sha256, &data);
+        let first = s.stage_stream(body(&[&data]), &d).await.unwrap();
+        s.commit(first).await.unwrap();
+        let wrong = Digest::of(Algorithm::Sha256, b"other");
+        assert!(matches!(
+            s.stage(body(&[&data]), &wrong, Destination::Stored(200_000))
+                .await,
+            Err(StorageError::DigestMismatch { .. })
+        ));
+        assert!(matches!(
+            s.stage(body(&[&data]), &d, Destination::Stored(199_999))
+                .await,
+            Err(StorageError::SizeMismatch { .. })
+        ));
+        let again = s
+            .stage(
+                body(&[&data[..1000], &data[1000..]]),
+                &d,
+                Destination::Stored(200_000),
+            )
+            .await
+            .unwrap();
+        assert!(again.already_stored);
+        assert_eq!(again.size, 200_000);
+        s.commit(again).await.unwrap();
+        assert_stored_once(&s, &d, &data).await;
+    }
+
     pub async fn an_empty_blob_round_trips(s: BlobStore) {
         let d = Digest::of(Algorithm::Sha256, b"");
         let staged = s.stage_bytes(Bytes::new(), &d).await.unwrap();
@@ -1152,6 +1294,30 @@ mod suite {
         };
     }
 
+    /// A store that streams (as S3 does) with a cache: the first whole read fills the
+    /// cache, later ones (whole or ranged) are served by it even once the object is gone;
+    /// a ranged read of an uncached blob does not fill.
+    #[tokio::test]
+    async fn whole_reads_fill_the_local_cache_and_ranged_reads_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let mem: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
+        let cache = crate::blob_cache::BlobCache::open(dir.path(), 1 << 30).unwrap();
+        let s = BlobStore::new(mem.clone()).with_cache(cache.clone());
+        let data: Vec<u8> = (0..400_000u32).map(|i| i as u8).collect();
+        let d = Digest::of(Algorithm::Sha256, &data);
+        let staged = s.stage_stream(body(&[&data]), &d).await.unwrap();
+        s.commit(staged).await.unwrap();
+        let r = ByteRange { start: 10, end: 19 };
+        assert_eq!(read(&s, &d, Some(r)).await, &data[10..20]);
+        assert_eq!(cache.usage(), (0, 0), "a ranged read does not fill");
+        assert_eq!(read(&s, &d, None).await, data);
+        assert_eq!(cache.usage(), (400_000, 1));
+        mem.delete(&BlobStore::blob_path(&d)).await.unwrap();
+        assert_eq!(read(&s, &d, None).await, data);
+        assert_eq!(read(&s, &d, Some(r)).await, &data[10..20]);
+        assert_eq!(cache.hits.load(std::sync::atomic::Ordering::Relaxed), 2);
+    }
+
     mod fs {
         storage_suite!(
             {
@@ -1161,7 +1327,8 @@ mod suite {
             a_verified_blob_becomes_visible_only_on_commit, a_wrong_digest_leaves_nothing,
             chunks_are_stitched_in_order, an_empty_blob_round_trips,
             a_blob_committed_twice_is_stored_once, a_blob_too_big_to_copy_is_streamed_into_place,
-            a_blob_written_in_place_exists_only_when_its_digest_matches);
+            a_blob_written_in_place_exists_only_when_its_digest_matches,
+            a_blob_stored_already_is_only_hashed);
     }
 
     mod s3 {
@@ -1170,7 +1337,8 @@ mod suite {
             a_verified_blob_becomes_visible_only_on_commit, a_wrong_digest_leaves_nothing,
             chunks_are_stitched_in_order, an_empty_blob_round_trips,
             a_blob_committed_twice_is_stored_once, a_blob_too_big_to_copy_is_streamed_into_place,
-            a_blob_written_in_place_exists_only_when_its_digest_matches);
+            a_blob_written_in_place_exists_only_when_its_digest_matches,
+            a_blob_stored_already_is_only_hashed);
     }
 }
 

@@ -829,6 +829,61 @@ async fn quotas_and_session_caps_answer_with_their_codes() {
     start_upload(&http, &base, "free").await;
 }
 
+/// Attack: a quota outrun by many open uploads, each within it alone. The bytes every
+/// open session of the namespace holds count, so together they stop at the quota; a
+/// session that finishes converts what it holds into its blob without counting twice.
+#[tokio::test]
+async fn open_uploads_add_up_against_the_quota() {
+    let reg = Registry::with(|c| {
+        c.namespaces = vec![wcomp_registry::config::NamespacePolicy {
+            pattern: "q/**".into(),
+            require_components: false,
+            quota_bytes: Some(1000),
+        }];
+    });
+    let (base, _) = spawn(&reg).await;
+    let http = reqwest::Client::new();
+    let patch = |loc: String, from: usize, data: Vec<u8>| {
+        http.patch(format!("{base}{loc}"))
+            .header("content-range", format!("{from}-{}", from + data.len() - 1))
+            .body(data)
+            .send()
+    };
+    let mut sessions = Vec::new();
+    for (i, repo) in ["q/a", "q/b", "q/c"].into_iter().enumerate() {
+        let loc = start_upload(&http, &base, repo).await;
+        let r = patch(loc.clone(), 0, vec![i as u8; 300]).await.unwrap();
+        assert_eq!(r.status(), StatusCode::ACCEPTED, "{repo}");
+        sessions.push(loc);
+    }
+    // 900 held by open sessions: 200 more in a fourth does not fit, nor in an open one.
+    let fourth = start_upload(&http, &base, "q/d").await;
+    let r = patch(fourth.clone(), 0, vec![9u8; 200]).await.unwrap();
+    assert_eq!(code_of(r).await, (StatusCode::FORBIDDEN, "DENIED".into()));
+    let r = patch(sessions[1].clone(), 300, vec![9u8; 200])
+        .await
+        .unwrap();
+    assert_eq!(code_of(r).await, (StatusCode::FORBIDDEN, "DENIED".into()));
+    // Finishing a session turns its 300 held bytes into a 300-byte blob: it fits.
+    let d = Digest::of(Algorithm::Sha256, &[0u8; 300]);
+    let sep = if sessions[0].contains('?') { '&' } else { '?' };
+    let r = http
+        .put(format!("{base}{}{sep}digest={d}", sessions[0]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    // Cancelling one frees what it held.
+    let r = http
+        .delete(format!("{base}{}", sessions[2]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let r = patch(fourth, 0, vec![9u8; 200]).await.unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+}
+
 /// Not an attack: a reference that is not a valid tag is simply not found on GET and HEAD
 /// (as distribution answers), and invalid on PUT.
 #[tokio::test]

@@ -699,3 +699,73 @@ async fn chunked_upload_survives_a_restart() {
         b"hello world"
     );
 }
+
+/// A blob the registry stores already (here pushed to another repository) is hashed as it
+/// arrives and written nowhere: the second push links the stored copy. Content that does
+/// not match the digest is still refused, and a stored copy that went missing is stored
+/// again rather than linked.
+#[tokio::test]
+async fn a_blob_stored_already_is_verified_and_linked_not_stored_again() {
+    let reg = Registry::open();
+    let data = b"a layer many repositories share".repeat(100);
+    let d = reg.push_blob("first", &data).await;
+    let file = {
+        let hex = d.hex();
+        reg.dir
+            .path()
+            .join(format!("storage/blobs/sha256/{}/{hex}", &hex[..2]))
+    };
+    let stamp = || fs_err::metadata(&file).unwrap().modified().unwrap();
+    let before = stamp();
+    let reg = &reg;
+    let deduplicated = |n: u32| async move {
+        let m = reg.get("/metrics").send().await.text();
+        assert!(
+            m.contains(&format!("wcomp_registry_uploads_deduplicated_total {n}")),
+            "{m}"
+        );
+    };
+    // Monolithic, then chunked: both link the stored copy.
+    reg.push_blob("second", &data).await;
+    let loc = reg
+        .post("/v2/third/blobs/uploads/")
+        .send()
+        .await
+        .header("location")
+        .to_string();
+    let r = reg
+        .patch(&loc)
+        .header("content-range", &format!("0-{}", data.len() - 1))
+        .body(data.clone())
+        .send()
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    let r = reg.put(&format!("{loc}?digest={d}")).send().await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    deduplicated(2).await;
+    assert_eq!(stamp(), before, "the stored copy was not written again");
+    for repo in ["first", "second", "third"] {
+        assert_eq!(
+            reg.get(&format!("/v2/{repo}/blobs/{d}")).send().await.body,
+            data
+        );
+    }
+    // Same digest, other bytes: refused and not linked.
+    reg.post(&format!("/v2/fourth/blobs/uploads/?digest={d}"))
+        .body(b"not the layer".to_vec())
+        .send()
+        .await
+        .assert_error(400, "DIGEST_INVALID");
+    assert_eq!(
+        reg.head(&format!("/v2/fourth/blobs/{d}"))
+            .send()
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    // The stored copy is gone (a lost file): the next push stores it again.
+    fs_err::remove_file(&file).unwrap();
+    reg.push_blob("fifth", &data).await;
+    deduplicated(2).await;
+    assert_eq!(fs_err::read(&file).unwrap(), data);
+}

@@ -10,14 +10,26 @@ median() { python3 -c "import sys; v=sorted(map(float, sys.argv[1:])); print(f'{
 # least about 100 MB is fetched and process start-up does not dominate small blobs.
 per_client() { [ "$2" = curl ] && echo $(( $1 >= 100 ? 1 : 100 / $1 )) || echo 1; }
 
+# unique_blob SIZE REP I: the name (in $work) of client I's blob of repetition REP, random
+# bytes made once and pushed to every deployment (each has a store of its own).
+unique_blob() {
+  local f="blob-$1-u$2-$3.bin"
+  [ -f "$work/$f" ] || head -c "$(($1 * 1024 * 1024))" /dev/urandom >"$work/$f"
+  echo "$f"
+}
+
 # run_parallel PORT OP SIZE N REP: N concurrent clients, one repository each. OP is push or
-# pull (oras) or curl (GETs of the blob into /dev/null).
+# pull (oras) or curl (GETs of the blob into /dev/null); upush is push with content of each
+# client's own (unique_blob), which no registry can have stored before.
 run_parallel() {
   local port=$1 op=$2 size=$3 n=$4 rep=$5 i repo k args jobs=()
   for i in $(seq "$n"); do
     repo="bench/r$rep-s$size-c$n-$i"
     case "$op" in
       push) (cd "$work" && "$oras" push --plain-http --no-tty "127.0.0.1:$port/$repo:v1" "blob-$size.bin:application/octet-stream" >/dev/null) & ;;
+      upush)
+        repo="bench/u$rep-s$size-c$n-$i"
+        (cd "$work" && "$oras" push --plain-http --no-tty "127.0.0.1:$port/$repo:v1" "$(unique_blob "$size" "$rep" "$i"):application/octet-stream" >/dev/null) & ;;
       pull)
         mkdir -p "$work/pull-$port-$size-$n-$i"
         "$oras" pull --plain-http --no-tty -o "$work/pull-$port-$size-$n-$i" "127.0.0.1:$port/$repo:v1" >/dev/null & ;;

@@ -135,7 +135,7 @@ pub async fn put(
     let (component, warning) = index_component(ctx, name, &parsed, tag.as_deref()).await?;
     let size = bytes.len() as u64;
     let staged = ctx.state.blobs.stage_bytes(bytes, &digest).await?;
-    super::uploads::install(ctx, name, staged).await?;
+    super::uploads::install(ctx, name, staged, 0).await?;
     ctx.state
         .meta
         .put_manifest(

@@ -40,9 +40,33 @@ pub async fn metrics(State(state): State<AppState>, req: Request) -> Response {
     }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
+        state.metrics.render() + &blob_cache_metrics(&state),
     )
         .into_response()
+}
+
+/// The replica's blob cache, when `[storage] cache_dir` is set.
+fn blob_cache_metrics(state: &crate::app::AppState) -> String {
+    let Some(c) = state.blobs.cache() else {
+        return String::new();
+    };
+    let (bytes, entries) = c.usage();
+    let hits = c.hits.load(std::sync::atomic::Ordering::Relaxed);
+    let fills = c.fills.load(std::sync::atomic::Ordering::Relaxed);
+    format!(
+        "# HELP wcomp_registry_blob_cache_hits_total Blob GETs answered from the local cache.\n\
+         # TYPE wcomp_registry_blob_cache_hits_total counter\n\
+         wcomp_registry_blob_cache_hits_total {hits}\n\
+         # HELP wcomp_registry_blob_cache_fills_total Blobs added to the local cache.\n\
+         # TYPE wcomp_registry_blob_cache_fills_total counter\n\
+         wcomp_registry_blob_cache_fills_total {fills}\n\
+         # HELP wcomp_registry_blob_cache_bytes Bytes held by the local blob cache.\n\
+         # TYPE wcomp_registry_blob_cache_bytes gauge\n\
+         wcomp_registry_blob_cache_bytes {bytes}\n\
+         # HELP wcomp_registry_blob_cache_entries Blobs held by the local blob cache.\n\
+         # TYPE wcomp_registry_blob_cache_entries gauge\n\
+         wcomp_registry_blob_cache_entries {entries}\n"
+    )
 }
 
 /// `/.well-known/wasm-pkg/registry.json`, so `wkg` resolves `ns:name@version` here.

@@ -17,7 +17,7 @@ use crate::auth::{Action, Caller};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::metadata::{MetaError, UploadSession};
 use crate::oci::Digest;
-use crate::storage::{BlobStore, Staged, StorageError};
+use crate::storage::{BlobStore, Destination, Staged, StorageError};
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -173,16 +173,32 @@ fn digest_param(q: &HashMap<String, String>) -> ApiResult<Option<Digest>> {
 
 /// Links a verified blob and moves it into place. While GC is deleting the same digest the
 /// link is refused; GC finishes within one sweep, so wait briefly before answering 429.
-pub async fn install(ctx: &Ctx, name: &str, staged: Staged) -> ApiResult<()> {
+/// `held`: what the upload session it came from holds (already counted in the namespace's
+/// use, and released when the session is deleted).
+pub async fn install(ctx: &Ctx, name: &str, staged: Staged, held: u64) -> ApiResult<()> {
     // A blob already in the namespace costs nothing more; a new one must fit. Checked here
     // as well as while streaming, since a blob may arrive in many requests. Two concurrent
     // pushes may each fit alone and overshoot together by at most one blob each.
     if let Some(q) = quota_room(ctx, name).await?
-        && let Err(e) = q.check(Some(staged.size))
+        && let Err(e) = q.check(Some(staged.size.saturating_sub(held)))
         && !in_namespace(ctx, &q, &staged.digest).await?
     {
         ctx.state.blobs.discard(staged).await;
         return Err(e);
+    }
+    if staged.already_stored {
+        // Its bytes went nowhere: only a copy that is still live may be linked. One that
+        // GC took meanwhile is answered as while GC runs (429), and the retry stores it.
+        let linked = ctx
+            .state
+            .meta
+            .link_stored_blob(name, &staged.digest, staged.size, now())
+            .await?;
+        if !linked {
+            return Err(MetaError::BlobBeingDeleted(staged.digest.to_string()).into());
+        }
+        ctx.state.metrics.uploads_deduplicated.fetch_add(1, Relaxed);
+        return Ok(());
     }
     let mut attempts = 0;
     loop {
@@ -211,15 +227,29 @@ pub async fn install(ctx: &Ctx, name: &str, staged: Staged) -> ApiResult<()> {
     Ok(())
 }
 
-/// Whether a blob of digest `d` is written straight to its place: new content on S3 (no
-/// copy out of `tmp/`). A digest the metadata knows (stored, or being collected) takes the
-/// `tmp/` path, whose commit keeps an existing copy and comes after GC is done with the
-/// old one (storage.rs, gc.rs).
-async fn writes_in_place(ctx: &Ctx, d: &Digest) -> ApiResult<bool> {
-    Ok(ctx.state.blobs.copies_on_commit() && !ctx.state.meta.blob_known(d).await?)
+/// Where a blob of digest `d` goes once received:
+/// * a digest no metadata row knows is new content: on S3 straight to its place (no copy
+///   out of `tmp/`), elsewhere through `tmp/`;
+/// * a digest stored already (a row, and the object in the store) is only hashed, and
+///   linked only if that copy is still live then (`install`);
+/// * a digest being collected takes the `tmp/` path, whose commit comes after GC is done
+///   with the old copy (storage.rs, gc.rs).
+async fn destination(ctx: &Ctx, d: &Digest) -> ApiResult<Destination> {
+    if !ctx.state.meta.blob_known(d).await? {
+        return Ok(if ctx.state.blobs.copies_on_commit() {
+            Destination::InPlace
+        } else {
+            Destination::Tmp
+        });
+    }
+    Ok(match ctx.state.blobs.size(d).await? {
+        Some(size) => Destination::Stored(size),
+        None => Destination::Tmp,
+    })
 }
 
-/// Streams a whole blob sent in one request into `tmp/`, within the namespace's quota.
+/// Receives a whole blob sent in one request (see [`destination`]), within the namespace's
+/// quota.
 async fn stage_body(
     ctx: &Ctx,
     name: &str,
@@ -239,11 +269,8 @@ async fn stage_body(
     }
     let over = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stream = capped(body, quota.as_ref().map(Quota::left), over.clone());
-    let staged = if writes_in_place(ctx, d).await? {
-        ctx.state.blobs.stage_in_place(stream, d).await
-    } else {
-        ctx.state.blobs.stage_stream(stream, d).await
-    };
+    let dest = destination(ctx, d).await?;
+    let staged = ctx.state.blobs.stage(stream, d, dest).await;
     match staged {
         Ok(s) => Ok(s),
         Err(_) if over.load(Relaxed) => Err(quota.map_or_else(
@@ -270,7 +297,7 @@ pub async fn start(
         // The spec's fallback when a mount is not possible: an ordinary upload session.
     } else if let Some(d) = digest_param(q)? {
         let staged = stage_body(ctx, name, h, body, &d).await?;
-        install(ctx, name, staged).await?;
+        install(ctx, name, staged, 0).await?;
         ctx.state.metrics.uploads_completed.fetch_add(1, Relaxed);
         return Ok(created(name, &d));
     }
@@ -425,9 +452,10 @@ async fn append(
         }
         None => None,
     };
-    // What this session holds counts against the quota before the blob is complete.
+    // What the namespace's open sessions hold (this one included) counts against the
+    // quota before their blobs are complete: many open uploads cannot add up past it.
     let quota = quota_room(ctx, name).await?;
-    let left = quota.as_ref().map(|q| q.left().saturating_sub(s.offset));
+    let left = quota.as_ref().map(Quota::left);
     if let (Some(q), Some(left)) = (&quota, left) {
         match declared.or(content_length(h)) {
             Some(n) if n > left => return Err(q.exceeded()),
@@ -502,21 +530,23 @@ pub async fn finish(
     let d = digest_param(q)?
         .ok_or_else(|| ApiError::digest_invalid("the `digest` query parameter is required"))?;
     let has_body = content_length(h).is_none_or(|n| n > 0);
+    let mut held = 0;
     let staged = if s.offset == 0 && has_body {
         // Monolithic PUT: stream straight to tmp/ without keeping a chunk copy.
         stage_body(ctx, name, h, body, &d).await?
     } else {
+        held = s.offset;
         if has_body {
-            append(ctx, name, &s, h, body).await?;
+            held = append(ctx, name, &s, h, body).await?.offset;
         }
         let chunks = ctx.state.meta.upload_chunks(&s.id).await?;
-        let in_place = writes_in_place(ctx, &d).await?;
+        let dest = destination(ctx, &d).await?;
         ctx.state
             .blobs
-            .stage_upload(&s.id, &chunks, &d, in_place)
+            .stage_upload(&s.id, &chunks, &d, dest)
             .await?
     };
-    install(ctx, name, staged).await?;
+    install(ctx, name, staged, held).await?;
     ctx.state.meta.delete_upload(id).await?;
     ctx.state.blobs.delete_upload(id).await?;
     ctx.state.metrics.uploads_completed.fetch_add(1, Relaxed);

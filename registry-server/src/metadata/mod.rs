@@ -187,7 +187,8 @@ pub trait Metadata: Send + Sync + 'static {
         n: u32,
     ) -> MetaResult<Vec<String>>;
     /// The summed size of the distinct live blobs linked to repositories matching `pattern`
-    /// (a blob in two of them counts once): a namespace's storage use, for its quota.
+    /// (a blob in two of them counts once), plus what the open upload sessions of those
+    /// repositories hold: a namespace's storage use, for its quota.
     async fn namespace_usage(&self, pattern: &str) -> MetaResult<u64>;
 
     // --- blobs ------------------------------------------------------------------------
@@ -195,6 +196,16 @@ pub trait Metadata: Send + Sync + 'static {
     /// Fails with [`MetaError::BlobBeingDeleted`] while GC is removing that digest; the
     /// caller must not install the file then.
     async fn link_blob(&self, repo: &str, digest: &Digest, size: u64, now: i64) -> MetaResult<()>;
+    /// Links a blob that is already stored: only when a live row of that size exists (not
+    /// being deleted), and returns whether it did; otherwise nothing changes. For an
+    /// upload whose bytes were verified against the stored copy and not written again.
+    async fn link_stored_blob(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        size: u64,
+        now: i64,
+    ) -> MetaResult<bool>;
     /// The size of a blob linked to `repo`, if any (and not being deleted).
     async fn repo_blob(&self, repo: &str, digest: &Digest) -> MetaResult<Option<u64>>;
     /// Repositories a blob is linked to (for mounts without `from`).

@@ -305,6 +305,55 @@ fn parse_digest(s: String) -> MetaResult<Digest> {
     Digest::parse(&s).ok_or_else(|| MetaError::Backend(format!("corrupt digest in database: {s}")))
 }
 
+impl PostgresMetadata {
+    /// `link_blob`, or with `stored_only` `link_stored_blob`: links only a live row of
+    /// that size, and says whether it did. Holds the GC lock shared, as every push does.
+    async fn link(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        size: u64,
+        now: i64,
+        stored_only: bool,
+    ) -> MetaResult<bool> {
+        let d = digest.as_str();
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(pe)?;
+        tx.execute("SELECT pg_advisory_xact_lock_shared($1)", &[&GC_LOCK])
+            .await
+            .map_err(pe)?;
+        let row: Option<(String, i64)> = tx
+            .query_opt("SELECT state, size FROM blobs WHERE digest = $1", &[&d])
+            .await
+            .map_err(pe)?
+            .map(|r| (r.get(0), r.get(1)));
+        match (&row, stored_only) {
+            (Some((state, _)), false) if state == "deleting" => {
+                return Err(MetaError::BlobBeingDeleted(d.to_string()));
+            }
+            (Some((state, stored)), true) if state == "live" && *stored == size as i64 => {}
+            (_, true) => return Ok(false),
+            _ => {}
+        }
+        tx.execute(
+            "INSERT INTO blobs(digest, size, state, touched_at) VALUES ($1, $2, 'live', $3)
+             ON CONFLICT(digest) DO UPDATE SET touched_at = GREATEST(blobs.touched_at, excluded.touched_at)",
+            &[&d, &(size as i64), &now],
+        )
+        .await
+        .map_err(pe)?;
+        ensure_repo(&tx, repo, now).await?;
+        tx.execute(
+            "INSERT INTO repo_blobs(repo, digest) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&repo, &d],
+        )
+        .await
+        .map_err(pe)?;
+        tx.commit().await.map_err(pe)?;
+        Ok(true)
+    }
+}
+
 async fn ensure_repo(tx: &tokio_postgres::Transaction<'_>, repo: &str, now: i64) -> MetaResult<()> {
     tx.execute(
         "INSERT INTO repositories(name, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
@@ -415,8 +464,9 @@ impl Metadata for PostgresMetadata {
         let c = self.client().await?;
         let n: i64 = c
             .query_one(
-                "SELECT COALESCE(SUM(size), 0)::BIGINT FROM blobs WHERE state = 'live' AND digest IN (
-                     SELECT digest FROM repo_blobs WHERE repo ~ $1)",
+                "SELECT ((SELECT COALESCE(SUM(size), 0) FROM blobs WHERE state = 'live' AND digest IN (
+                             SELECT digest FROM repo_blobs WHERE repo ~ $1))
+                       + (SELECT COALESCE(SUM(committed), 0) FROM uploads WHERE repo ~ $1))::BIGINT",
                 &[&re],
             )
             .await
@@ -426,35 +476,17 @@ impl Metadata for PostgresMetadata {
     }
 
     async fn link_blob(&self, repo: &str, digest: &Digest, size: u64, now: i64) -> MetaResult<()> {
-        let d = digest.as_str();
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(pe)?;
-        tx.execute("SELECT pg_advisory_xact_lock_shared($1)", &[&GC_LOCK])
-            .await
-            .map_err(pe)?;
-        let state: Option<String> = tx
-            .query_opt("SELECT state FROM blobs WHERE digest = $1", &[&d])
-            .await
-            .map_err(pe)?
-            .map(|r| r.get(0));
-        if state.as_deref() == Some("deleting") {
-            return Err(MetaError::BlobBeingDeleted(d.to_string()));
-        }
-        tx.execute(
-            "INSERT INTO blobs(digest, size, state, touched_at) VALUES ($1, $2, 'live', $3)
-             ON CONFLICT(digest) DO UPDATE SET touched_at = GREATEST(blobs.touched_at, excluded.touched_at)",
-            &[&d, &(size as i64), &now],
-        )
-        .await
-        .map_err(pe)?;
-        ensure_repo(&tx, repo, now).await?;
-        tx.execute(
-            "INSERT INTO repo_blobs(repo, digest) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            &[&repo, &d],
-        )
-        .await
-        .map_err(pe)?;
-        tx.commit().await.map_err(pe)
+        self.link(repo, digest, size, now, false).await.map(drop)
+    }
+
+    async fn link_stored_blob(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        size: u64,
+        now: i64,
+    ) -> MetaResult<bool> {
+        self.link(repo, digest, size, now, true).await
     }
 
     async fn repo_blob(&self, repo: &str, digest: &Digest) -> MetaResult<Option<u64>> {

@@ -340,6 +340,57 @@ fn parse_digest(s: String) -> MetaResult<Digest> {
     Digest::parse(&s).ok_or_else(|| MetaError::Backend(format!("corrupt digest in database: {s}")))
 }
 
+impl SqliteMetadata {
+    /// `link_blob`, or with `stored_only` `link_stored_blob`: links only a live row of
+    /// that size, and says whether it did.
+    async fn link(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        size: u64,
+        now: i64,
+        stored_only: bool,
+    ) -> MetaResult<bool> {
+        let (repo, d) = (repo.to_string(), digest.to_string());
+        self.write(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(be)?;
+            let row: Option<(String, i64)> = tx
+                .query_row(
+                    "SELECT state, size FROM blobs WHERE digest = ?1",
+                    [&d],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(be)?;
+            match (&row, stored_only) {
+                (Some((state, _)), false) if state == "deleting" => {
+                    return Err(MetaError::BlobBeingDeleted(d));
+                }
+                (Some((state, stored)), true) if state == "live" && *stored == size as i64 => {}
+                (_, true) => return Ok(false),
+                _ => {}
+            }
+            tx.execute(
+                "INSERT INTO blobs(digest, size, state, touched_at) VALUES (?1, ?2, 'live', ?3)
+                 ON CONFLICT(digest) DO UPDATE SET touched_at = excluded.touched_at",
+                params![d, size as i64, now],
+            )
+            .map_err(be)?;
+            ensure_repo(&tx, &repo, now)?;
+            tx.execute(
+                "INSERT OR IGNORE INTO repo_blobs(repo, digest) VALUES (?1, ?2)",
+                params![repo, d],
+            )
+            .map_err(be)?;
+            tx.commit().map_err(be)?;
+            Ok(true)
+        })
+        .await
+    }
+}
+
 fn ensure_repo(tx: &rusqlite::Transaction<'_>, repo: &str, now: i64) -> MetaResult<()> {
     tx.execute(
         "INSERT OR IGNORE INTO repositories(name, created_at) VALUES (?1, ?2)",
@@ -462,9 +513,11 @@ impl Metadata for SqliteMetadata {
         let (lo, hi) = glob_range(&pattern);
         self.read(move |c| {
             c.query_row(
-                "SELECT COALESCE(SUM(size), 0) FROM blobs WHERE state = 'live' AND digest IN (
-                     SELECT digest FROM repo_blobs
-                     WHERE repo >= ?2 AND repo < ?3 AND wcomp_glob(?1, repo))",
+                "SELECT (SELECT COALESCE(SUM(size), 0) FROM blobs WHERE state = 'live' AND digest IN (
+                            SELECT digest FROM repo_blobs
+                            WHERE repo >= ?2 AND repo < ?3 AND wcomp_glob(?1, repo)))
+                      + (SELECT COALESCE(SUM(offset), 0) FROM uploads
+                         WHERE repo >= ?2 AND repo < ?3 AND wcomp_glob(?1, repo))",
                 params![pattern, lo, hi],
                 |r| r.get::<_, i64>(0),
             )
@@ -475,35 +528,17 @@ impl Metadata for SqliteMetadata {
     }
 
     async fn link_blob(&self, repo: &str, digest: &Digest, size: u64, now: i64) -> MetaResult<()> {
-        let (repo, d) = (repo.to_string(), digest.to_string());
-        self.write(move |c| {
-            let tx = c
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(be)?;
-            let state: Option<String> = tx
-                .query_row("SELECT state FROM blobs WHERE digest = ?1", [&d], |r| {
-                    r.get(0)
-                })
-                .optional()
-                .map_err(be)?;
-            if state.as_deref() == Some("deleting") {
-                return Err(MetaError::BlobBeingDeleted(d));
-            }
-            tx.execute(
-                "INSERT INTO blobs(digest, size, state, touched_at) VALUES (?1, ?2, 'live', ?3)
-                 ON CONFLICT(digest) DO UPDATE SET touched_at = excluded.touched_at",
-                params![d, size as i64, now],
-            )
-            .map_err(be)?;
-            ensure_repo(&tx, &repo, now)?;
-            tx.execute(
-                "INSERT OR IGNORE INTO repo_blobs(repo, digest) VALUES (?1, ?2)",
-                params![repo, d],
-            )
-            .map_err(be)?;
-            tx.commit().map_err(be)
-        })
-        .await
+        self.link(repo, digest, size, now, false).await.map(drop)
+    }
+
+    async fn link_stored_blob(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        size: u64,
+        now: i64,
+    ) -> MetaResult<bool> {
+        self.link(repo, digest, size, now, true).await
     }
 
     async fn repo_blob(&self, repo: &str, digest: &Digest) -> MetaResult<Option<u64>> {

@@ -295,6 +295,14 @@ pub async fn catalog_filters_and_usage_sum_in_the_query(m: &dyn Metadata) {
     assert_eq!(m.namespace_usage("team/*").await.unwrap(), 10 + 20);
     assert_eq!(m.namespace_usage("team/**").await.unwrap(), 10 + 20 + 30);
     assert_eq!(m.namespace_usage("nothing/**").await.unwrap(), 0);
+    // Open uploads hold bytes too, until they finish or are collected.
+    m.create_upload("u1", "team/a", "", 0, 0).await.unwrap();
+    m.advance_upload("u1", 0, 7, "p", 0).await.unwrap();
+    m.create_upload("u2", "other", "", 0, 0).await.unwrap();
+    m.advance_upload("u2", 0, 5, "p", 0).await.unwrap();
+    assert_eq!(m.namespace_usage("team/*").await.unwrap(), 10 + 20 + 7);
+    m.delete_upload("u1").await.unwrap();
+    assert_eq!(m.namespace_usage("team/*").await.unwrap(), 10 + 20);
 }
 
 pub async fn gc_takes_only_old_unreferenced_blobs(m: &dyn Metadata) {
@@ -332,6 +340,30 @@ pub async fn gc_takes_only_old_unreferenced_blobs(m: &dyn Metadata) {
     assert_eq!(m.repo_blob("r", &d(2)).await.unwrap(), Some(1));
     assert!(m.get_upload("new").await.unwrap().is_some());
     assert!(m.upload_chunks("old").await.unwrap().is_empty());
+}
+
+pub async fn a_stored_blob_links_without_its_bytes_only_while_it_is_live(m: &dyn Metadata) {
+    // Never stored: nothing to link to, and nothing changes.
+    assert!(!m.link_stored_blob("b", &d(1), 3, 10).await.unwrap());
+    assert!(!m.blob_known(&d(1)).await.unwrap());
+    assert!(!m.repo_exists("b").await.unwrap());
+    m.link_blob("a", &d(1), 3, 10).await.unwrap();
+    // Another size is another blob's claim on this digest: refused.
+    assert!(!m.link_stored_blob("b", &d(1), 4, 20).await.unwrap());
+    assert_eq!(m.repo_blob("b", &d(1)).await.unwrap(), None);
+    assert!(m.link_stored_blob("b", &d(1), 3, 20).await.unwrap());
+    assert_eq!(m.repo_blob("b", &d(1)).await.unwrap(), Some(3));
+    // The link renewed the blob: GC with a cutoff after the first push leaves it.
+    m.unlink_blob("a", &d(1)).await.unwrap();
+    m.unlink_blob("b", &d(1)).await.unwrap();
+    assert!(m.gc_mark(15, 15).await.unwrap().blobs.is_empty());
+    // Claimed by GC: refused until swept, and a sweep leaves nothing to link to.
+    let plan = m.gc_mark(100, 100).await.unwrap();
+    assert_eq!(plan.blobs, vec![d(1)]);
+    assert!(!m.link_stored_blob("b", &d(1), 3, 200).await.unwrap());
+    m.gc_sweep(&plan.blobs).await.unwrap();
+    assert!(!m.link_stored_blob("b", &d(1), 3, 300).await.unwrap());
+    assert_eq!(m.repo_blob("b", &d(1)).await.unwrap(), None);
 }
 
 pub async fn users_tokens_and_grants(m: &dyn Metadata) {
@@ -600,6 +632,7 @@ macro_rules! metadata_suite {
             deleting_a_manifest_drops_its_tags, referrers_filter_and_page,
             uploads_advance_by_compare_and_set, open_uploads_are_capped_per_owner,
             catalog_filters_and_usage_sum_in_the_query, gc_takes_only_old_unreferenced_blobs,
+            a_stored_blob_links_without_its_bytes_only_while_it_is_live,
             users_tokens_and_grants, catalog_pages, component_index_search,
             browsing_lists_recent_found_and_detailed,
             shared_settings_first_writer_wins, leases_exclude_other_holders_until_expiry,
