@@ -14,6 +14,10 @@
 //! * [`ui`]: the web interface under `/ui/` (server-rendered HTML, sessions, CSRF, CSP).
 //! * [`config`], [`app`], [`metrics`], [`server`]: configuration, state, counters, serving
 //!   (plain HTTP or rustls TLS, graceful shutdown, periodic GC).
+//! * [`pattern`]: the repository globs of grants, `anonymous_pull` and namespaces.
+//!
+//! The modules are layered (docs/architecture.md lists the layers): a module imports only
+//! from layers below its own, so no two modules import each other.
 
 pub mod app;
 pub mod auth;
@@ -26,6 +30,7 @@ pub mod metadata;
 pub mod metrics;
 pub mod migrate;
 pub mod oci;
+pub mod pattern;
 pub mod routes;
 pub mod server;
 pub mod storage;

@@ -839,6 +839,35 @@ async fn create_bucket(
     Err(format!("{status}: {text}"))
 }
 
+/// How a storage failure is answered: the OCI envelope for what the client got wrong, a bare
+/// `500` (logged) for the rest.
+impl From<StorageError> for crate::error::ApiError {
+    fn from(e: StorageError) -> Self {
+        use crate::error::ErrorCode;
+        use StorageError as S;
+        use axum::http::header;
+        use serde_json::json;
+        match e {
+            S::NotFound(d) => Self::blob_unknown(&d),
+            S::DigestMismatch { expected, actual } => {
+                Self::digest_invalid("provided digest did not match uploaded content")
+                    .with_detail(json!({ "expected": expected, "actual": actual }))
+            }
+            S::RangeNotSatisfiable { size } => {
+                Self::new(ErrorCode::RangeInvalid, "requested range not satisfiable")
+                    .with_header(header::CONTENT_RANGE, &format!("bytes */{size}"))
+            }
+            S::SizeMismatch { expected, actual } => {
+                Self::new(ErrorCode::SizeInvalid, "content length does not match")
+                    .with_detail(json!({ "expected": expected, "actual": actual }))
+            }
+            S::Body(msg) => Self::new(ErrorCode::BlobUploadInvalid, "failed to read request body")
+                .with_detail(json!({ "reason": msg })),
+            other => Self::internal("storage failure", other),
+        }
+    }
+}
+
 /// Seconds since the Unix epoch; the only clock type the crate needs.
 pub mod chrono_free {
     #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

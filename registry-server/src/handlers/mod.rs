@@ -23,6 +23,12 @@ pub const DOCKER_UPLOAD_UUID: &str = "docker-upload-uuid";
 pub const OCI_SUBJECT: &str = "oci-subject";
 pub const OCI_FILTERS_APPLIED: &str = "oci-filters-applied";
 
+/// The address a client connected to (this server's side of the socket), which `server.rs`
+/// puts in every request's extensions next to axum's `ConnectInfo` (the peer). Realms are
+/// built from it rather than from the Host header (see [`host_for`]).
+#[derive(Debug, Clone, Copy)]
+pub struct LocalAddr(pub std::net::SocketAddr);
+
 pub struct Ctx {
     pub state: AppState,
     pub caller: Caller,
@@ -99,7 +105,7 @@ pub fn client_ip(state: &AppState, parts: &Parts) -> Option<std::net::IpAddr> {
 pub fn host_for(state: &AppState, parts: &Parts) -> String {
     let local = parts
         .extensions
-        .get::<crate::server::LocalAddr>()
+        .get::<LocalAddr>()
         .map_or(state.config.listen, |l| l.0);
     let given = parts
         .headers

@@ -356,7 +356,7 @@ fn pattern_regexes(patterns: Option<&[String]>) -> Option<Option<Vec<String>>> {
     match patterns {
         Some([]) => None,
         Some(p) => Some(Some(
-            p.iter().map(|p| crate::auth::glob_to_regex(p)).collect(),
+            p.iter().map(|p| crate::pattern::glob_to_regex(p)).collect(),
         )),
         None => Some(None),
     }
@@ -396,7 +396,7 @@ impl Metadata for PostgresMetadata {
         }
         let regexes: Vec<String> = patterns
             .iter()
-            .map(|p| crate::auth::glob_to_regex(p))
+            .map(|p| crate::pattern::glob_to_regex(p))
             .collect();
         let c = self.client().await?;
         let rows = c
@@ -411,7 +411,7 @@ impl Metadata for PostgresMetadata {
     }
 
     async fn namespace_usage(&self, pattern: &str) -> MetaResult<u64> {
-        let re = crate::auth::glob_to_regex(pattern);
+        let re = crate::pattern::glob_to_regex(pattern);
         let c = self.client().await?;
         let n: i64 = c
             .query_one(

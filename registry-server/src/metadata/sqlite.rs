@@ -27,19 +27,19 @@ const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// SQL functions the queries use, on every connection: `wcomp_glob(pattern, name)` and
 /// `wcomp_glob_any(patterns, name)` (patterns separated by newlines), with
-/// [`crate::auth::glob_match`]'s semantics, which SQLite's own GLOB does not have (its `*`
+/// [`crate::pattern::glob_match`]'s semantics, which SQLite's own GLOB does not have (its `*`
 /// crosses `/`).
 fn register_functions(c: &Connection) -> MetaResult<()> {
     use rusqlite::functions::FunctionFlags;
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     c.create_scalar_function("wcomp_glob", 2, flags, |ctx| {
         let (p, n) = (ctx.get_raw(0).as_str()?, ctx.get_raw(1).as_str()?);
-        Ok(crate::auth::glob_match(p, n))
+        Ok(crate::pattern::glob_match(p, n))
     })
     .map_err(be)?;
     c.create_scalar_function("wcomp_glob_any", 2, flags, |ctx| {
         let (ps, n) = (ctx.get_raw(0).as_str()?, ctx.get_raw(1).as_str()?);
-        Ok(ps.split('\n').any(|p| crate::auth::glob_match(p, n)))
+        Ok(ps.split('\n').any(|p| crate::pattern::glob_match(p, n)))
     })
     .map_err(be)
 }

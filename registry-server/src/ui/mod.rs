@@ -48,6 +48,7 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 pub fn router(state: &AppState) -> Router<AppState> {
     // Parse the templates now: a broken one fails at startup, not on a visitor's request.
     env();
+    let ui = std::sync::Arc::new(artifact::UiState::new(&state.config.ui));
     Router::new()
         .route("/ui", get(|| async { Redirect::permanent("/ui/") }))
         .route("/ui/", get(home))
@@ -59,6 +60,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/ui/assets/ui.js", get(js))
         .route("/ui/{*rest}", get(not_found_page))
         .layer(middleware::from_fn_with_state(state.clone(), headers))
+        .layer(axum::Extension(ui))
 }
 
 /// `GET /`: a browser (Accept: text/html) goes to the interface; anything else gets what
@@ -297,6 +299,8 @@ impl Session {
 /// Who is looking, and the cookie to set on the answer, if any.
 pub struct Visitor {
     pub ctx: Ctx,
+    /// The interface's own state ([`router`] puts it in every request's extensions).
+    pub ui: std::sync::Arc<artifact::UiState>,
     session: Session,
     set_cookie: Option<String>,
 }
@@ -340,8 +344,14 @@ impl Visitor {
             caller,
             host: crate::handlers::host_for(state, parts),
         };
+        let ui = parts
+            .extensions
+            .get::<std::sync::Arc<artifact::UiState>>()
+            .cloned()
+            .unwrap_or_default();
         Ok(Visitor {
             ctx,
+            ui,
             session,
             set_cookie,
         })
@@ -728,7 +738,7 @@ async fn repo_or_artifact(State(state): State<AppState>, req: Request) -> Respon
         if !v.may_pull(name).await? {
             return Ok(not_found(v));
         }
-        match artifact::gather(&v.ctx, name, reference).await? {
+        match artifact::gather(&v.ctx, &v.ui, name, reference).await? {
             Some(a) => {
                 let title = format!("{name}:{reference}");
                 Ok(page(
