@@ -688,7 +688,7 @@ impl Auth {
             else {
                 continue;
             };
-            if kind != "repository" || !crate::oci::valid_repo_name(name) {
+            if kind != "repository" || !crate::oci::valid_repository_name(name) {
                 continue;
             }
             let wanted: Vec<String> = actions.split(',').map(str::to_string).collect();

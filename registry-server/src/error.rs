@@ -54,23 +54,23 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     pub fn as_str(self) -> &'static str {
+        use wcomp_core::oci::error_code as c;
         match self {
-            Self::BlobUnknown => "BLOB_UNKNOWN",
-            Self::BlobUploadInvalid => "BLOB_UPLOAD_INVALID",
-            Self::BlobUploadUnknown => "BLOB_UPLOAD_UNKNOWN",
-            Self::DigestInvalid => "DIGEST_INVALID",
-            Self::ManifestBlobUnknown => "MANIFEST_BLOB_UNKNOWN",
-            Self::ManifestInvalid | Self::ManifestTooLarge => "MANIFEST_INVALID",
-            Self::ManifestUnknown => "MANIFEST_UNKNOWN",
-            Self::NameInvalid => "NAME_INVALID",
-            Self::NameUnknown => "NAME_UNKNOWN",
-            Self::SizeInvalid | Self::BodyTooLarge => "SIZE_INVALID",
-            Self::Unauthorized => "UNAUTHORIZED",
-            Self::Denied | Self::QuotaExceeded => "DENIED",
-            Self::Unsupported | Self::QueryInvalid => "UNSUPPORTED",
-            Self::TooManyRequests | Self::LoginThrottled => "TOOMANYREQUESTS",
-            Self::RangeInvalid => "BLOB_UPLOAD_INVALID",
-            Self::Internal => "UNKNOWN",
+            Self::BlobUnknown => c::BLOB_UNKNOWN,
+            Self::BlobUploadInvalid | Self::RangeInvalid => c::BLOB_UPLOAD_INVALID,
+            Self::BlobUploadUnknown => c::BLOB_UPLOAD_UNKNOWN,
+            Self::DigestInvalid => c::DIGEST_INVALID,
+            Self::ManifestBlobUnknown => c::MANIFEST_BLOB_UNKNOWN,
+            Self::ManifestInvalid | Self::ManifestTooLarge => c::MANIFEST_INVALID,
+            Self::ManifestUnknown => c::MANIFEST_UNKNOWN,
+            Self::NameInvalid => c::NAME_INVALID,
+            Self::NameUnknown => c::NAME_UNKNOWN,
+            Self::SizeInvalid | Self::BodyTooLarge => c::SIZE_INVALID,
+            Self::Unauthorized => c::UNAUTHORIZED,
+            Self::Denied | Self::QuotaExceeded => c::DENIED,
+            Self::Unsupported | Self::QueryInvalid => c::UNSUPPORTED,
+            Self::TooManyRequests | Self::LoginThrottled => c::TOOMANYREQUESTS,
+            Self::Internal => c::UNKNOWN,
         }
     }
 

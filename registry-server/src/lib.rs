@@ -5,7 +5,8 @@
 //! * [`handlers`]: one module per OCI resource (manifests, blobs, uploads, tags, referrers,
 //!   catalog) plus token, search and operational endpoints.
 //! * [`error`]: the OCI error envelope; every code defined once with its status.
-//! * [`oci`]: digests, names, references, manifest parsing: all client input is checked here.
+//! * [`oci`]: the OCI vocabulary of `wcomp-core` (digests, names, references, media types)
+//!   and manifest parsing: all client input is checked here.
 //! * [`storage`]: blob bytes over `object_store` (content-addressed, staged then renamed).
 //! * [`metadata`]: the one `Metadata` trait, the SQLite backend, the shared backend suite.
 //! * [`auth`]: callers, grants, argon2 passwords, API tokens, the Docker bearer-token flow.

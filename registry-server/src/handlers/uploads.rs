@@ -303,7 +303,7 @@ async fn try_mount(
     from: Option<&str>,
 ) -> ApiResult<Option<Response>> {
     let candidates = match from {
-        Some(f) if crate::oci::valid_repo_name(f) => vec![f.to_string()],
+        Some(f) if crate::oci::valid_repository_name(f) => vec![f.to_string()],
         Some(_) => return Ok(None),
         None => ctx.state.meta.blob_repos(d).await?,
     };

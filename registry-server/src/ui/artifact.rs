@@ -650,7 +650,7 @@ pub fn reference_repo(reference: &str) -> Option<(String, Option<String>)> {
         Some((r, t)) if !t.contains('/') => (r, Some(t.to_string())),
         _ => (path, None),
     };
-    crate::oci::valid_repo_name(repo).then(|| (repo.to_string(), tag))
+    crate::oci::valid_repository_name(repo).then(|| (repo.to_string(), tag))
 }
 
 /// A part's page here: by the manifest digest of the reference it was pulled from, else

@@ -710,7 +710,7 @@ async fn search(State(state): State<AppState>, req: Request) -> Response {
 fn split_reference(path: &str) -> Option<(&str, &str)> {
     let (name, last) = path.rsplit_once('/')?;
     let ok = last.starts_with("sha256:") || crate::oci::valid_tag(last);
-    (ok && crate::oci::valid_repo_name(name)).then_some((name, last))
+    (ok && crate::oci::valid_repository_name(name)).then_some((name, last))
 }
 
 async fn repo_or_artifact(State(state): State<AppState>, req: Request) -> Response {
@@ -726,7 +726,7 @@ async fn repo_or_artifact(State(state): State<AppState>, req: Request) -> Respon
         let path = path.trim_end_matches('/');
         let meta = &v.ctx.state.meta;
         // `a/b/c` is repository `a/b/c`, or tag `c` of `a/b`: a whole-path repository wins.
-        if crate::oci::valid_repo_name(path) && meta.repo_exists(path).await? {
+        if crate::oci::valid_repository_name(path) && meta.repo_exists(path).await? {
             if !v.may_pull(path).await? {
                 return Ok(not_found(v));
             }
