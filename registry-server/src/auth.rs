@@ -3,8 +3,9 @@
 //! Who is calling ([`Caller`]) is decided once per request from the `Authorization` header:
 //! * `Basic user:password` (argon2 hash in metadata) or `Basic user:wcr_...` (an API token,
 //!   stored as its SHA-256: it is random and long, so a slow hash buys nothing);
-//! * `Bearer <jwt>`: a short-lived HS256 token from `/token` that lists exactly which
-//!   repositories and actions it covers (the Docker token flow);
+//! * `Bearer <jwt>`: a short-lived HS256 token from `/token` (signed and checked with
+//!   `jsonwebtoken`) that lists exactly which repositories and actions it covers (the Docker
+//!   token flow);
 //! * nothing: anonymous, which may pull where a grant to `anonymous` or the config's
 //!   `anonymous_pull` patterns allow.
 //!
@@ -615,16 +616,15 @@ impl Auth {
         }
     }
 
+    /// Signs `claims` as an HS256 JWT with the registry's key.
     pub fn sign(&self, claims: &TokenClaims) -> String {
-        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-        let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap_or_default());
-        let signing_input = format!("{header}.{body}");
-        let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes keys of any length");
-        mac.update(signing_input.as_bytes());
-        format!(
-            "{signing_input}.{}",
-            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+        jsonwebtoken::encode(
+            &header,
+            claims,
+            &jsonwebtoken::EncodingKey::from_secret(&self.key),
         )
+        .expect("the claims always serialize and HMAC takes keys of any length")
     }
 
     /// An HMAC-SHA256 (hex) of `msg` under the registry's key, separated by `purpose` from
@@ -652,24 +652,25 @@ impl Auth {
         mac
     }
 
+    /// The claims of a bearer token this registry (or one sharing its key) signed, for this
+    /// service, and current: `exp` in the future, `nbf` at most 5 s ahead (clocks of
+    /// replicas may differ that much).
     pub fn verify_token(&self, token: &str) -> Option<TokenClaims> {
-        let (signing_input, sig) = token.rsplit_once('.')?;
-        let (header, body) = signing_input.split_once('.')?;
-        let header: serde_json::Value =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
-        if header.get("alg")?.as_str()? != "HS256" {
-            return None;
-        }
-        let mut mac = HmacSha256::new_from_slice(&self.key).ok()?;
-        mac.update(signing_input.as_bytes());
-        mac.verify_slice(&URL_SAFE_NO_PAD.decode(sig).ok()?).ok()?;
-        let claims: TokenClaims =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(body).ok()?).ok()?;
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+        validation.set_audience(&[&self.settings.service]);
+        validation.set_required_spec_claims(&["exp", "nbf", "aud"]);
+        // The times are checked below, to the second.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        let claims = jsonwebtoken::decode::<TokenClaims>(
+            token,
+            &jsonwebtoken::DecodingKey::from_secret(&self.key),
+            &validation,
+        )
+        .ok()?
+        .claims;
         let t = now();
-        if claims.exp <= t || claims.nbf > t + 5 || claims.aud != self.settings.service {
-            return None;
-        }
-        Some(claims)
+        (claims.exp > t && claims.nbf <= t + 5).then_some(claims)
     }
 
     /// Issues a token for `caller` covering the requested scopes, each cut down to what the

@@ -1,43 +1,43 @@
 //! Repository patterns: the globs that grants, `anonymous_pull` and `[[namespaces]]` name
 //! repositories with. `*` and `?` stay within one path segment, `**` crosses `/` (`a/**`
-//! also matches `a`, `**/x` also matches `x`).
+//! also matches `a`, `**/x` also matches `x`); everything else is literal.
+//!
+//! A pattern is translated once into an anchored regular expression ([`glob_to_regex`]).
+//! PostgreSQL filters with that expression in its queries (`~`); everywhere else the
+//! `regex` crate matches it, in time linear in the name however many `*` the pattern has.
+//! One translation for both keeps the backends from disagreeing about what a grant covers.
 
-/// Glob matching for grant patterns: `*` and `?` stay within one path segment, `**` crosses
-/// `/`. Hand-written because it is twenty lines and grant checks run on every request.
+use regex::Regex;
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+
+/// Compiled patterns kept for reuse: grant checks run on every request, and SQLite calls
+/// [`glob_match`] per row. Bounded: emptied when full.
+const MEMO_CAPACITY: usize = 1024;
+
+/// Whether `name` matches the glob `pattern`. A pattern that does not compile (it cannot
+/// come from the grammar above) matches nothing.
 pub fn glob_match(pattern: &str, name: &str) -> bool {
-    fn go(p: &[u8], n: &[u8]) -> bool {
-        match p.first() {
-            None => n.is_empty(),
-            Some(b'*') if p.get(1) == Some(&b'*') => {
-                let rest = &p[2..];
-                // `**/x` also matches `x`.
-                let rest_alt = rest.strip_prefix(b"/").unwrap_or(rest);
-                (0..=n.len()).any(|i| go(rest, &n[i..])) || go(rest_alt, n)
-            }
-            Some(b'*') => {
-                let mut i = 0;
-                loop {
-                    if go(&p[1..], &n[i..]) {
-                        return true;
-                    }
-                    if i >= n.len() || n[i] == b'/' {
-                        return false;
-                    }
-                    i += 1;
-                }
-            }
-            Some(b'?') => !n.is_empty() && n[0] != b'/' && go(&p[1..], &n[1..]),
-            // `a/**` also matches `a` itself.
-            Some(b'/') if n.is_empty() && p.starts_with(b"/**") => go(&p[3..], n),
-            Some(&c) => n.first() == Some(&c) && go(&p[1..], &n[1..]),
-        }
-    }
-    go(pattern.as_bytes(), name.as_bytes())
+    compiled(pattern).is_some_and(|re| re.is_match(name))
 }
 
-/// A glob of [`glob_match`] as an anchored POSIX regular expression, for metadata backends
-/// that filter in their query (PostgreSQL's `~`): `**` -> `.*` (with `a/**` also matching
-/// `a`), `*` -> `[^/]*`, `?` -> `[^/]`, everything else literal.
+fn compiled(pattern: &str) -> Option<Regex> {
+    static MEMO: LazyLock<Mutex<HashMap<String, Regex>>> = LazyLock::new(Default::default);
+    let mut memo = MEMO.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(re) = memo.get(pattern) {
+        return Some(re.clone());
+    }
+    let re = Regex::new(&glob_to_regex(pattern)).ok()?;
+    if memo.len() >= MEMO_CAPACITY {
+        memo.clear();
+    }
+    memo.insert(pattern.to_string(), re.clone());
+    Some(re)
+}
+
+/// A glob as an anchored POSIX-style regular expression, which both PostgreSQL's `~` and the
+/// `regex` crate accept: `**` -> `.*` (with `a/**` also matching `a`, `**/x` also matching
+/// `x`), `*` -> `[^/]*`, `?` -> `[^/]`, everything else literal.
 pub fn glob_to_regex(pattern: &str) -> String {
     let mut out = String::from("^");
     let b = pattern.as_bytes();
@@ -90,6 +90,21 @@ mod tests {
         assert!(!glob_match("a?c", "a/c"));
         assert!(!glob_match("team/*", "other/team/a"));
         assert!(glob_match("*/public", "x/public"));
+        assert!(glob_match("**/public", "public"));
+        assert!(glob_match("a/**/b", "a/b") && glob_match("a/**/b", "a/x/y/b"));
+        assert!(glob_match("a.b-c", "a.b-c") && !glob_match("a.b-c", "axb-c"));
+    }
+
+    /// A pattern of many `*` against a long name that does not match: a backtracking
+    /// matcher takes exponential time here; the compiled one is linear in the name.
+    #[test]
+    fn many_stars_cannot_blow_up() {
+        let pattern = format!("{}b", "a*".repeat(40));
+        let name = "a".repeat(4000);
+        let started = std::time::Instant::now();
+        assert!(!glob_match(&pattern, &name));
+        assert!(glob_match(&pattern, &format!("{name}b")));
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 
     #[test]

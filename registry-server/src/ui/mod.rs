@@ -20,7 +20,7 @@ pub mod wit;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::handlers::{Ctx, query_pairs};
+use crate::handlers::{Ctx, QUERY_VALUE, URL_PATH, percent_encode, query_pairs};
 use crate::metadata::ComponentQuery;
 use axum::Router;
 use axum::body::Body;
@@ -154,24 +154,12 @@ fn env() -> &'static Environment<'static> {
 
 /// A query-string value: everything but unreserved characters percent-encoded.
 pub fn query_encode(s: &str) -> String {
-    encode_except(s, b"-._~")
+    percent_encode(s, QUERY_VALUE)
 }
 
 /// A URL path: unreserved characters, `/`, `:` and `@` kept, the rest percent-encoded.
 pub fn path_encode(s: &str) -> String {
-    encode_except(s, b"-._~/:@")
-}
-
-fn encode_except(s: &str, keep: &[u8]) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || keep.contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+    percent_encode(s, URL_PATH)
 }
 
 fn human_size(n: u64) -> String {
