@@ -40,10 +40,6 @@ pub struct App {
     pub analyses: crate::index::AnalysisCache,
     /// Component analyses at once: each holds a layer of up to `max_analyzed_bytes`.
     pub analysis_slots: tokio::sync::Semaphore,
-    /// The web interface's `[ui] trusted_keys`, read at startup.
-    pub ui_keys: Vec<wcomp_trust::PublicKey>,
-    /// What the web interface's artifact pages show about each Wasm layer.
-    pub ui_layers: crate::ui::artifact::LayerCache,
 }
 
 /// Analyses at once; with the default 64 MiB cap, at most 128 MiB of layers in memory.
@@ -121,10 +117,7 @@ impl App {
             meta.clone(),
             crate::auth::LoginLimits::from_config(&config.limits),
         );
-        let ui_keys = crate::ui::artifact::load_keys(&config.ui.trusted_keys);
         Arc::new(App {
-            ui_keys,
-            ui_layers: Default::default(),
             config,
             meta,
             blobs,

@@ -3,8 +3,9 @@
 //! Who is calling ([`Caller`]) is decided once per request from the `Authorization` header:
 //! * `Basic user:password` (argon2 hash in metadata) or `Basic user:wcr_...` (an API token,
 //!   stored as its SHA-256: it is random and long, so a slow hash buys nothing);
-//! * `Bearer <jwt>`: a short-lived HS256 token from `/token` that lists exactly which
-//!   repositories and actions it covers (the Docker token flow);
+//! * `Bearer <jwt>`: a short-lived HS256 token from `/token` (signed and checked with
+//!   `jsonwebtoken`) that lists exactly which repositories and actions it covers (the Docker
+//!   token flow);
 //! * nothing: anonymous, which may pull where a grant to `anonymous` or the config's
 //!   `anonymous_pull` patterns allow.
 //!
@@ -15,6 +16,7 @@
 
 use crate::error::{ApiError, ErrorCode};
 use crate::metadata::{Grant, Metadata};
+use crate::pattern::glob_match;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -331,45 +333,6 @@ impl Throttle {
     }
 }
 
-/// A glob of [`glob_match`] as an anchored POSIX regular expression, for metadata backends
-/// that filter in their query (PostgreSQL's `~`): `**` -> `.*` (with `a/**` also matching
-/// `a`), `*` -> `[^/]*`, `?` -> `[^/]`, everything else literal.
-pub fn glob_to_regex(pattern: &str) -> String {
-    let mut out = String::from("^");
-    let b = pattern.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'/' if pattern[i..].starts_with("/**") && i + 3 == b.len() => {
-                out += "(/.*)?";
-                i += 3;
-                continue;
-            }
-            b'*' if b.get(i + 1) == Some(&b'*') => {
-                // `**/x` also matches `x`.
-                if b.get(i + 2) == Some(&b'/') {
-                    out += "(.*/)?";
-                    i += 3;
-                } else {
-                    out += ".*";
-                    i += 2;
-                }
-                continue;
-            }
-            b'*' => out += "[^/]*",
-            b'?' => out += "[^/]",
-            c if c.is_ascii_alphanumeric() || c == b'/' || c == b'_' => out.push(c as char),
-            c => {
-                out.push('\\');
-                out.push(c as char);
-            }
-        }
-        i += 1;
-    }
-    out.push('$');
-    out
-}
-
 pub fn now() -> i64 {
     crate::storage::chrono_free::now().0
 }
@@ -401,39 +364,6 @@ pub fn random_secret(prefix: &str) -> String {
 
 pub fn sha256_hex(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))
-}
-
-/// Glob matching for grant patterns: `*` and `?` stay within one path segment, `**` crosses
-/// `/`. Hand-written because it is twenty lines and grant checks run on every request.
-pub fn glob_match(pattern: &str, name: &str) -> bool {
-    fn go(p: &[u8], n: &[u8]) -> bool {
-        match p.first() {
-            None => n.is_empty(),
-            Some(b'*') if p.get(1) == Some(&b'*') => {
-                let rest = &p[2..];
-                // `**/x` also matches `x`.
-                let rest_alt = rest.strip_prefix(b"/").unwrap_or(rest);
-                (0..=n.len()).any(|i| go(rest, &n[i..])) || go(rest_alt, n)
-            }
-            Some(b'*') => {
-                let mut i = 0;
-                loop {
-                    if go(&p[1..], &n[i..]) {
-                        return true;
-                    }
-                    if i >= n.len() || n[i] == b'/' {
-                        return false;
-                    }
-                    i += 1;
-                }
-            }
-            Some(b'?') => !n.is_empty() && n[0] != b'/' && go(&p[1..], &n[1..]),
-            // `a/**` also matches `a` itself.
-            Some(b'/') if n.is_empty() && p.starts_with(b"/**") => go(&p[3..], n),
-            Some(&c) => n.first() == Some(&c) && go(&p[1..], &n[1..]),
-        }
-    }
-    go(pattern.as_bytes(), name.as_bytes())
 }
 
 pub fn actions_from_grants(grants: &[Grant], repo: &str) -> Actions {
@@ -686,16 +616,15 @@ impl Auth {
         }
     }
 
+    /// Signs `claims` as an HS256 JWT with the registry's key.
     pub fn sign(&self, claims: &TokenClaims) -> String {
-        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-        let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap_or_default());
-        let signing_input = format!("{header}.{body}");
-        let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes keys of any length");
-        mac.update(signing_input.as_bytes());
-        format!(
-            "{signing_input}.{}",
-            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+        jsonwebtoken::encode(
+            &header,
+            claims,
+            &jsonwebtoken::EncodingKey::from_secret(&self.key),
         )
+        .expect("the claims always serialize and HMAC takes keys of any length")
     }
 
     /// An HMAC-SHA256 (hex) of `msg` under the registry's key, separated by `purpose` from
@@ -723,24 +652,25 @@ impl Auth {
         mac
     }
 
+    /// The claims of a bearer token this registry (or one sharing its key) signed, for this
+    /// service, and current: `exp` in the future, `nbf` at most 5 s ahead (clocks of
+    /// replicas may differ that much).
     pub fn verify_token(&self, token: &str) -> Option<TokenClaims> {
-        let (signing_input, sig) = token.rsplit_once('.')?;
-        let (header, body) = signing_input.split_once('.')?;
-        let header: serde_json::Value =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
-        if header.get("alg")?.as_str()? != "HS256" {
-            return None;
-        }
-        let mut mac = HmacSha256::new_from_slice(&self.key).ok()?;
-        mac.update(signing_input.as_bytes());
-        mac.verify_slice(&URL_SAFE_NO_PAD.decode(sig).ok()?).ok()?;
-        let claims: TokenClaims =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(body).ok()?).ok()?;
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+        validation.set_audience(&[&self.settings.service]);
+        validation.set_required_spec_claims(&["exp", "nbf", "aud"]);
+        // The times are checked below, to the second.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        let claims = jsonwebtoken::decode::<TokenClaims>(
+            token,
+            &jsonwebtoken::DecodingKey::from_secret(&self.key),
+            &validation,
+        )
+        .ok()?
+        .claims;
         let t = now();
-        if claims.exp <= t || claims.nbf > t + 5 || claims.aud != self.settings.service {
-            return None;
-        }
-        Some(claims)
+        (claims.exp > t && claims.nbf <= t + 5).then_some(claims)
     }
 
     /// Issues a token for `caller` covering the requested scopes, each cut down to what the
@@ -759,7 +689,7 @@ impl Auth {
             else {
                 continue;
             };
-            if kind != "repository" || !crate::oci::valid_repo_name(name) {
+            if kind != "repository" || !crate::oci::valid_repository_name(name) {
                 continue;
             }
             let wanted: Vec<String> = actions.split(',').map(str::to_string).collect();
@@ -832,29 +762,6 @@ impl Auth {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn globs() {
-        assert!(glob_match("team/*", "team/a"));
-        assert!(!glob_match("team/*", "team/a/b"));
-        assert!(glob_match("team/**", "team/a/b"));
-        assert!(glob_match("team/**", "team"));
-        assert!(!glob_match("team/**", "teams/a"));
-        assert!(glob_match("**", "anything/at/all"));
-        assert!(glob_match("a?c", "abc"));
-        assert!(!glob_match("a?c", "a/c"));
-        assert!(!glob_match("team/*", "other/team/a"));
-        assert!(glob_match("*/public", "x/public"));
-    }
-
-    #[test]
-    fn globs_translate_to_regexes() {
-        assert_eq!(glob_to_regex("team/*"), "^team/[^/]*$");
-        assert_eq!(glob_to_regex("team/**"), "^team(/.*)?$");
-        assert_eq!(glob_to_regex("**/public"), "^(.*/)?public$");
-        assert_eq!(glob_to_regex("a?c.d-e"), "^a[^/]c\\.d\\-e$");
-        assert_eq!(glob_to_regex("**"), "^.*$");
-    }
 
     #[test]
     fn login_failures_lock_out_with_doubling_delays() {

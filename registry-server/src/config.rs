@@ -423,14 +423,14 @@ impl Config {
     pub fn quota_for(&self, repo: &str) -> Option<(&str, u64)> {
         self.namespaces
             .iter()
-            .filter(|n| crate::auth::glob_match(&n.pattern, repo))
+            .filter(|n| crate::pattern::glob_match(&n.pattern, repo))
             .find_map(|n| n.quota_bytes.map(|q| (n.pattern.as_str(), q)))
     }
 
     pub fn requires_components(&self, repo: &str) -> bool {
         self.namespaces
             .iter()
-            .find(|n| crate::auth::glob_match(&n.pattern, repo))
+            .find(|n| crate::pattern::glob_match(&n.pattern, repo))
             .is_some_and(|n| n.require_components)
     }
 }

@@ -4,8 +4,9 @@
 //!   [`ErrorCode`], defined once here with its HTTP status, so a handler never picks a status
 //!   by hand. `ApiError::internal` logs the cause and answers `500` without leaking it.
 //! * Storage and metadata return their own `thiserror` enums ([`crate::storage::StorageError`],
-//!   [`crate::metadata::MetaError`]); `From` impls below turn them into envelopes, so `?` works
-//!   in handlers.
+//!   [`crate::metadata::MetaError`]); each of those modules has the `From` impl that turns its
+//!   errors into envelopes, so `?` works in handlers. This module imports no other module of
+//!   the crate: it is the bottom layer.
 //! * `main` and the admin commands use `anyhow`.
 
 use axum::http::{HeaderValue, StatusCode, header};
@@ -53,23 +54,23 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     pub fn as_str(self) -> &'static str {
+        use wcomp_core::oci::error_code as c;
         match self {
-            Self::BlobUnknown => "BLOB_UNKNOWN",
-            Self::BlobUploadInvalid => "BLOB_UPLOAD_INVALID",
-            Self::BlobUploadUnknown => "BLOB_UPLOAD_UNKNOWN",
-            Self::DigestInvalid => "DIGEST_INVALID",
-            Self::ManifestBlobUnknown => "MANIFEST_BLOB_UNKNOWN",
-            Self::ManifestInvalid | Self::ManifestTooLarge => "MANIFEST_INVALID",
-            Self::ManifestUnknown => "MANIFEST_UNKNOWN",
-            Self::NameInvalid => "NAME_INVALID",
-            Self::NameUnknown => "NAME_UNKNOWN",
-            Self::SizeInvalid | Self::BodyTooLarge => "SIZE_INVALID",
-            Self::Unauthorized => "UNAUTHORIZED",
-            Self::Denied | Self::QuotaExceeded => "DENIED",
-            Self::Unsupported | Self::QueryInvalid => "UNSUPPORTED",
-            Self::TooManyRequests | Self::LoginThrottled => "TOOMANYREQUESTS",
-            Self::RangeInvalid => "BLOB_UPLOAD_INVALID",
-            Self::Internal => "UNKNOWN",
+            Self::BlobUnknown => c::BLOB_UNKNOWN,
+            Self::BlobUploadInvalid | Self::RangeInvalid => c::BLOB_UPLOAD_INVALID,
+            Self::BlobUploadUnknown => c::BLOB_UPLOAD_UNKNOWN,
+            Self::DigestInvalid => c::DIGEST_INVALID,
+            Self::ManifestBlobUnknown => c::MANIFEST_BLOB_UNKNOWN,
+            Self::ManifestInvalid | Self::ManifestTooLarge => c::MANIFEST_INVALID,
+            Self::ManifestUnknown => c::MANIFEST_UNKNOWN,
+            Self::NameInvalid => c::NAME_INVALID,
+            Self::NameUnknown => c::NAME_UNKNOWN,
+            Self::SizeInvalid | Self::BodyTooLarge => c::SIZE_INVALID,
+            Self::Unauthorized => c::UNAUTHORIZED,
+            Self::Denied | Self::QuotaExceeded => c::DENIED,
+            Self::Unsupported | Self::QueryInvalid => c::UNSUPPORTED,
+            Self::TooManyRequests | Self::LoginThrottled => c::TOOMANYREQUESTS,
+            Self::Internal => c::UNKNOWN,
         }
     }
 
@@ -194,64 +195,8 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<crate::storage::StorageError> for ApiError {
-    fn from(e: crate::storage::StorageError) -> Self {
-        use crate::storage::StorageError as S;
-        match e {
-            S::NotFound(d) => Self::blob_unknown(&d),
-            S::DigestMismatch { expected, actual } => {
-                Self::digest_invalid("provided digest did not match uploaded content")
-                    .with_detail(json!({ "expected": expected, "actual": actual }))
-            }
-            S::RangeNotSatisfiable { size } => {
-                Self::new(ErrorCode::RangeInvalid, "requested range not satisfiable")
-                    .with_header(header::CONTENT_RANGE, &format!("bytes */{size}"))
-            }
-            S::SizeMismatch { expected, actual } => {
-                Self::new(ErrorCode::SizeInvalid, "content length does not match")
-                    .with_detail(json!({ "expected": expected, "actual": actual }))
-            }
-            S::Body(msg) => Self::new(ErrorCode::BlobUploadInvalid, "failed to read request body")
-                .with_detail(json!({ "reason": msg })),
-            other => Self::internal("storage failure", other),
-        }
-    }
-}
-
-impl From<crate::metadata::MetaError> for ApiError {
-    fn from(e: crate::metadata::MetaError) -> Self {
-        use crate::metadata::MetaError as M;
-        match e {
-            M::BlobsMissing(digests) => Self::new(
-                ErrorCode::ManifestBlobUnknown,
-                "manifest references a blob or manifest unknown to this repository",
-            )
-            .with_detail(json!({ "digests": digests })),
-            M::TagExists { tag, digest } => {
-                Self::denied("tag already exists and the caller may not overwrite it")
-                    .with_detail(json!({ "tag": tag, "digest": digest }))
-            }
-            M::UploadOffset { expected } => Self::new(
-                ErrorCode::RangeInvalid,
-                "chunk does not start at the end of the upload",
-            )
-            .with_header(
-                header::RANGE,
-                &crate::handlers::uploads::range_header(expected),
-            ),
-            M::UploadUnknown => Self::upload_unknown(),
-            M::TooManyUploads { limit, .. } => Self::new(
-                ErrorCode::QuotaExceeded,
-                "too many open upload sessions; finish or cancel some first",
-            )
-            .with_detail(json!({ "limit": limit })),
-            M::BlobBeingDeleted(d) => Self::new(
-                ErrorCode::TooManyRequests,
-                "blob is being garbage-collected; retry shortly",
-            )
-            .with_detail(json!({ "digest": d }))
-            .with_header(header::RETRY_AFTER, "1"),
-            other => Self::internal("metadata failure", other),
-        }
-    }
+/// The `Range` header value for an upload at `offset`: `0-<last byte>`, and `0-0` for an
+/// empty upload (the convention distribution and clients use).
+pub fn upload_range(offset: u64) -> String {
+    format!("0-{}", offset.saturating_sub(1))
 }

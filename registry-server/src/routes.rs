@@ -146,7 +146,7 @@ async fn dispatch_inner(state: AppState, req: Request) -> Result<Response, ApiEr
     let Some((name, resource)) = parse_oci_path(rest) else {
         return Err(ApiError::new(ErrorCode::NameUnknown, "no such endpoint"));
     };
-    if !crate::oci::valid_repo_name(name) {
+    if !crate::oci::valid_repository_name(name) {
         return Err(
             ApiError::new(ErrorCode::NameInvalid, "invalid repository name")
                 .with_detail(serde_json::json!({ "name": name })),

@@ -14,6 +14,7 @@
 
 use crate::app::AppState;
 use crate::config::Limits;
+use crate::handlers::LocalAddr;
 use axum::serve::ListenerExt as _;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -24,12 +25,6 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-
-/// The address a client connected to (this server's side of the socket), in every request's
-/// extensions next to axum's `ConnectInfo` (the peer). Realms are built from it rather than
-/// from the Host header (see `handlers::host_for`).
-#[derive(Debug, Clone, Copy)]
-pub struct LocalAddr(pub SocketAddr);
 
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
     if state.config.gc.interval_secs > 0 {

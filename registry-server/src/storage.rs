@@ -941,31 +941,46 @@ async fn create_bucket(
     Err(format!("{status}: {text}"))
 }
 
-/// Seconds since the Unix epoch; the only clock type the crate needs.
+/// How a storage failure is answered: the OCI envelope for what the client got wrong, a bare
+/// `500` (logged) for the rest.
+impl From<StorageError> for crate::error::ApiError {
+    fn from(e: StorageError) -> Self {
+        use crate::error::ErrorCode;
+        use StorageError as S;
+        use axum::http::header;
+        use serde_json::json;
+        match e {
+            S::NotFound(d) => Self::blob_unknown(&d),
+            S::DigestMismatch { expected, actual } => {
+                Self::digest_invalid("provided digest did not match uploaded content")
+                    .with_detail(json!({ "expected": expected, "actual": actual }))
+            }
+            S::RangeNotSatisfiable { size } => {
+                Self::new(ErrorCode::RangeInvalid, "requested range not satisfiable")
+                    .with_header(header::CONTENT_RANGE, &format!("bytes */{size}"))
+            }
+            S::SizeMismatch { expected, actual } => {
+                Self::new(ErrorCode::SizeInvalid, "content length does not match")
+                    .with_detail(json!({ "expected": expected, "actual": actual }))
+            }
+            S::Body(msg) => Self::new(ErrorCode::BlobUploadInvalid, "failed to read request body")
+                .with_detail(json!({ "reason": msg })),
+            other => Self::internal("storage failure", other),
+        }
+    }
+}
+
+/// Seconds since the Unix epoch, the only clock type the crate needs, and its RFC 3339 form.
 pub mod chrono_free {
     #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
     pub struct Timestamp(pub i64);
 
     /// `secs` since the epoch as RFC 3339 UTC (`2026-11-23T21:54:57Z`), as the token
-    /// response's `issued_at` must be (Docker clients parse it).
+    /// response's `issued_at` must be (Docker clients parse it). Times before the epoch
+    /// are shown as the epoch.
     pub fn rfc3339(secs: i64) -> String {
-        let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-        // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = doy - (153 * mp + 2) / 5 + 1;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 };
-        let y = yoe + era * 400 + i64::from(m <= 2);
-        format!(
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-            rem / 3600,
-            rem % 3600 / 60,
-            rem % 60
-        )
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64);
+        humantime::format_rfc3339_seconds(t).to_string()
     }
 
     pub fn now() -> Timestamp {

@@ -922,7 +922,7 @@ async fn invalid_tags_are_unknown_on_get_and_invalid_on_put() {
 #[tokio::test]
 async fn the_catalog_lists_only_what_the_caller_may_pull() {
     let reg = secured(|_| {}).await;
-    let x = Digest::sha256_of(b"x");
+    let x = Digest::sha256(b"x");
     let repos = (0..30).map(|i| format!("other/r{i:02}"));
     for r in repos.chain(["team/a".into(), "team/b/c".into()]) {
         reg.state.meta.link_blob(&r, &x, 1, 0).await.unwrap();

@@ -520,12 +520,28 @@ async fn serves_https_when_tls_is_configured() {
     assert_eq!(r.status(), StatusCode::OK);
 }
 
-/// The log on stderr is plain text when stderr is not a terminal (a file here): no colour
-/// codes in a log file or a pipe.
+/// The log on stderr is plain text when stderr is not a terminal: no colour codes in a log
+/// file or a pipe.
 #[test]
-fn the_log_in_a_file_has_no_colour_codes() {
+fn the_log_in_a_file_or_a_pipe_has_no_colour_codes() {
     let dir = tempfile::tempdir().unwrap();
     let log_path = dir.path().join("registry.log");
+    let in_file = log_of_a_start(
+        &dir.path().join("file"),
+        Stdio::from(std::fs::File::create(&log_path).unwrap()),
+    );
+    assert!(in_file.is_none());
+    let from_file = std::fs::read_to_string(&log_path).unwrap();
+    let from_pipe = log_of_a_start(&dir.path().join("pipe"), Stdio::piped()).unwrap();
+    for log in [from_file, from_pipe] {
+        assert!(log.contains("INFO"), "{log}");
+        assert!(!log.contains("\x1b["), "{log:?}");
+    }
+}
+
+/// Starts the registry with `stderr`, waits until it listens, stops it; returns what it
+/// wrote on a piped stderr.
+fn log_of_a_start(data: &std::path::Path, stderr: Stdio) -> Option<String> {
     let port = free_port();
     let mut child = bin()
         .args([
@@ -534,11 +550,11 @@ fn the_log_in_a_file_has_no_colour_codes() {
             &format!("127.0.0.1:{port}"),
             "--data-dir",
         ])
-        .arg(dir.path().join("data"))
+        .arg(data)
         .env_remove("WCOMP_REGISTRY_CONFIG")
         .env_remove("NO_COLOR")
         .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log_path).unwrap())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let mut up = false;
@@ -550,9 +566,7 @@ fn the_log_in_a_file_has_no_colour_codes() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let _ = child.kill();
-    let _ = child.wait();
+    let out = child.wait_with_output().unwrap();
     assert!(up, "the server did not start");
-    let log = std::fs::read_to_string(&log_path).unwrap();
-    assert!(log.contains("INFO"), "{log}");
-    assert!(!log.contains('\u{1b}'), "{log:?}");
+    (!out.stderr.is_empty()).then(|| String::from_utf8_lossy(&out.stderr).into_owned())
 }

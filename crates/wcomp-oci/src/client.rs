@@ -5,12 +5,12 @@ use crate::manifest::{DOCKER_MANIFEST, Descriptor, Index, OCI_INDEX, OCI_MANIFES
 use crate::{Error, Reporter};
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
-use sha2::{Digest as _, Sha256};
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 use wcomp_core::Digest;
+use wcomp_core::digest::{Algorithm, Hasher};
 
 /// Plain http for loopback hosts (and when the caller says so), https otherwise.
 pub fn scheme_for(registry: &str, insecure: bool) -> &'static str {
@@ -522,8 +522,11 @@ impl Client {
             url: url.clone(),
             source,
         })?;
-        let digest = Digest::sha256(&bytes);
-        if let Ok(asked) = reference.parse::<Digest>()
+        // Checked with the algorithm asked for (sha256 when asked by tag).
+        let asked = reference.parse::<Digest>().ok();
+        let alg = asked.as_ref().map_or(Algorithm::Sha256, Digest::algorithm);
+        let digest = Digest::of(alg, &bytes);
+        if let Some(asked) = asked
             && asked != digest
         {
             return Err(Error::DigestMismatch {
@@ -568,7 +571,7 @@ impl Client {
     ) -> Result<u64, Error> {
         let scope = Self::scope(repo, Access::Pull);
         let url = self.url(&format!("/v2/{repo}/blobs/{digest}"));
-        let mut hasher = Sha256::new();
+        let mut hasher = Hasher::new(digest.algorithm());
         let mut n: u64 = 0;
         let mut failures = 0;
         // A download cut by a transient error continues with `Range: bytes=<n>-`.
@@ -621,7 +624,7 @@ impl Client {
                 reporter.advance(chunk.len() as u64);
             }
         }
-        let actual = format!("sha256:{}", hex::encode(hasher.finalize()));
+        let actual = hasher.finish().to_string();
         if actual != digest.to_string() || size.is_some_and(|s| s != n) {
             return Err(Error::DigestMismatch {
                 what: format!("blob {digest}"),

@@ -36,6 +36,15 @@ pub enum Error {
     },
 }
 
+impl From<wcomp_core::oci::MalformedJson> for Error {
+    fn from(e: wcomp_core::oci::MalformedJson) -> Self {
+        Error::Malformed {
+            what: e.what.to_string(),
+            message: e.message,
+        }
+    }
+}
+
 impl Error {
     /// Whether retrying the same request may succeed.
     pub(crate) fn transient(&self) -> bool {

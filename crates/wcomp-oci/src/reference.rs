@@ -2,8 +2,10 @@
 
 use crate::Error;
 use wcomp_core::Digest;
+use wcomp_core::reference::{valid_repository_name, valid_tag};
 
-/// `host[:port]/repository[:tag][@sha256:<hex>]`.
+/// `host[:port]/repository[:tag][@<digest>]`, the repository and tag by the OCI
+/// distribution spec's grammar.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reference {
     /// `host[:port]`.
@@ -45,28 +47,17 @@ impl Reference {
             Some((repo, tag)) => (repo, Some(tag.to_string())),
             None => (path, None),
         };
-        if repository.is_empty()
-            || !repository.split('/').all(|c| {
-                !c.is_empty()
-                    && c.bytes().all(|b| {
-                        b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b)
-                    })
-            })
-        {
+        if !valid_repository_name(repository) {
             return Err(bad(
                 s,
-                "repository names are lowercase letters, digits and `._-`, separated by `/`",
+                "repository names are lowercase letters and digits, in `/`-separated parts \
+                 joined inside by `.`, `_`, `__` or dashes",
             ));
         }
-        if let Some(t) = &tag {
-            let ok = !t.is_empty()
-                && t.len() <= 128
-                && t.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-                && !t.starts_with(['.', '-']);
-            if !ok {
-                return Err(bad(s, format!("`{t}` is not a valid tag")));
-            }
+        if let Some(t) = &tag
+            && !valid_tag(t)
+        {
+            return Err(bad(s, format!("`{t}` is not a valid tag")));
         }
         Ok(Reference {
             registry: registry.to_string(),

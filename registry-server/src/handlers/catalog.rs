@@ -1,6 +1,6 @@
 //! `GET /v2/_catalog`: repositories the caller may pull, paged with `n` and `last`.
 
-use super::{Ctx, page_size, percent_encode, query_pairs};
+use super::{Ctx, LINK_VALUE, page_size, percent_encode, query_pairs};
 use crate::app::AppState;
 use crate::error::ApiError;
 use axum::extract::{Request, State};
@@ -50,7 +50,7 @@ pub async fn list(State(state): State<AppState>, req: Request) -> Response {
                 header::LINK.as_str(),
                 &format!(
                     "</v2/_catalog?n={n}&last={}>; rel=\"next\"",
-                    percent_encode(last)
+                    percent_encode(last, LINK_VALUE)
                 ),
             );
         }

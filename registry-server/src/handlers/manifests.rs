@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 fn parse_reference(r: &str) -> ApiResult<Reference> {
     Reference::parse(r).ok_or_else(|| {
-        if Digest::looks_like_digest(r) {
+        if crate::oci::looks_like_digest(r) {
             ApiError::digest_invalid("invalid or unsupported digest")
                 .with_detail(serde_json::json!({ "reference": r }))
         } else {
@@ -130,7 +130,7 @@ pub async fn put(
             }
             (actual, None)
         }
-        Reference::Tag(t) => (Digest::sha256_of(&bytes), Some(t.clone())),
+        Reference::Tag(t) => (Digest::sha256(&bytes), Some(t.clone())),
     };
     let (component, warning) = index_component(ctx, name, &parsed, tag.as_deref()).await?;
     let size = bytes.len() as u64;

@@ -16,12 +16,19 @@ use crate::app::AppState;
 use crate::auth::{Action, Actions, Caller};
 use crate::error::{ApiError, ApiResult};
 use axum::http::{HeaderMap, HeaderValue, header, request::Parts};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use std::collections::HashMap;
 
 pub const DOCKER_CONTENT_DIGEST: &str = "docker-content-digest";
 pub const DOCKER_UPLOAD_UUID: &str = "docker-upload-uuid";
 pub const OCI_SUBJECT: &str = "oci-subject";
 pub const OCI_FILTERS_APPLIED: &str = "oci-filters-applied";
+
+/// The address a client connected to (this server's side of the socket), which `server.rs`
+/// puts in every request's extensions next to axum's `ConnectInfo` (the peer). Realms are
+/// built from it rather than from the Host header (see [`host_for`]).
+#[derive(Debug, Clone, Copy)]
+pub struct LocalAddr(pub std::net::SocketAddr);
 
 pub struct Ctx {
     pub state: AppState,
@@ -99,7 +106,7 @@ pub fn client_ip(state: &AppState, parts: &Parts) -> Option<std::net::IpAddr> {
 pub fn host_for(state: &AppState, parts: &Parts) -> String {
     let local = parts
         .extensions
-        .get::<crate::server::LocalAddr>()
+        .get::<LocalAddr>()
         .map_or(state.config.listen, |l| l.0);
     let given = parts
         .headers
@@ -142,54 +149,31 @@ pub fn query_pairs(q: Option<&str>) -> HashMap<String, String> {
     out
 }
 
+/// `application/x-www-form-urlencoded` pairs (a query string or a form body), decoded as
+/// axum's `Query` and `Form` decode them: `+` is a space, a malformed `%` escape is kept
+/// as it is, invalid UTF-8 is replaced.
 pub fn query_all(q: Option<&str>) -> Vec<(String, String)> {
-    q.map(|q| {
-        q.split('&')
-            .filter(|p| !p.is_empty())
-            .map(|p| {
-                let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                (percent_decode(k), percent_decode(v))
-            })
-            .collect()
-    })
-    .unwrap_or_default()
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
-                {
-                    Ok(v) => {
-                        out.push(v);
-                        i += 3;
-                        continue;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-pub fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
+    form_urlencoded::parse(q.unwrap_or_default().as_bytes())
+        .into_owned()
         .collect()
+}
+
+/// Characters that are never percent-encoded: RFC 3986's unreserved ones.
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+/// A query-string value: everything but unreserved characters encoded.
+pub const QUERY_VALUE: &AsciiSet = UNRESERVED;
+/// A value in the URL of a `Link` header (a repository, a tag, an artifact type): `/` kept.
+pub const LINK_VALUE: &AsciiSet = &UNRESERVED.remove(b'/');
+/// A URL path: `/`, `:` and `@` kept too.
+pub const URL_PATH: &AsciiSet = &UNRESERVED.remove(b'/').remove(b':').remove(b'@');
+
+/// `s` with the characters in `set` percent-encoded (uppercase hex).
+pub fn percent_encode(s: &str, set: &'static AsciiSet) -> String {
+    utf8_percent_encode(s, set).to_string()
 }
 
 /// The page size for a listing: `n` from the query, capped at the configured maximum so a
@@ -226,5 +210,13 @@ mod tests {
         assert_eq!(q["n"], "5");
         assert_eq!(q["x"], "");
         assert_eq!(query_pairs(Some("a=%zz%4"))["a"], "%zz%4");
+        assert_eq!(query_pairs(Some("q=a+b%20c&&=v"))["q"], "a b c");
+    }
+
+    #[test]
+    fn percent_encoding_keeps_what_each_place_allows() {
+        assert_eq!(percent_encode("a/b c:d", LINK_VALUE), "a/b%20c%3Ad");
+        assert_eq!(percent_encode("a/b c:d@e", URL_PATH), "a/b%20c:d@e");
+        assert_eq!(percent_encode("a/b~", QUERY_VALUE), "a%2Fb~");
     }
 }

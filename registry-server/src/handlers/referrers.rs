@@ -1,7 +1,7 @@
 //! `GET /v2/<name>/referrers/<digest>?artifactType=`: an image index of the manifests whose
 //! `subject` is the digest. The subject need not exist (the answer is then empty).
 
-use super::{Ctx, OCI_FILTERS_APPLIED, percent_encode};
+use super::{Ctx, LINK_VALUE, OCI_FILTERS_APPLIED, percent_encode};
 use crate::auth::Action;
 use crate::error::{ApiError, ApiResult};
 use crate::oci::{Digest, OCI_INDEX};
@@ -68,7 +68,7 @@ pub async fn list(
     if more && let Some(l) = refs.last() {
         let mut link = format!("</v2/{name}/referrers/{digest}?n={n}&last={}", l.digest);
         if let Some(f) = filter {
-            link += &format!("&artifactType={}", percent_encode(f));
+            link += &format!("&artifactType={}", percent_encode(f, LINK_VALUE));
         }
         link += ">; rel=\"next\"";
         super::set(resp.headers_mut(), header::LINK.as_str(), &link);

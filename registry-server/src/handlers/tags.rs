@@ -1,6 +1,6 @@
 //! `GET /v2/<name>/tags/list?n&last`.
 
-use super::{Ctx, page_size, percent_encode};
+use super::{Ctx, LINK_VALUE, page_size, percent_encode};
 use crate::auth::Action;
 use crate::error::{ApiError, ApiResult};
 use axum::http::header;
@@ -29,7 +29,7 @@ pub async fn list(ctx: &Ctx, name: &str, q: &HashMap<String, String>) -> ApiResu
             header::LINK.as_str(),
             &format!(
                 "</v2/{name}/tags/list?n={n}&last={}>; rel=\"next\"",
-                percent_encode(l)
+                percent_encode(l, LINK_VALUE)
             ),
         );
     }

@@ -24,12 +24,6 @@ use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 
-/// The `Range` header value for an upload at `offset`: `0-<last byte>`, and `0-0` for an empty
-/// upload (the convention distribution and clients use).
-pub fn range_header(offset: u64) -> String {
-    format!("0-{}", offset.saturating_sub(1))
-}
-
 fn now() -> i64 {
     crate::auth::now()
 }
@@ -79,7 +73,9 @@ async fn quota_room(ctx: &Ctx, name: &str) -> ApiResult<Option<Quota>> {
 /// Whether a blob is already linked to some repository of the quota's namespace.
 async fn in_namespace(ctx: &Ctx, q: &Quota, d: &Digest) -> ApiResult<bool> {
     let repos = ctx.state.meta.blob_repos(d).await?;
-    Ok(repos.iter().any(|r| crate::auth::glob_match(&q.pattern, r)))
+    Ok(repos
+        .iter()
+        .any(|r| crate::pattern::glob_match(&q.pattern, r)))
 }
 
 struct Quota {
@@ -146,7 +142,11 @@ fn accepted(name: &str, id: &str, offset: u64, status: StatusCode) -> Response {
         header::LOCATION.as_str(),
         &format!("/v2/{name}/blobs/uploads/{id}"),
     );
-    super::set(&mut h, header::RANGE.as_str(), &range_header(offset));
+    super::set(
+        &mut h,
+        header::RANGE.as_str(),
+        &crate::error::upload_range(offset),
+    );
     super::set(&mut h, DOCKER_UPLOAD_UUID, id);
     super::set(&mut h, header::CONTENT_LENGTH.as_str(), "0");
     (status, h).into_response()
@@ -330,7 +330,7 @@ async fn try_mount(
     from: Option<&str>,
 ) -> ApiResult<Option<Response>> {
     let candidates = match from {
-        Some(f) if crate::oci::valid_repo_name(f) => vec![f.to_string()],
+        Some(f) if crate::oci::valid_repository_name(f) => vec![f.to_string()],
         Some(_) => return Ok(None),
         None => ctx.state.meta.blob_repos(d).await?,
     };
@@ -417,7 +417,7 @@ fn out_of_order(name: &str, id: &str, offset: u64) -> ApiError {
         "chunk does not start at the end of the upload",
     )
     .with_header(header::LOCATION, &format!("/v2/{name}/blobs/uploads/{id}"))
-    .with_header(header::RANGE, &range_header(offset))
+    .with_header(header::RANGE, &crate::error::upload_range(offset))
     .with_header(header::HeaderName::from_static(DOCKER_UPLOAD_UUID), id)
 }
 

@@ -50,6 +50,46 @@ pub enum MetaError {
     SchemaTooNew { found: i64, supported: i64 },
 }
 
+/// How a metadata failure is answered: the OCI envelope for what the client got wrong, a
+/// bare `500` (logged) for the rest.
+impl From<MetaError> for crate::error::ApiError {
+    fn from(e: MetaError) -> Self {
+        use crate::error::ErrorCode;
+        use MetaError as M;
+        use axum::http::header;
+        use serde_json::json;
+        match e {
+            M::BlobsMissing(digests) => Self::new(
+                ErrorCode::ManifestBlobUnknown,
+                "manifest references a blob or manifest unknown to this repository",
+            )
+            .with_detail(json!({ "digests": digests })),
+            M::TagExists { tag, digest } => {
+                Self::denied("tag already exists and the caller may not overwrite it")
+                    .with_detail(json!({ "tag": tag, "digest": digest }))
+            }
+            M::UploadOffset { expected } => Self::new(
+                ErrorCode::RangeInvalid,
+                "chunk does not start at the end of the upload",
+            )
+            .with_header(header::RANGE, &crate::error::upload_range(expected)),
+            M::UploadUnknown => Self::upload_unknown(),
+            M::TooManyUploads { limit, .. } => Self::new(
+                ErrorCode::QuotaExceeded,
+                "too many open upload sessions; finish or cancel some first",
+            )
+            .with_detail(json!({ "limit": limit })),
+            M::BlobBeingDeleted(d) => Self::new(
+                ErrorCode::TooManyRequests,
+                "blob is being garbage-collected; retry shortly",
+            )
+            .with_detail(json!({ "digest": d }))
+            .with_header(header::RETRY_AFTER, "1"),
+            other => Self::internal("metadata failure", other),
+        }
+    }
+}
+
 pub type MetaResult<T> = Result<T, MetaError>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,7 +217,7 @@ pub trait Metadata: Send + Sync + 'static {
     /// Repository names after `last`, sorted, at most `n`.
     async fn list_repos(&self, last: Option<&str>, n: u32) -> MetaResult<Vec<String>>;
     /// As [`Metadata::list_repos`], only names matching at least one of `patterns`
-    /// ([`crate::auth::glob_match`]; [`crate::auth::glob_to_regex`] translates one for a
+    /// ([`crate::pattern::glob_match`]; [`crate::pattern::glob_to_regex`] translates one for a
     /// database). The catalog of a caller who may see few repositories filters here, in the
     /// query, rather than walking every repository.
     async fn list_repos_matching(

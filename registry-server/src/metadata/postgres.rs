@@ -405,7 +405,7 @@ fn pattern_regexes(patterns: Option<&[String]>) -> Option<Option<Vec<String>>> {
     match patterns {
         Some([]) => None,
         Some(p) => Some(Some(
-            p.iter().map(|p| crate::auth::glob_to_regex(p)).collect(),
+            p.iter().map(|p| crate::pattern::glob_to_regex(p)).collect(),
         )),
         None => Some(None),
     }
@@ -445,7 +445,7 @@ impl Metadata for PostgresMetadata {
         }
         let regexes: Vec<String> = patterns
             .iter()
-            .map(|p| crate::auth::glob_to_regex(p))
+            .map(|p| crate::pattern::glob_to_regex(p))
             .collect();
         let c = self.client().await?;
         let rows = c
@@ -460,7 +460,7 @@ impl Metadata for PostgresMetadata {
     }
 
     async fn namespace_usage(&self, pattern: &str) -> MetaResult<u64> {
-        let re = crate::auth::glob_to_regex(pattern);
+        let re = crate::pattern::glob_to_regex(pattern);
         let c = self.client().await?;
         let n: i64 = c
             .query_one(

@@ -17,7 +17,7 @@ use super::migrations;
 use super::*;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 
 /// Read connections per database. Reads are short index lookups; a few connections are
 /// enough to keep them from queueing on a small machine without holding many file handles.
@@ -27,19 +27,19 @@ const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// SQL functions the queries use, on every connection: `wcomp_glob(pattern, name)` and
 /// `wcomp_glob_any(patterns, name)` (patterns separated by newlines), with
-/// [`crate::auth::glob_match`]'s semantics, which SQLite's own GLOB does not have (its `*`
+/// [`crate::pattern::glob_match`]'s semantics, which SQLite's own GLOB does not have (its `*`
 /// crosses `/`).
 fn register_functions(c: &Connection) -> MetaResult<()> {
     use rusqlite::functions::FunctionFlags;
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     c.create_scalar_function("wcomp_glob", 2, flags, |ctx| {
         let (p, n) = (ctx.get_raw(0).as_str()?, ctx.get_raw(1).as_str()?);
-        Ok(crate::auth::glob_match(p, n))
+        Ok(crate::pattern::glob_match(p, n))
     })
     .map_err(be)?;
     c.create_scalar_function("wcomp_glob_any", 2, flags, |ctx| {
         let (ps, n) = (ctx.get_raw(0).as_str()?, ctx.get_raw(1).as_str()?);
-        Ok(ps.split('\n').any(|p| crate::auth::glob_match(p, n)))
+        Ok(ps.split('\n').any(|p| crate::pattern::glob_match(p, n)))
     })
     .map_err(be)
 }
@@ -70,75 +70,39 @@ struct Inner {
     _dir: Option<tempfile::TempDir>,
 }
 
-/// Read-only connections to one database file, opened on first need up to [`READERS`].
-struct ReadPool {
+/// Opens the read-only connections of the read pool (a `deadpool` pool of at most
+/// [`READERS`], each opened on first need; a call waits for a free one).
+struct Readers {
     path: PathBuf,
-    state: Mutex<PoolState>,
-    returned: Condvar,
 }
 
-struct PoolState {
-    idle: Vec<Connection>,
-    open: usize,
-}
+type ReadPool = deadpool::managed::Pool<Readers>;
 
-impl ReadPool {
-    fn new(path: &Path) -> Self {
-        Self {
-            path: path.to_path_buf(),
-            state: Mutex::new(PoolState {
-                idle: Vec::new(),
-                open: 0,
-            }),
-            returned: Condvar::new(),
-        }
+impl deadpool::managed::Manager for Readers {
+    type Type = Connection;
+    type Error = MetaError;
+
+    async fn create(&self) -> MetaResult<Connection> {
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let c = Connection::open(&path).map_err(be)?;
+            c.busy_timeout(BUSY_TIMEOUT).map_err(be)?;
+            // A reading call that tried to write would be a bug; make it an error.
+            c.pragma_update(None, "query_only", true).map_err(be)?;
+            register_functions(&c)?;
+            Ok(c)
+        })
+        .await
+        .map_err(be)?
     }
 
-    fn lock(&self) -> MetaResult<std::sync::MutexGuard<'_, PoolState>> {
-        self.state
-            .lock()
-            .map_err(|_| MetaError::Backend("read pool mutex poisoned".into()))
-    }
-
-    /// Takes an idle connection, opens one if fewer than [`READERS`] exist, or waits for one
-    /// to come back. Called on a blocking thread.
-    fn take(&self) -> MetaResult<Connection> {
-        let mut st = self.lock()?;
-        loop {
-            if let Some(c) = st.idle.pop() {
-                return Ok(c);
-            }
-            if st.open < READERS {
-                st.open += 1;
-                drop(st);
-                return self.connect().inspect_err(|_| {
-                    if let Ok(mut st) = self.lock() {
-                        st.open -= 1;
-                    }
-                    self.returned.notify_one();
-                });
-            }
-            st = self
-                .returned
-                .wait(st)
-                .map_err(|_| MetaError::Backend("read pool mutex poisoned".into()))?;
-        }
-    }
-
-    fn give_back(&self, c: Connection) {
-        if let Ok(mut st) = self.lock() {
-            st.idle.push(c);
-        }
-        self.returned.notify_one();
-    }
-
-    fn connect(&self) -> MetaResult<Connection> {
-        let c = Connection::open(&self.path).map_err(be)?;
-        c.busy_timeout(BUSY_TIMEOUT).map_err(be)?;
-        // A reading call that tried to write would be a bug; make it an error.
-        c.pragma_update(None, "query_only", true).map_err(be)?;
-        register_functions(&c)?;
-        Ok(c)
+    async fn recycle(
+        &self,
+        _: &mut Connection,
+        _: &deadpool::managed::Metrics,
+    ) -> deadpool::managed::RecycleResult<MetaError> {
+        // Every reading call ends its transaction; nothing is left to reset.
+        Ok(())
     }
 }
 
@@ -149,7 +113,13 @@ fn be(e: impl std::fmt::Display) -> MetaError {
 impl SqliteMetadata {
     pub fn open(path: &Path) -> MetaResult<Self> {
         let conn = Connection::open(path).map_err(be)?;
-        Self::init(conn, Some(ReadPool::new(path)))
+        let readers = ReadPool::builder(Readers {
+            path: path.to_path_buf(),
+        })
+        .max_size(READERS)
+        .build()
+        .map_err(be)?;
+        Self::init(conn, Some(readers))
     }
 
     pub fn in_memory() -> MetaResult<Self> {
@@ -222,6 +192,10 @@ impl SqliteMetadata {
         f: impl FnOnce(&Connection) -> MetaResult<T> + Send + 'static,
     ) -> MetaResult<T> {
         let inner = self.inner.clone();
+        let pooled = match &inner.readers {
+            Some(pool) => Some(pool.get().await.map_err(be)?),
+            None => None,
+        };
         tokio::task::spawn_blocking(move || {
             let in_snapshot = |c: &mut Connection| {
                 let tx = c.transaction().map_err(be)?;
@@ -229,13 +203,9 @@ impl SqliteMetadata {
                 tx.commit().map_err(be)?;
                 Ok(out)
             };
-            match &inner.readers {
-                Some(pool) => {
-                    let mut c = pool.take()?;
-                    let out = in_snapshot(&mut c);
-                    pool.give_back(c);
-                    out
-                }
+            match pooled {
+                // Back to the pool when dropped, at the end of this closure.
+                Some(mut c) => in_snapshot(&mut c),
                 None => {
                     let mut guard = inner
                         .writer

@@ -20,10 +20,29 @@ const MAX_ATTACHED_BYTES: u64 = 1024 * 1024;
 /// Referrers of each kind read per page.
 const MAX_REFERRERS: u32 = 50;
 
+/// What the web interface keeps for its pages, made once by [`super::router`] and handed
+/// to each page through the request's extensions.
+#[derive(Default)]
+pub struct UiState {
+    /// The trusted keys of `[ui] trusted_keys`, read at startup.
+    pub keys: Vec<PublicKey>,
+    /// What the artifact pages show about each Wasm layer.
+    layers: LayerCache,
+}
+
+impl UiState {
+    pub fn new(config: &crate::config::UiConfig) -> UiState {
+        UiState {
+            keys: load_keys(&config.trusted_keys),
+            layers: LayerCache::default(),
+        }
+    }
+}
+
 /// What the page knows about a Wasm layer, by layer digest: a layer never changes, so
 /// neither does this. Bounded: emptied when full.
 #[derive(Default)]
-pub struct LayerCache {
+struct LayerCache {
     by_digest: Mutex<HashMap<String, Arc<LayerView>>>,
 }
 
@@ -46,7 +65,7 @@ impl LayerCache {
 
 /// The trusted keys of `[ui] trusted_keys`, read at startup; an unreadable file is logged
 /// and left out.
-pub fn load_keys(paths: &[std::path::PathBuf]) -> Vec<PublicKey> {
+fn load_keys(paths: &[std::path::PathBuf]) -> Vec<PublicKey> {
     paths
         .iter()
         .filter_map(|p| {
@@ -218,7 +237,12 @@ async fn manifest_json(ctx: &Ctx, d: &Digest) -> Result<Value, ApiError> {
 
 /// The artifact page of `reference` (a tag or a digest) in `repo`, or `None` when there is
 /// no such manifest. The caller has checked that the visitor may pull `repo`.
-pub async fn gather(ctx: &Ctx, repo: &str, reference: &str) -> Result<Option<Artifact>, ApiError> {
+pub async fn gather(
+    ctx: &Ctx,
+    ui: &UiState,
+    repo: &str,
+    reference: &str,
+) -> Result<Option<Artifact>, ApiError> {
     let meta = &ctx.state.meta;
     let rec = if reference.starts_with("sha256:") {
         match Digest::parse(reference) {
@@ -258,7 +282,7 @@ pub async fn gather(ctx: &Ctx, repo: &str, reference: &str) -> Result<Option<Art
         .find(|l| l.media_type == crate::oci::WASM_LAYER)
         .filter(|_| is_wasm);
     let layer = match wasm_layer {
-        Some(l) => Some(layer_view(ctx, l).await?),
+        Some(l) => Some(layer_view(ctx, ui, l).await?),
         None => None,
     };
     let kind = match (&layer, rec.media_type.as_str()) {
@@ -279,7 +303,7 @@ pub async fn gather(ctx: &Ctx, repo: &str, reference: &str) -> Result<Option<Art
         }
         None => None,
     };
-    let keys = &ctx.state.ui_keys;
+    let keys = &ui.keys;
     let mut signatures = Vec::new();
     for r in meta
         .referrers(
@@ -370,9 +394,9 @@ pub async fn gather(ctx: &Ctx, repo: &str, reference: &str) -> Result<Option<Art
 
 /// Analyses the Wasm layer once (cached by digest), on a blocking thread, within the
 /// server's analysis slots and size cap.
-async fn layer_view(ctx: &Ctx, l: &Layer) -> Result<Arc<LayerView>, ApiError> {
+async fn layer_view(ctx: &Ctx, ui: &UiState, l: &Layer) -> Result<Arc<LayerView>, ApiError> {
     let state = &ctx.state;
-    if let Some(v) = state.ui_layers.get(&l.digest) {
+    if let Some(v) = ui.layers.get(&l.digest) {
         return Ok(v);
     }
     let cap = state.config.limits.max_analyzed_bytes;
@@ -398,7 +422,7 @@ async fn layer_view(ctx: &Ctx, l: &Layer) -> Result<Arc<LayerView>, ApiError> {
         .await
         .map_err(|e| ApiError::internal("layer analysis", e))?;
     let view = Arc::new(view);
-    state.ui_layers.put(&l.digest, view.clone());
+    ui.layers.put(&l.digest, view.clone());
     Ok(view)
 }
 
@@ -626,7 +650,7 @@ pub fn reference_repo(reference: &str) -> Option<(String, Option<String>)> {
         Some((r, t)) if !t.contains('/') => (r, Some(t.to_string())),
         _ => (path, None),
     };
-    crate::oci::valid_repo_name(repo).then(|| (repo.to_string(), tag))
+    crate::oci::valid_repository_name(repo).then(|| (repo.to_string(), tag))
 }
 
 /// A part's page here: by the manifest digest of the reference it was pulled from, else

@@ -20,7 +20,7 @@ pub mod wit;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::handlers::{Ctx, query_pairs};
+use crate::handlers::{Ctx, QUERY_VALUE, URL_PATH, percent_encode, query_pairs};
 use crate::metadata::ComponentQuery;
 use axum::Router;
 use axum::body::Body;
@@ -48,6 +48,7 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 pub fn router(state: &AppState) -> Router<AppState> {
     // Parse the templates now: a broken one fails at startup, not on a visitor's request.
     env();
+    let ui = std::sync::Arc::new(artifact::UiState::new(&state.config.ui));
     Router::new()
         .route("/ui", get(|| async { Redirect::permanent("/ui/") }))
         .route("/ui/", get(home))
@@ -59,6 +60,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/ui/assets/ui.js", get(js))
         .route("/ui/{*rest}", get(not_found_page))
         .layer(middleware::from_fn_with_state(state.clone(), headers))
+        .layer(axum::Extension(ui))
 }
 
 /// `GET /`: a browser (Accept: text/html) goes to the interface; anything else gets what
@@ -152,24 +154,12 @@ fn env() -> &'static Environment<'static> {
 
 /// A query-string value: everything but unreserved characters percent-encoded.
 pub fn query_encode(s: &str) -> String {
-    encode_except(s, b"-._~")
+    percent_encode(s, QUERY_VALUE)
 }
 
 /// A URL path: unreserved characters, `/`, `:` and `@` kept, the rest percent-encoded.
 pub fn path_encode(s: &str) -> String {
-    encode_except(s, b"-._~/:@")
-}
-
-fn encode_except(s: &str, keep: &[u8]) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || keep.contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+    percent_encode(s, URL_PATH)
 }
 
 fn human_size(n: u64) -> String {
@@ -297,6 +287,8 @@ impl Session {
 /// Who is looking, and the cookie to set on the answer, if any.
 pub struct Visitor {
     pub ctx: Ctx,
+    /// The interface's own state ([`router`] puts it in every request's extensions).
+    pub ui: std::sync::Arc<artifact::UiState>,
     session: Session,
     set_cookie: Option<String>,
 }
@@ -340,8 +332,14 @@ impl Visitor {
             caller,
             host: crate::handlers::host_for(state, parts),
         };
+        let ui = parts
+            .extensions
+            .get::<std::sync::Arc<artifact::UiState>>()
+            .cloned()
+            .unwrap_or_default();
         Ok(Visitor {
             ctx,
+            ui,
             session,
             set_cookie,
         })
@@ -700,7 +698,7 @@ async fn search(State(state): State<AppState>, req: Request) -> Response {
 fn split_reference(path: &str) -> Option<(&str, &str)> {
     let (name, last) = path.rsplit_once('/')?;
     let ok = last.starts_with("sha256:") || crate::oci::valid_tag(last);
-    (ok && crate::oci::valid_repo_name(name)).then_some((name, last))
+    (ok && crate::oci::valid_repository_name(name)).then_some((name, last))
 }
 
 async fn repo_or_artifact(State(state): State<AppState>, req: Request) -> Response {
@@ -716,7 +714,7 @@ async fn repo_or_artifact(State(state): State<AppState>, req: Request) -> Respon
         let path = path.trim_end_matches('/');
         let meta = &v.ctx.state.meta;
         // `a/b/c` is repository `a/b/c`, or tag `c` of `a/b`: a whole-path repository wins.
-        if crate::oci::valid_repo_name(path) && meta.repo_exists(path).await? {
+        if crate::oci::valid_repository_name(path) && meta.repo_exists(path).await? {
             if !v.may_pull(path).await? {
                 return Ok(not_found(v));
             }
@@ -728,7 +726,7 @@ async fn repo_or_artifact(State(state): State<AppState>, req: Request) -> Respon
         if !v.may_pull(name).await? {
             return Ok(not_found(v));
         }
-        match artifact::gather(&v.ctx, name, reference).await? {
+        match artifact::gather(&v.ctx, &v.ui, name, reference).await? {
             Some(a) => {
                 let title = format!("{name}:{reference}");
                 Ok(page(
