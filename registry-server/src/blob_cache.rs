@@ -297,7 +297,7 @@ mod tests {
     use super::*;
 
     fn digest(data: &[u8]) -> Digest {
-        Digest::sha256_of(data)
+        Digest::sha256(data)
     }
 
     fn stream_of(data: &[u8]) -> BlobStream {
