@@ -1,5 +1,5 @@
 use super::CliError;
-use crate::printer::{self, BOLD, DIM, ERROR, NOTE, OK, WARN, human_size, paint};
+use crate::printer::{self, BOLD, DIM, NOTE, OK, WARN, human_size, paint};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -323,7 +323,7 @@ impl Opts {
     }
 
     fn report(&self, e: Error) -> CliError {
-        let usage = e.is_usage();
+        let code = e.exit_code();
         if self.json {
             let problems = match &e {
                 Error::Rejected(p) => p.as_slice(),
@@ -343,9 +343,9 @@ impl Opts {
             Error::Rejected(problems) if !self.json => {
                 let mut s = String::new();
                 for p in &problems {
-                    render_problem(&mut s, p);
+                    printer::problem(&mut s, p, "");
                 }
-                anstream::eprint!("{s}");
+                printer::err(&s);
                 let n = problems.len();
                 anyhow::anyhow!(
                     "cannot compose: {n} problem{} (nothing was written)",
@@ -354,11 +354,7 @@ impl Opts {
             }
             other => anyhow::Error::new(other),
         };
-        if usage {
-            CliError::usage(e)
-        } else {
-            CliError::failure(e)
-        }
+        CliError { code, error: e }
     }
 }
 
@@ -433,26 +429,6 @@ fn render_plan(s: &mut String, plan: &Plan, unified: &[&Unification], kept: &[&U
     }
     for n in &plan.notes {
         s.push_str(&format!("  {}: {n}\n", paint(WARN, "note")));
-    }
-}
-
-pub(crate) fn render_problem(s: &mut String, p: &Problem) {
-    s.push_str(&format!(
-        "{} {}\n",
-        paint(ERROR, "-"),
-        paint(BOLD, &p.message)
-    ));
-    if let Some(e) = &p.expected {
-        s.push_str(&format!("    {} {e}\n", paint(DIM, "importer expects:")));
-    }
-    if let Some(f) = &p.found {
-        s.push_str(&format!("    {} {f}\n", paint(DIM, "exporter has:    ")));
-    }
-    for d in &p.details {
-        s.push_str(&format!("    {d}\n"));
-    }
-    if let Some(h) = &p.hint {
-        s.push_str(&format!("    {}: {h}\n", paint(NOTE, "hint")));
     }
 }
 

@@ -86,51 +86,116 @@ impl From<anyhow::Error> for CliError {
     }
 }
 
-/// The exit code for a library error about the thing being checked: missing or unreadable
-/// files are environment errors (2), bad contents are failures (1).
-pub fn subject_error(e: wcomp_wasm::Error) -> CliError {
-    match e {
-        wcomp_wasm::Error::NotFound(_) | wcomp_wasm::Error::Read { .. } => CliError::usage(e),
-        _ => CliError::failure(e),
+/// An error wcomp knows how to report: the exit code it maps to and, when there is one, a
+/// suggested fix (printed as `hint:`). The library crates' errors know both; this is the
+/// one place that maps them, and the CLI's own errors, to exit codes.
+pub trait Reported {
+    /// [`wcomp_core::exit::FAILURE`] when the operation ran and said no (the thing checked
+    /// is wrong, the registry refused), [`wcomp_core::exit::USAGE`] when it could not run.
+    fn exit_code(&self) -> u8;
+    fn hint(&self) -> Option<String> {
+        None
     }
 }
 
-/// The exit code for an error from the publishing commands: the thing checked is wrong
-/// or the registry said no (1), or the command could not run (2).
-pub fn op_error(e: anyhow::Error) -> CliError {
-    use crate::ops::{EnvironmentError, deps::LockError, publish::BadInput, verify::Failure};
-    if e.downcast_ref::<Failure>().is_some()
-        || e.downcast_ref::<BadInput>().is_some()
-        || e.downcast_ref::<LockError>().is_some()
-    {
-        return CliError::failure(e);
+use crate::ops::{EnvironmentError, HintedError, deps::LockError, publish::BadInput};
+use wcomp_core::exit::{FAILURE, USAGE};
+
+/// The library errors know their exit code and hint.
+macro_rules! library_errors {
+    ($($t:ty),*) => {$(
+        impl Reported for $t {
+            fn exit_code(&self) -> u8 {
+                <$t>::exit_code(self)
+            }
+            fn hint(&self) -> Option<String> {
+                <$t>::hint(self)
+            }
+        }
+    )*};
+}
+library_errors!(wcomp_wasm::Error, wcomp_compose::Error, wcomp_oci::Error);
+
+/// The CLI's own errors that fail an operation that ran (exit 1).
+macro_rules! failures {
+    ($($t:ty),*) => {$(
+        impl Reported for $t {
+            fn exit_code(&self) -> u8 {
+                FAILURE
+            }
+        }
+    )*};
+}
+failures!(crate::ops::verify::Failure, BadInput, LockError);
+#[cfg(feature = "warg")]
+failures!(crate::ops::warg::Refused);
+
+impl Reported for EnvironmentError {
+    fn exit_code(&self) -> u8 {
+        USAGE
     }
+}
+
+impl Reported for HintedError {
+    fn exit_code(&self) -> u8 {
+        USAGE
+    }
+    fn hint(&self) -> Option<String> {
+        Some(self.hint.clone())
+    }
+}
+
+/// `e` as one of the errors wcomp knows, if it is one.
+fn as_reported<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a dyn Reported> {
+    macro_rules! first_of {
+        ($($t:ty),*) => {$(
+            if let Some(r) = e.downcast_ref::<$t>() {
+                return Some(r);
+            }
+        )*};
+    }
+    first_of!(
+        wcomp_wasm::Error,
+        wcomp_compose::Error,
+        wcomp_oci::Error,
+        crate::ops::verify::Failure,
+        BadInput,
+        LockError,
+        EnvironmentError,
+        HintedError
+    );
     #[cfg(feature = "warg")]
-    if e.downcast_ref::<crate::ops::warg::Refused>().is_some() {
-        return CliError::failure(e);
+    first_of!(crate::ops::warg::Refused);
+    None
+}
+
+/// The exit code of the first error in `e`'s chain that knows its own, or `default`.
+pub fn exit_code_of(e: &anyhow::Error, default: u8) -> u8 {
+    e.chain()
+        .find_map(as_reported)
+        .map_or(default, |r| r.exit_code())
+}
+
+/// The hint of the first error in `e`'s chain that has one.
+pub fn hint_of(e: &anyhow::Error) -> Option<String> {
+    e.chain().filter_map(as_reported).find_map(|r| r.hint())
+}
+
+/// A library error about the thing being checked, with the exit code it maps to.
+pub fn subject_error(e: wcomp_wasm::Error) -> CliError {
+    CliError {
+        code: e.exit_code(),
+        error: e.into(),
     }
-    if e.downcast_ref::<EnvironmentError>().is_some()
-        || e.downcast_ref::<crate::ops::HintedError>().is_some()
-    {
-        return CliError::usage(e);
+}
+
+/// An error from the publishing commands: the thing checked is wrong or the registry said
+/// no (1), or the command could not run (2, also for errors that do not say).
+pub fn op_error(e: anyhow::Error) -> CliError {
+    CliError {
+        code: exit_code_of(&e, USAGE),
+        error: e,
     }
-    if let Some(w) = e.downcast_ref::<wcomp_wasm::Error>() {
-        return match w {
-            wcomp_wasm::Error::NotFound(_) | wcomp_wasm::Error::Read { .. } => CliError::usage(e),
-            _ => CliError::failure(e),
-        };
-    }
-    if let Some(o) = e.downcast_ref::<wcomp_oci::Error>() {
-        return match o {
-            wcomp_oci::Error::NotFound(_)
-            | wcomp_oci::Error::Unauthorized { .. }
-            | wcomp_oci::Error::Status { .. }
-            | wcomp_oci::Error::DigestMismatch { .. }
-            | wcomp_oci::Error::Malformed { .. } => CliError::failure(e),
-            _ => CliError::usage(e),
-        };
-    }
-    CliError::usage(e)
 }
 
 /// Like [`op_error`]; with `--json`, a failed check is also printed on stdout as

@@ -1,8 +1,8 @@
 use super::CliError;
-use crate::printer::{self, BOLD, DIM, ERROR, NOTE, OK, WARN, paint};
+use crate::printer::{self, ERROR, NOTE, OK, WARN, paint};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use wcomp_wasm::check::{self, Options, Problem, Report, World};
+use wcomp_wasm::check::{self, Options, Report, World};
 use wcomp_wasm::input::{self, BinaryKind, Content, InputPath};
 use wcomp_wasm::wit::WitPackage;
 
@@ -266,7 +266,8 @@ fn render(outcomes: &[Outcome], world: &str) -> String {
                     if n == 1 { "" } else { "s" }
                 ));
                 for p in &report.problems {
-                    render_problem(&mut s, p);
+                    s.push('\n');
+                    printer::problem(&mut s, p, "  ");
                 }
                 if !report.version_notes.is_empty() {
                     s.push('\n');
@@ -307,35 +308,6 @@ fn render(outcomes: &[Outcome], world: &str) -> String {
         s.push('\n');
     }
     s
-}
-
-fn render_problem(s: &mut String, p: &Problem) {
-    s.push_str(&format!(
-        "\n  {} {}\n",
-        paint(ERROR, "-"),
-        paint(BOLD, &p.message)
-    ));
-    if let Some(e) = &p.expected {
-        s.push_str(&format!("      {} {e}\n", paint(DIM, "world expects: ")));
-    }
-    if let Some(f) = &p.found {
-        s.push_str(&format!("      {} {f}\n", paint(DIM, "component has: ")));
-    }
-    for d in &p.details {
-        s.push_str(&format!("      {d}\n"));
-    }
-    match p.did_you_mean.as_slice() {
-        [] => {}
-        [one] => s.push_str(&format!(
-            "      {}: did you mean {one}?\n",
-            paint(NOTE, "hint")
-        )),
-        many => s.push_str(&format!(
-            "      {}: did you mean one of {}?\n",
-            paint(NOTE, "hint"),
-            many.join(", ")
-        )),
-    }
 }
 
 fn render_notes(s: &mut String, report: &Report) {
