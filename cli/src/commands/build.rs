@@ -264,13 +264,10 @@ impl Opts {
                 #[serde(skip_serializing_if = "<[_]>::is_empty")]
                 compositions: &'a [crate::ops::compose_ws::Composed],
             }
-            let mut text = serde_json::to_string_pretty(&Out {
+            printer::json(&Out {
                 members: &built,
                 compositions: &composed,
-            })
-            .map_err(anyhow::Error::from)?;
-            text.push('\n');
-            printer::out(&text);
+            })?;
         } else {
             let mut s = String::new();
             for b in &built {

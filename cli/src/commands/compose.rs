@@ -140,7 +140,7 @@ impl Opts {
         };
         // Nothing is written when anything fails: the WAC file goes second, and the
         // component is taken back if it cannot be written.
-        let digest = crate::ops::write_atomically_with(&out, |file| Ok(encoded.write_to(file)?))
+        let digest = crate::ops::atomic::write_with(&out, |file| Ok(encoded.write_to(file)?))
             .map_err(|e| match e.downcast::<Error>() {
                 // A part's file changed while it was composed: the composition failed.
                 Ok(e) => self.report(e),
@@ -179,10 +179,7 @@ impl Opts {
                 exports,
                 wit,
             };
-            printer::out(&format!(
-                "{}\n",
-                serde_json::to_string_pretty(&json).expect("serialisable")
-            ));
+            printer::json(&json)?;
             return Ok(wcomp_core::exit::SUCCESS);
         }
         let mut s = format!(
@@ -329,15 +326,11 @@ impl Opts {
                 Error::Rejected(p) => p.as_slice(),
                 _ => &[],
             };
-            printer::out(&format!(
-                "{}\n",
-                serde_json::to_string_pretty(&JsonError {
-                    schema: 1,
-                    error: e.to_string(),
-                    problems,
-                })
-                .expect("serialisable")
-            ));
+            let _ = printer::json(&JsonError {
+                schema: 1,
+                error: e.to_string(),
+                problems,
+            });
         }
         let e = match e {
             Error::Rejected(problems) if !self.json => {
@@ -433,6 +426,6 @@ fn render_plan(s: &mut String, plan: &Plan, unified: &[&Unification], kept: &[&U
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
-    crate::ops::write_atomically(path, bytes)
+    crate::ops::atomic::write(path, bytes)
         .map_err(|e| CliError::usage(e.context(format!("cannot write `{}`", path.display()))))
 }

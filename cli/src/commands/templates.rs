@@ -58,20 +58,13 @@ fn to_json(t: &Template) -> TemplateJson<'_> {
     }
 }
 
-fn json_out(v: &impl serde::Serialize) -> Result<(), CliError> {
-    let mut text = serde_json::to_string_pretty(v).map_err(anyhow::Error::from)?;
-    text.push('\n');
-    printer::out(&text);
-    Ok(())
-}
-
 impl Opts {
     pub fn run(self) -> Result<u8, CliError> {
         match self.command {
             Sub::List { json } => {
                 let all = templates::all().map_err(CliError::usage)?;
                 if json {
-                    json_out(&all.iter().map(to_json).collect::<Vec<_>>())?;
+                    printer::json(&all.iter().map(to_json).collect::<Vec<_>>())?;
                 } else {
                     let mut s = String::new();
                     for t in &all {
@@ -94,7 +87,7 @@ impl Opts {
             Sub::Show { name, json } => {
                 let t = templates::find(&name).map_err(CliError::usage)?;
                 if json {
-                    json_out(&to_json(&t))?;
+                    printer::json(&to_json(&t))?;
                 } else {
                     let mut s = format!(
                         "{} ({}): {}\n\nparameters:\n",

@@ -191,7 +191,7 @@ impl Opts {
         }
         if let Some(path) = &self.junit {
             let xml = test::junit::render(&outcomes, describe);
-            crate::ops::write_atomically(path, xml.as_bytes()).map_err(CliError::usage)?;
+            crate::ops::atomic::write(path, xml.as_bytes()).map_err(CliError::usage)?;
         }
         Ok(totals)
     }

@@ -122,9 +122,7 @@ impl Opts {
                 strict_versions: self.strict_versions,
                 results: &outcomes,
             };
-            let mut text = serde_json::to_string_pretty(&out).map_err(anyhow::Error::from)?;
-            text.push('\n');
-            printer::out(&text);
+            printer::json(&out)?;
         } else {
             printer::out(&render(&outcomes, &world_name));
         }

@@ -15,6 +15,7 @@
 //! (the peer's credentials, SO_PEERCRED, against the socket's owner).
 
 use super::EnvironmentError;
+use crate::env::AGENT_SOCK as ENV_AGENT_SOCK;
 use anyhow::{Context as _, Result};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -24,9 +25,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use wcomp_trust::{KeyPair, PublicKey, Signer};
-
-/// Overrides where clients and `wcomp key agent` find the socket.
-pub const ENV_AGENT_SOCK: &str = "WCOMP_AGENT_SOCK";
 
 /// The agent's socket: `WCOMP_AGENT_SOCK`, else `agent.sock` in the config dir.
 pub fn socket_path(config_dir: &Path) -> PathBuf {

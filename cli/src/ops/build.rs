@@ -253,7 +253,7 @@ fn build_project(
         }
         .into());
     }
-    super::write_atomically(&output, &bytes)?;
+    super::atomic::write(&output, &bytes)?;
     // The build may have created files (Cargo.lock): key the stamp on the tree as it is now.
     let key = cache_key(dir, &tc, &output, &comp.wit)?;
     let (output_len, output_mtime_ns) = file_fingerprint(&output)
@@ -265,7 +265,7 @@ fn build_project(
         output_len,
         output_mtime_ns,
     };
-    super::write_atomically(&stamp_path, &serde_json::to_vec_pretty(&stamp)?)?;
+    super::atomic::write(&stamp_path, &serde_json::to_vec_pretty(&stamp)?)?;
     Ok(Built {
         name,
         version: pkg.version.clone(),

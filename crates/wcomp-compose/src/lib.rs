@@ -9,6 +9,7 @@
 //!   ([`wcomp_wasm::provenance`]).
 //! - [`wac`]: composition from a WAC file, and writing a plan as WAC.
 
+pub mod atomic;
 pub mod encode;
 pub mod part;
 pub mod plan;

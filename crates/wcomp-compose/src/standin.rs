@@ -202,25 +202,15 @@ pub fn remember(parts: &[Part]) {
             let Some(bytes) = wcomp_wasm::component::stand_in(&p.bytes, digest) else {
                 continue;
             };
-            if write(&stand_ins, &stored, &bytes).is_err() {
+            if crate::atomic::write(&stored, &bytes).is_err() {
                 continue;
             }
         }
-        let _ = write(
-            &files,
+        let _ = crate::atomic::write(
             &files.join(seen.stamp.key()),
             seen.stamp.line(digest).as_bytes(),
         );
     }
-}
-
-/// Writes `bytes` to `path` in `dir` through a temporary file, so that a reader finds the
-/// whole content or none.
-fn write(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut tmp, bytes)?;
-    tmp.persist(path).map(drop).map_err(|e| e.error)
 }
 
 /// Where an original goes in an output: at byte `at` of the bytes around the originals.
@@ -381,10 +371,8 @@ pub(crate) fn write_output(
                 return Err(s.changed());
             }
         }
-        if let (Some(memo), None) = (&memo, &known)
-            && let Some(dir) = memo.parent()
-        {
-            let _ = write(dir, memo, format!("{digest}\n").as_bytes());
+        if let (Some(memo), None) = (&memo, &known) {
+            let _ = crate::atomic::write(memo, format!("{digest}\n").as_bytes());
         }
         Ok(digest)
     })
