@@ -138,35 +138,10 @@ fn check_all(
     world: wcomp_wasm::wit_parser::WorldId,
     options: Options,
 ) -> Vec<Outcome> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(paths.len())
-        .max(1);
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut results: Vec<Option<Outcome>> = (0..paths.len()).map(|_| None).collect();
-    std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(path) = paths.get(i) else { break };
-                        done.push((i, check_one(path, pkg, world, options)));
-                    }
-                    done
-                })
-            })
-            .collect();
-        for w in workers {
-            for (i, outcome) in w.join().expect("validation thread panicked") {
-                results[i] = Some(outcome);
-            }
-        }
-    });
-    results
-        .into_iter()
-        .map(|o| o.expect("every component checked"))
+    use rayon::prelude::*;
+    paths
+        .par_iter()
+        .map(|path| check_one(path, pkg, world, options))
         .collect()
 }
 

@@ -279,7 +279,7 @@ pub(crate) fn cut(output: &[u8], parts: &[&Part]) -> Result<(Vec<u8>, Vec<Splice
                 original.size()
             ))
         })?;
-        wcomp_wasm::component::write_leb(&mut around, len);
+        wasm_encoder::Encode::encode(&len, &mut around);
         let original = original.try_clone().map_err(|e| {
             Error::Encode(format!("part `{}` cannot be read again: {e}", part.name))
         })?;
