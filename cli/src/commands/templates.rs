@@ -66,16 +66,21 @@ impl Opts {
                 if json {
                     printer::json(&all.iter().map(to_json).collect::<Vec<_>>())?;
                 } else {
+                    // Padded before painting: the painted value ignores widths.
+                    let width = |f: fn(&templates::Template) -> &str| {
+                        all.iter().map(|t| f(t).chars().count()).max().unwrap_or(0)
+                    };
+                    let name_width = width(|t| &t.manifest.name);
+                    let language_width = width(|t| &t.manifest.language);
                     let mut s = String::new();
                     for t in &all {
                         let origin = match t.origin {
                             Origin::Builtin => "",
                             Origin::User => " (user)",
                         };
-                        // Padded before painting: the painted value ignores widths.
                         s.push_str(&format!(
-                            "{} {:<11} {}{}\n",
-                            paint(BOLD, format!("{:<12}", t.manifest.name)),
+                            "{}  {:<language_width$}  {}{}\n",
+                            paint(BOLD, format!("{:<name_width$}", t.manifest.name)),
                             t.manifest.language,
                             t.manifest.description,
                             paint(DIM, origin)
