@@ -4,6 +4,7 @@
 //! results and a resource. (The `go` template itself is built and run by
 //! `templates_build.rs`.) Tests that need `go` print why and pass when it is not on PATH,
 //! except under CI, where they fail.
+#![allow(clippy::disallowed_methods)] // tests set up files with std::fs directly
 
 // The CLI is a binary crate: the module is compiled into this test directly.
 #[path = "../src/ops/build_go.rs"]

@@ -1,4 +1,5 @@
 //! `wcomp new` and `wcomp templates`: every refusal writes nothing.
+#![allow(clippy::disallowed_methods)] // tests set up files with std::fs directly
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -4,6 +4,7 @@
 //!
 //! These need the language toolchains (scripts/install-toolchains.sh). Without one, the
 //! test says so and passes, except under CI (`CI` set), where a missing toolchain fails.
+#![allow(clippy::disallowed_methods)] // tests set up files with std::fs directly
 
 mod common;
 mod toolchain;

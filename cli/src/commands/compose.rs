@@ -152,7 +152,7 @@ impl Opts {
         if let Some((path, text)) = wac
             && let Err(e) = write_atomic(path, text.as_bytes())
         {
-            let _ = std::fs::remove_file(&out);
+            let _ = fs_err::remove_file(&out);
             return Err(e);
         }
         // Large part files read in full this time are composed through stand-ins next time.
@@ -263,6 +263,8 @@ impl Opts {
             ));
         }
         let path = Path::new(&self.input);
+        // The error names the path itself (`wcomp_wasm::Error::Read`).
+        #[allow(clippy::disallowed_methods)]
         let source = std::fs::read_to_string(path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 wcomp_wasm::Error::NotFound(path.to_path_buf())

@@ -152,7 +152,7 @@ struct Stamp {
 
 /// Size and modification time (ns since the epoch) of a file.
 fn file_fingerprint(path: &Path) -> Option<(u64, u128)> {
-    let meta = std::fs::metadata(path).ok()?;
+    let meta = fs_err::metadata(path).ok()?;
     let mtime = meta
         .modified()
         .ok()?
@@ -278,7 +278,7 @@ fn build_project(
 }
 
 fn read_stamp(path: &Path) -> Option<Stamp> {
-    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+    serde_json::from_slice(&fs_err::read(path).ok()?).ok()
 }
 
 /// Directories that hold build outputs or dependencies, not sources (also ignored by

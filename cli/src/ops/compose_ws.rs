@@ -109,7 +109,7 @@ pub fn compose(
             .ok()
             .and_then(|b| serde_json::from_slice::<Stamp>(&b).ok())
         && stamp.key == key
-        && std::fs::metadata(&output).map(|m| m.len()).ok() == Some(stamp.output_len)
+        && fs_err::metadata(&output).map(|m| m.len()).ok() == Some(stamp.output_len)
     {
         return Ok(Composed {
             size: stamp.output_len,

@@ -48,7 +48,7 @@ fn identity(programs: &[PathBuf]) -> String {
     programs
         .iter()
         .map(|p| {
-            let meta = std::fs::metadata(p).ok();
+            let meta = fs_err::metadata(p).ok();
             let mtime = meta
                 .as_ref()
                 .and_then(|m| m.modified().ok())

@@ -134,6 +134,8 @@ pub(crate) enum Opened {
 pub(crate) fn open(path: &Path) -> Result<Opened, wcomp_wasm::Error> {
     let read_at = SystemTime::now();
     let failed = |e| wcomp_wasm::input::read_error(path, e);
+    // The error names the path itself (`wcomp_wasm::Error::Read`).
+    #[allow(clippy::disallowed_methods)]
     let file = File::open(path).map_err(failed)?;
     let stamp = Stamp::of(&file).filter(|s| s.size > LARGE as u64);
     if let Some(stamp) = &stamp
@@ -169,7 +171,7 @@ fn dirs() -> Option<(PathBuf, PathBuf)> {
 /// The stand-in and digest of a file with `stamp`, when all three are remembered.
 fn recall(stamp: &Stamp) -> Option<(Vec<u8>, Digest)> {
     let (files, stand_ins) = dirs()?;
-    let line = std::fs::read_to_string(files.join(stamp.key())).ok()?;
+    let line = fs_err::read_to_string(files.join(stamp.key())).ok()?;
     let (_, digest) = line.trim_end().rsplit_once(' ')?;
     let digest: Digest = digest.parse().ok()?;
     if line != stamp.line(&digest) {
@@ -178,7 +180,7 @@ fn recall(stamp: &Stamp) -> Option<(Vec<u8>, Digest)> {
     if !wcomp_wasm::component::remembered_valid(&digest) {
         return None;
     }
-    let stand_in = std::fs::read(stand_ins.join(format!("{}.wasm", digest.hex()))).ok()?;
+    let stand_in = fs_err::read(stand_ins.join(format!("{}.wasm", digest.hex()))).ok()?;
     wcomp_wasm::component::stands_in_for(&stand_in, &digest).then_some((stand_in, digest))
 }
 
@@ -320,7 +322,7 @@ pub(crate) fn write_output(
     let memo = output_memo(around, splices);
     let known = memo
         .as_ref()
-        .and_then(|m| std::fs::read_to_string(m).ok())
+        .and_then(|m| fs_err::read_to_string(m).ok())
         .and_then(|d| d.trim_end().parse::<Digest>().ok());
     std::thread::scope(|scope| {
         let hashing = known.is_none().then(|| {
@@ -404,6 +406,7 @@ fn read_at(_: &File, _: &mut [u8], _: u64) -> std::io::Result<usize> {
 }
 
 #[cfg(all(test, unix))]
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use super::*;
 
@@ -431,7 +434,7 @@ mod tests {
         Splice {
             at,
             part: "big".to_string(),
-            digest: Digest::sha256(&std::fs::read(path).unwrap()),
+            digest: Digest::sha256(&fs_err::read(path).unwrap()),
             original: Original {
                 stamp: Stamp::of(&file).unwrap(),
                 file,
@@ -446,14 +449,14 @@ mod tests {
     fn originals_are_copied_in_place_and_checked() {
         let dir = tempfile::tempdir().unwrap();
         let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-        std::fs::write(&a, vec![7u8; 3 << 20]).unwrap();
-        std::fs::write(&b, b"second").unwrap();
+        fs_err::write(&a, vec![7u8; 3 << 20]).unwrap();
+        fs_err::write(&b, b"second").unwrap();
         let around = b"head|middle|tail";
         let splices = [splice(&a, 5), splice(&b, 12)];
         let out_path = dir.path().join("out");
         let mut out = File::create(&out_path).unwrap();
         let digest = write_output(around, &splices, &mut out).unwrap();
-        let written = std::fs::read(&out_path).unwrap();
+        let written = fs_err::read(&out_path).unwrap();
         let mut expected = b"head|".to_vec();
         expected.extend(vec![7u8; 3 << 20]);
         expected.extend_from_slice(b"middle|second");
@@ -461,7 +464,7 @@ mod tests {
         assert!(written == expected, "the originals in their places");
         assert_eq!(digest, Digest::sha256(&expected));
 
-        std::fs::write(&b, b"second, longer").unwrap();
+        fs_err::write(&b, b"second, longer").unwrap();
         let mut out = File::create(&out_path).unwrap();
         let e = write_output(around, &splices, &mut out).unwrap_err();
         assert!(

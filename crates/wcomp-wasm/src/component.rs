@@ -700,7 +700,7 @@ mod tests {
         assert!(!memory.join(bad_digest.hex()).exists());
         fs_err::write(memory.join(bad_digest.hex()), b"").unwrap();
         load_hashed("bad", &bad).expect("a remembered digest is not validated again");
-        let _ = std::fs::remove_dir_all(&dir);
+        let _ = fs_err::remove_dir_all(&dir);
     }
 
     /// The validator named in the memory's directory is the one the workspace builds with.
