@@ -188,10 +188,36 @@ pub fn passphrase(purpose: &str, confirm: bool) -> Result<String> {
     Ok(p)
 }
 
-/// Prompts on the terminal and reads a line from it without echoing it.
+/// Prompts on stderr and reads a line from the terminal on stdin without echoing it. The
+/// terminal's settings are restored whatever happens, and the typed line is not shown.
+#[cfg(unix)]
 pub fn read_hidden(prompt: &str) -> Result<String> {
-    rpassword::prompt_password(format!("{prompt}: "))
-        .map_err(|e| EnvironmentError(format!("terminal: {e}")).into())
+    use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
+    let stdin = std::io::stdin();
+    let saved = tcgetattr(&stdin).map_err(|e| EnvironmentError(format!("terminal: {e}")))?;
+    let mut quiet = saved.clone();
+    quiet.local_modes.remove(LocalModes::ECHO);
+    quiet.local_modes.insert(LocalModes::ECHONL);
+    // Echo goes off before the prompt shows, and input typed ahead is kept (not flushed),
+    // so nothing typed after the prompt can be echoed or lost.
+    tcsetattr(&stdin, OptionalActions::Now, &quiet)
+        .map_err(|e| EnvironmentError(format!("terminal: {e}")))?;
+    eprint!("{prompt}: ");
+    let mut line = String::new();
+    let read = stdin.read_line(&mut line);
+    let restored = tcsetattr(&stdin, OptionalActions::Now, &saved);
+    read?;
+    restored.map_err(|e| EnvironmentError(format!("terminal: {e}")))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// Where there is no termios, the line is read as typed, and the prompt says it shows.
+#[cfg(not(unix))]
+pub fn read_hidden(prompt: &str) -> Result<String> {
+    eprint!("{prompt} (input is shown): ");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
 /// Loads a signing key by name (under `keys/`) or by path to an encrypted PEM.
