@@ -13,6 +13,7 @@
 //!   the `wasmtime-wasi-http` crate ships in its `wit/deps/`, so `wcomp new` can write a
 //!   `wasi:http/proxy` project's `wit/deps/` offline. WASI's WIT is never copied into this
 //!   repository: it comes with the crate that implements it, in step with the host.
+#![allow(clippy::disallowed_methods)] // a build script panics on any error, naming the path where it matters
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

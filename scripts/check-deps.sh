@@ -27,5 +27,16 @@ for banned in clap indicatif reqwest tokio; do
     status=1
   fi
 done
-[ $status -eq 0 ] && echo "ok: analysis and trust crates are free of runtimes and build tooling"
+# Every declared dependency is used (cargo-machete, installed by install-toolchains.sh).
+tools=${WCOMP_TOOLS_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/wcomp/tools}
+machete=$tools/cargo-machete/bin/cargo-machete
+if [ -x "$machete" ]; then
+  # The workspace's own crates and the examples (templates/ holds Cargo.toml files with
+  # placeholders, which are not packages).
+  "$machete" cli crates registry-server examples || status=1
+else
+  echo "error: cargo-machete is not installed; run scripts/install-toolchains.sh" >&2
+  status=1
+fi
+[ $status -eq 0 ] && echo "ok: analysis and trust crates are free of runtimes and build tooling, and no dependency is unused"
 exit $status

@@ -72,4 +72,10 @@ if ! "$tools/wit-bindgen/bin/wit-bindgen" --version 2>/dev/null | grep -q " $WIT
   cargo install --locked --quiet --root "$tools/wit-bindgen" --no-default-features --features c \
     "wit-bindgen-cli@$WIT_BINDGEN"
 fi
+# Unused-dependency check of scripts/check-deps.sh.
+CARGO_MACHETE=0.9.2
+if ! "$tools/cargo-machete/bin/cargo-machete" --version 2>/dev/null | grep -q "$CARGO_MACHETE"; then
+  echo "== cargo install cargo-machete@$CARGO_MACHETE into $tools/cargo-machete"
+  cargo install --locked --quiet --root "$tools/cargo-machete" cargo-machete --version "$CARGO_MACHETE"
+fi
 echo "toolchains ready"

@@ -2,6 +2,7 @@
 //! into the library crates; `printer` holds the shared output helpers.
 
 mod commands;
+mod env;
 mod ops;
 mod printer;
 

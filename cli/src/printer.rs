@@ -46,20 +46,46 @@ pub fn report_error(err: &anyhow::Error) {
     let _ = stderr.write_all(text.as_bytes());
 }
 
-/// The hint of the first error in the chain that has one.
-pub fn hint_of(err: &anyhow::Error) -> Option<String> {
-    err.chain().find_map(|e| {
-        if let Some(w) = e.downcast_ref::<wcomp_wasm::Error>() {
-            return w.hint();
-        }
-        if let Some(c) = e.downcast_ref::<wcomp_compose::Error>() {
-            return c.hint();
-        }
-        if let Some(h) = e.downcast_ref::<crate::ops::HintedError>() {
-            return Some(h.hint.clone());
-        }
-        e.downcast_ref::<wcomp_oci::Error>().and_then(|o| o.hint())
-    })
+pub use crate::commands::hint_of;
+
+/// One problem, as `validate`, `compose` and `build` print it: `- <message>` at `indent`,
+/// then what each side has, the details and the hints, four columns further in.
+pub fn problem(s: &mut String, p: &wcomp_wasm::Problem, indent: &str) {
+    s.push_str(&format!(
+        "{indent}{} {}\n",
+        paint(ERROR, "-"),
+        paint(BOLD, &p.message)
+    ));
+    let inner = format!("{indent}    ");
+    let (expects, has) = p.sides();
+    let width = expects.len().max(has.len());
+    if let Some(e) = &p.expected {
+        s.push_str(&format!(
+            "{inner}{}  {e}\n",
+            paint(DIM, format!("{expects:<width$}"))
+        ));
+    }
+    if let Some(f) = &p.found {
+        s.push_str(&format!(
+            "{inner}{}  {f}\n",
+            paint(DIM, format!("{has:<width$}"))
+        ));
+    }
+    for d in &p.details {
+        s.push_str(&format!("{inner}{d}\n"));
+    }
+    let hint = paint(NOTE, "hint");
+    match p.did_you_mean.as_slice() {
+        [] => {}
+        [one] => s.push_str(&format!("{inner}{hint}: did you mean {one}?\n")),
+        many => s.push_str(&format!(
+            "{inner}{hint}: did you mean one of {}?\n",
+            many.join(", ")
+        )),
+    }
+    if let Some(h) = &p.hint {
+        s.push_str(&format!("{inner}{hint}: {h}\n"));
+    }
 }
 
 /// Writes to stderr (warnings, notes), ignoring a closed pipe.

@@ -3,6 +3,7 @@
 //!
 //! Every test runs the real binary and checks its exit code, what it printed and, when it
 //! fails, that nothing was written.
+#![allow(clippy::disallowed_methods)] // tests set up files with std::fs directly
 
 mod common;
 

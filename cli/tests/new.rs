@@ -1,4 +1,5 @@
 //! `wcomp new` and `wcomp templates`: every refusal writes nothing.
+#![allow(clippy::disallowed_methods)] // tests set up files with std::fs directly
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -387,4 +388,25 @@ fn templates_list_json_has_parameters() {
         assert_eq!(params, ["name", "greeting"], "{t}");
         assert_eq!(t["origin"], "builtin");
     }
+}
+
+/// `templates list` lines up its columns: every language starts in one column and every
+/// description in another, however long the names are.
+#[test]
+fn templates_list_aligns_its_columns() {
+    let env = Env::new();
+    let o = env.wcomp(&["templates", "list"]);
+    assert!(o.status.success());
+    let text = String::from_utf8(o.stdout).unwrap();
+    let skip_spaces = |l: &str, from: usize| from + l[from..].len() - l[from..].trim_start().len();
+    let columns: Vec<(usize, usize)> = text
+        .lines()
+        .map(|l| {
+            let language = skip_spaces(l, l.find(' ').unwrap());
+            let description = skip_spaces(l, language + l[language..].find(' ').unwrap());
+            (language, description)
+        })
+        .collect();
+    assert!(columns.len() >= 8, "{text}");
+    assert!(columns.windows(2).all(|w| w[0] == w[1]), "{text}");
 }

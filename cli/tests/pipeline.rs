@@ -8,6 +8,7 @@
 //! Needs the Rust, Go and JavaScript toolchains (scripts/install-toolchains.sh) and, for
 //! the PostgreSQL half, a server whose URL is in `WCOMP_TEST_POSTGRES`
 //! (scripts/postgres.sh starts one). Under CI a missing piece is a failure.
+#![allow(clippy::disallowed_methods)] // tests set up files with std::fs directly
 
 mod common;
 mod toolchain;

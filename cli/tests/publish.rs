@@ -5,6 +5,7 @@
 //!
 //! Tools that are not installed (docker-registry, cosign) skip their tests with a note,
 //! unless `WCOMP_REQUIRE_INTEROP` (or `CI`) is set, where they fail.
+#![allow(clippy::disallowed_methods)] // tests set up files with std::fs directly
 
 mod common;
 

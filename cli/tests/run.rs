@@ -2,6 +2,7 @@
 //! functions trap), and `--invoke` on a small component written in WAT that really runs.
 //! The example pipeline (real toolchains, SQLite, PostgreSQL) is tested end to end
 //! elsewhere.
+#![allow(clippy::disallowed_methods)] // tests set up files with std::fs directly
 
 mod common;
 

@@ -4,6 +4,7 @@
 //!
 //! Needs Rust's wasm32-wasip2 target (scripts/install-toolchains.sh); under CI a missing
 //! target is a failure.
+#![allow(clippy::disallowed_methods)] // tests set up files with std::fs directly
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -2,6 +2,7 @@
 //! (tests/fixtures/http-guest, built with cargo for wasm32-wasip2) over real HTTP on
 //! loopback. Every hostile case (trap, endless loop, memory bomb, burst, huge body, slow
 //! headers, garbage) is followed by a normal request that must succeed.
+#![allow(clippy::disallowed_methods)] // tests set up files with std::fs directly
 
 mod common;
 

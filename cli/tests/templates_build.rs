@@ -4,6 +4,7 @@
 //!
 //! These need the language toolchains (scripts/install-toolchains.sh). Without one, the
 //! test says so and passes, except under CI (`CI` set), where a missing toolchain fails.
+#![allow(clippy::disallowed_methods)] // tests set up files with std::fs directly
 
 mod common;
 mod toolchain;
@@ -360,7 +361,8 @@ fn toolchain_failure_shows_its_output_in_full() {
 
 /// A project whose code implements another world than `wcomp.toml` declares builds, but
 /// `wcomp build` refuses the result and explains the difference in WIT (exit 1), and
-/// writes no output.
+/// writes no output. Its stderr is a pipe here and NO_COLOR is unset: the report has no
+/// colour codes.
 #[test]
 fn a_component_that_does_not_conform_to_the_declared_world_is_refused() {
     if !toolchain_ready("rust") {
@@ -390,10 +392,17 @@ fn a_component_that_does_not_conform_to_the_declared_world_is_refused() {
          export!(C);\n",
     )
     .unwrap();
-    let o = wcomp(&proj, &["build"]);
+    let o = Command::new(env!("CARGO_BIN_EXE_wcomp"))
+        .arg("build")
+        .current_dir(&proj)
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("does not conform to its world"), "{err}");
+    assert!(!err.contains("\x1b["), "no colour codes on a pipe: {err:?}");
     assert!(
         err.contains("acme:mismatch/greeter@0.1.0"),
         "the missing export is named: {err}"

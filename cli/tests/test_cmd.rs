@@ -1,6 +1,7 @@
 //! `wcomp test`: test files run against small components written in WAT that really
 //! compute and call their imports, answered by `returns` mocks and by a mock component;
 //! then every kind of bad input, each reported before any test runs (exit 2).
+#![allow(clippy::disallowed_methods)] // tests set up files with std::fs directly
 
 mod common;
 

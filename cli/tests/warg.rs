@@ -4,6 +4,7 @@
 //!
 //! warg-server comes from registry-server/scripts/install-test-deps.sh. Without it these
 //! tests skip with a note, unless `WCOMP_REQUIRE_INTEROP` (or `CI`) is set, where they fail.
+#![allow(clippy::disallowed_methods)] // tests set up files with std::fs directly
 
 mod common;
 

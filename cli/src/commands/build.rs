@@ -93,18 +93,9 @@ fn build_error(e: anyhow::Error) -> Result<u8, CliError> {
     if let Some(nc) = e.downcast_ref::<DoesNotConform>() {
         let mut text = format!("{}: {}\n", paint(crate::printer::ERROR, "error"), nc);
         for p in &nc.report.problems {
-            text.push_str(&format!("  - {}\n", p.message));
-            if let Some(x) = &p.expected {
-                text.push_str(&format!("      world expects:  {x}\n"));
-            }
-            if let Some(x) = &p.found {
-                text.push_str(&format!("      component has:  {x}\n"));
-            }
-            for d in &p.details {
-                text.push_str(&format!("      {d}\n"));
-            }
+            printer::problem(&mut text, p, "  ");
         }
-        eprint!("{text}");
+        printer::err(&text);
         return Ok(wcomp_core::exit::FAILURE);
     }
     if let Some(wcomp_compose::Error::Rejected(problems)) = e
@@ -113,20 +104,13 @@ fn build_error(e: anyhow::Error) -> Result<u8, CliError> {
     {
         let mut text = String::new();
         for p in problems {
-            super::compose::render_problem(&mut text, p);
+            printer::problem(&mut text, p, "");
         }
-        anstream::eprint!("{text}");
+        printer::err(&text);
     }
-    let environment = e.chain().any(|c| {
-        c.is::<crate::ops::EnvironmentError>()
-            || c.is::<crate::ops::HintedError>()
-            || c.downcast_ref::<wcomp_compose::Error>()
-                .is_some_and(|e| e.is_usage())
-    });
-    Err(if environment {
-        CliError::usage(e)
-    } else {
-        CliError::failure(e)
+    Err(CliError {
+        code: super::exit_code_of(&e, wcomp_core::exit::FAILURE),
+        error: e,
     })
 }
 
@@ -280,13 +264,10 @@ impl Opts {
                 #[serde(skip_serializing_if = "<[_]>::is_empty")]
                 compositions: &'a [crate::ops::compose_ws::Composed],
             }
-            let mut text = serde_json::to_string_pretty(&Out {
+            printer::json(&Out {
                 members: &built,
                 compositions: &composed,
-            })
-            .map_err(anyhow::Error::from)?;
-            text.push('\n');
-            printer::out(&text);
+            })?;
         } else {
             let mut s = String::new();
             for b in &built {

@@ -1,5 +1,5 @@
 use super::CliError;
-use crate::printer::{self, BOLD, DIM, ERROR, NOTE, OK, WARN, human_size, paint};
+use crate::printer::{self, BOLD, DIM, NOTE, OK, WARN, human_size, paint};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -140,7 +140,7 @@ impl Opts {
         };
         // Nothing is written when anything fails: the WAC file goes second, and the
         // component is taken back if it cannot be written.
-        let digest = crate::ops::write_atomically_with(&out, |file| Ok(encoded.write_to(file)?))
+        let digest = crate::ops::atomic::write_with(&out, |file| Ok(encoded.write_to(file)?))
             .map_err(|e| match e.downcast::<Error>() {
                 // A part's file changed while it was composed: the composition failed.
                 Ok(e) => self.report(e),
@@ -152,7 +152,7 @@ impl Opts {
         if let Some((path, text)) = wac
             && let Err(e) = write_atomic(path, text.as_bytes())
         {
-            let _ = std::fs::remove_file(&out);
+            let _ = fs_err::remove_file(&out);
             return Err(e);
         }
         // Large part files read in full this time are composed through stand-ins next time.
@@ -179,10 +179,7 @@ impl Opts {
                 exports,
                 wit,
             };
-            printer::out(&format!(
-                "{}\n",
-                serde_json::to_string_pretty(&json).expect("serialisable")
-            ));
+            printer::json(&json)?;
             return Ok(wcomp_core::exit::SUCCESS);
         }
         let mut s = format!(
@@ -266,6 +263,8 @@ impl Opts {
             ));
         }
         let path = Path::new(&self.input);
+        // The error names the path itself (`wcomp_wasm::Error::Read`).
+        #[allow(clippy::disallowed_methods)]
         let source = std::fs::read_to_string(path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 wcomp_wasm::Error::NotFound(path.to_path_buf())
@@ -323,29 +322,25 @@ impl Opts {
     }
 
     fn report(&self, e: Error) -> CliError {
-        let usage = e.is_usage();
+        let code = e.exit_code();
         if self.json {
             let problems = match &e {
                 Error::Rejected(p) => p.as_slice(),
                 _ => &[],
             };
-            printer::out(&format!(
-                "{}\n",
-                serde_json::to_string_pretty(&JsonError {
-                    schema: 1,
-                    error: e.to_string(),
-                    problems,
-                })
-                .expect("serialisable")
-            ));
+            let _ = printer::json(&JsonError {
+                schema: 1,
+                error: e.to_string(),
+                problems,
+            });
         }
         let e = match e {
             Error::Rejected(problems) if !self.json => {
                 let mut s = String::new();
                 for p in &problems {
-                    render_problem(&mut s, p);
+                    printer::problem(&mut s, p, "");
                 }
-                anstream::eprint!("{s}");
+                printer::err(&s);
                 let n = problems.len();
                 anyhow::anyhow!(
                     "cannot compose: {n} problem{} (nothing was written)",
@@ -354,11 +349,7 @@ impl Opts {
             }
             other => anyhow::Error::new(other),
         };
-        if usage {
-            CliError::usage(e)
-        } else {
-            CliError::failure(e)
-        }
+        CliError { code, error: e }
     }
 }
 
@@ -436,27 +427,7 @@ fn render_plan(s: &mut String, plan: &Plan, unified: &[&Unification], kept: &[&U
     }
 }
 
-pub(crate) fn render_problem(s: &mut String, p: &Problem) {
-    s.push_str(&format!(
-        "{} {}\n",
-        paint(ERROR, "-"),
-        paint(BOLD, &p.message)
-    ));
-    if let Some(e) = &p.expected {
-        s.push_str(&format!("    {} {e}\n", paint(DIM, "importer expects:")));
-    }
-    if let Some(f) = &p.found {
-        s.push_str(&format!("    {} {f}\n", paint(DIM, "exporter has:    ")));
-    }
-    for d in &p.details {
-        s.push_str(&format!("    {d}\n"));
-    }
-    if let Some(h) = &p.hint {
-        s.push_str(&format!("    {}: {h}\n", paint(NOTE, "hint")));
-    }
-}
-
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
-    crate::ops::write_atomically(path, bytes)
+    crate::ops::atomic::write(path, bytes)
         .map_err(|e| CliError::usage(e.context(format!("cannot write `{}`", path.display()))))
 }

@@ -93,9 +93,7 @@ impl Opts {
                 .collect()
         });
         if self.json {
-            let mut text = serde_json::to_string_pretty(&statuses).map_err(anyhow::Error::from)?;
-            text.push('\n');
-            printer::out(&text);
+            printer::json(&statuses)?;
         } else {
             let mut s = String::new();
             for st in &statuses {

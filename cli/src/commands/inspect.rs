@@ -49,10 +49,7 @@ impl Opts {
             }
         };
         if self.json {
-            let mut text =
-                serde_json::to_string_pretty(&inspection).map_err(anyhow::Error::from)?;
-            text.push('\n');
-            printer::out(&text);
+            printer::json(&inspection)?;
         } else {
             printer::out(&render(&inspection));
         }

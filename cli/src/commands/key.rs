@@ -194,8 +194,8 @@ fn agent(
         let quoted = socket.display().to_string().replace('\'', "'\\''");
         printer::out(&format!(
             "{}='{quoted}'; export {};\n",
-            agent::ENV_AGENT_SOCK,
-            agent::ENV_AGENT_SOCK
+            crate::env::AGENT_SOCK,
+            crate::env::AGENT_SOCK
         ));
         printer::err(&format!(
             "{} key agent holding {} on {}; stop it with Ctrl-C or `wcomp key agent --stop`\n",
@@ -252,7 +252,7 @@ fn store(
         private_key: private.display().to_string(),
     };
     if json {
-        print_json(&info)?;
+        printer::json(&info)?;
     } else {
         printer::out(&format!(
             "{} key `{}` ({}){}\n  private: {}\n  public:  {}\n",
@@ -314,7 +314,7 @@ fn list(dir: &std::path::Path, json: bool) -> Result<u8, CliError> {
         });
     }
     if json {
-        print_json(&serde_json::json!({"schema": 1, "keys": keys, "trusted": trusted}))?;
+        printer::json(&serde_json::json!({"schema": 1, "keys": keys, "trusted": trusted}))?;
         return Ok(0);
     }
     let mut s = String::new();
@@ -362,7 +362,7 @@ fn export(
     if cosign_private {
         let cfg = UserConfig::load(dir)?;
         let (key, _) = userconfig::load_signing_key(dir, &cfg, Some(&name))?;
-        let password = match std::env::var("COSIGN_PASSWORD") {
+        let password = match std::env::var(crate::env::COSIGN_PASSWORD) {
             Ok(p) => p,
             Err(_) => userconfig::passphrase(&format!("unlock key `{name}`"), false)?,
         };
@@ -391,7 +391,7 @@ fn import(
     }
     let pem = fs_err::read_to_string(file)
         .map_err(|e| CliError::usage(EnvironmentError(e.to_string())))?;
-    let password = match std::env::var("COSIGN_PASSWORD") {
+    let password = match std::env::var(crate::env::COSIGN_PASSWORD) {
         Ok(p) => p,
         Err(_) => {
             use std::io::IsTerminal as _;
@@ -442,11 +442,4 @@ fn trust(dir: &std::path::Path, pem: &std::path::Path, pattern: &str) -> Result<
         paint(NOTE, "note")
     ));
     Ok(0)
-}
-
-fn print_json(v: &impl Serialize) -> Result<(), CliError> {
-    let mut text = serde_json::to_string_pretty(v).map_err(anyhow::Error::from)?;
-    text.push('\n');
-    printer::out(&text);
-    Ok(())
 }

@@ -86,51 +86,116 @@ impl From<anyhow::Error> for CliError {
     }
 }
 
-/// The exit code for a library error about the thing being checked: missing or unreadable
-/// files are environment errors (2), bad contents are failures (1).
-pub fn subject_error(e: wcomp_wasm::Error) -> CliError {
-    match e {
-        wcomp_wasm::Error::NotFound(_) | wcomp_wasm::Error::Read { .. } => CliError::usage(e),
-        _ => CliError::failure(e),
+/// An error wcomp knows how to report: the exit code it maps to and, when there is one, a
+/// suggested fix (printed as `hint:`). The library crates' errors know both; this is the
+/// one place that maps them, and the CLI's own errors, to exit codes.
+pub trait Reported {
+    /// [`wcomp_core::exit::FAILURE`] when the operation ran and said no (the thing checked
+    /// is wrong, the registry refused), [`wcomp_core::exit::USAGE`] when it could not run.
+    fn exit_code(&self) -> u8;
+    fn hint(&self) -> Option<String> {
+        None
     }
 }
 
-/// The exit code for an error from the publishing commands: the thing checked is wrong
-/// or the registry said no (1), or the command could not run (2).
-pub fn op_error(e: anyhow::Error) -> CliError {
-    use crate::ops::{EnvironmentError, deps::LockError, publish::BadInput, verify::Failure};
-    if e.downcast_ref::<Failure>().is_some()
-        || e.downcast_ref::<BadInput>().is_some()
-        || e.downcast_ref::<LockError>().is_some()
-    {
-        return CliError::failure(e);
+use crate::ops::{EnvironmentError, HintedError, deps::LockError, publish::BadInput};
+use wcomp_core::exit::{FAILURE, USAGE};
+
+/// The library errors know their exit code and hint.
+macro_rules! library_errors {
+    ($($t:ty),*) => {$(
+        impl Reported for $t {
+            fn exit_code(&self) -> u8 {
+                <$t>::exit_code(self)
+            }
+            fn hint(&self) -> Option<String> {
+                <$t>::hint(self)
+            }
+        }
+    )*};
+}
+library_errors!(wcomp_wasm::Error, wcomp_compose::Error, wcomp_oci::Error);
+
+/// The CLI's own errors that fail an operation that ran (exit 1).
+macro_rules! failures {
+    ($($t:ty),*) => {$(
+        impl Reported for $t {
+            fn exit_code(&self) -> u8 {
+                FAILURE
+            }
+        }
+    )*};
+}
+failures!(crate::ops::verify::Failure, BadInput, LockError);
+#[cfg(feature = "warg")]
+failures!(crate::ops::warg::Refused);
+
+impl Reported for EnvironmentError {
+    fn exit_code(&self) -> u8 {
+        USAGE
     }
+}
+
+impl Reported for HintedError {
+    fn exit_code(&self) -> u8 {
+        USAGE
+    }
+    fn hint(&self) -> Option<String> {
+        Some(self.hint.clone())
+    }
+}
+
+/// `e` as one of the errors wcomp knows, if it is one.
+fn as_reported<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a dyn Reported> {
+    macro_rules! first_of {
+        ($($t:ty),*) => {$(
+            if let Some(r) = e.downcast_ref::<$t>() {
+                return Some(r);
+            }
+        )*};
+    }
+    first_of!(
+        wcomp_wasm::Error,
+        wcomp_compose::Error,
+        wcomp_oci::Error,
+        crate::ops::verify::Failure,
+        BadInput,
+        LockError,
+        EnvironmentError,
+        HintedError
+    );
     #[cfg(feature = "warg")]
-    if e.downcast_ref::<crate::ops::warg::Refused>().is_some() {
-        return CliError::failure(e);
+    first_of!(crate::ops::warg::Refused);
+    None
+}
+
+/// The exit code of the first error in `e`'s chain that knows its own, or `default`.
+pub fn exit_code_of(e: &anyhow::Error, default: u8) -> u8 {
+    e.chain()
+        .find_map(as_reported)
+        .map_or(default, |r| r.exit_code())
+}
+
+/// The hint of the first error in `e`'s chain that has one.
+pub fn hint_of(e: &anyhow::Error) -> Option<String> {
+    e.chain().filter_map(as_reported).find_map(|r| r.hint())
+}
+
+/// A library error about the thing being checked, with the exit code it maps to.
+pub fn subject_error(e: wcomp_wasm::Error) -> CliError {
+    CliError {
+        code: e.exit_code(),
+        error: e.into(),
     }
-    if e.downcast_ref::<EnvironmentError>().is_some()
-        || e.downcast_ref::<crate::ops::HintedError>().is_some()
-    {
-        return CliError::usage(e);
+}
+
+/// An error from the publishing commands: the thing checked is wrong or the registry said
+/// no (1), or the command could not run (2, also for errors that do not say).
+pub fn op_error(e: anyhow::Error) -> CliError {
+    CliError {
+        code: exit_code_of(&e, USAGE),
+        error: e,
     }
-    if let Some(w) = e.downcast_ref::<wcomp_wasm::Error>() {
-        return match w {
-            wcomp_wasm::Error::NotFound(_) | wcomp_wasm::Error::Read { .. } => CliError::usage(e),
-            _ => CliError::failure(e),
-        };
-    }
-    if let Some(o) = e.downcast_ref::<wcomp_oci::Error>() {
-        return match o {
-            wcomp_oci::Error::NotFound(_)
-            | wcomp_oci::Error::Unauthorized { .. }
-            | wcomp_oci::Error::Status { .. }
-            | wcomp_oci::Error::DigestMismatch { .. }
-            | wcomp_oci::Error::Malformed { .. } => CliError::failure(e),
-            _ => CliError::usage(e),
-        };
-    }
-    CliError::usage(e)
 }
 
 /// Like [`op_error`]; with `--json`, a failed check is also printed on stdout as
@@ -147,69 +212,10 @@ pub fn op_error_json(e: anyhow::Error, json: bool) -> CliError {
     op_error(e)
 }
 
-/// Generates [`Cli::parse_fast`] and [`fast_command`] for every command: one list, so a
-/// command cannot be left out of one and not the other.
-macro_rules! commands {
-    ($($name:literal => $variant:ident($opts:ty)),* $(,)?) => {
-        /// The one command `name`, built alone, as the full tree builds it: its
-        /// arguments and subcommands (the about text and help come from the full tree).
-        fn fast_command(name: &str) -> Option<clap::Command> {
-            match name {
-                $($name => Some(<$opts as clap::Args>::augment_args(clap::Command::new($name))),)*
-                _ => None,
-            }
-        }
-
-        impl Cli {
-            fn parse_fast(name: &str, args: &[std::ffi::OsString]) -> Option<Cli> {
-                let matches = fast_command(name)?.try_get_matches_from(args).ok()?;
-                let command = match name {
-                    $($name => Command::$variant(
-                        <$opts as clap::FromArgMatches>::from_arg_matches(&matches).ok()?,
-                    ),)*
-                    _ => return None,
-                };
-                Some(Cli { command })
-            }
-        }
-    };
-}
-
-commands! {
-    "new" => New(new::Opts),
-    "templates" => Templates(templates::Opts),
-    "build" => Build(build::Opts),
-    "compose" => Compose(compose::Opts),
-    "doctor" => Doctor(doctor::Opts),
-    "inspect" => Inspect(inspect::Opts),
-    "validate" => Validate(validate::Opts),
-    "run" => Run(run::Opts),
-    "serve" => Serve(serve::Opts),
-    "test" => Test(test::Opts),
-    "key" => Key(key::Opts),
-    "login" => Login(login::Opts),
-    "publish" => Publish(publish::Opts),
-    "pull" => Pull(pull::Opts),
-    "verify" => Verify(verify::Opts),
-    "wit" => Wit(wit::Opts),
-}
-
 impl Cli {
-    /// Parses the command line. Building clap's whole tree (every command, its arguments
-    /// and help) costs about 0.3 ms, as much as composing two small components, so the
-    /// command named first is parsed on its own. Anything that does not parse that way
-    /// (help, `--version`, a mistake, an unknown command) is parsed again with the full
-    /// tree, which reports it exactly as before.
+    /// Parses the command line.
     pub fn parse_args() -> Result<Cli, clap::Error> {
-        let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-        if let Some(cli) = args
-            .get(1)
-            .and_then(|name| name.to_str())
-            .and_then(|name| Cli::parse_fast(name, &args[1..]))
-        {
-            return Ok(cli);
-        }
-        <Cli as clap::Parser>::try_parse_from(args)
+        <Cli as clap::Parser>::try_parse()
     }
 
     pub fn run(self) -> Result<u8, CliError> {
@@ -240,68 +246,5 @@ mod tests {
     fn clap_definition_is_consistent() {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
-    }
-
-    /// Each command parsed on its own (`Cli::parse_args`' fast path) is the full tree's
-    /// command: the same arguments, spelled and required alike, and the same subcommands.
-    #[test]
-    fn every_command_parsed_alone_is_the_full_trees() {
-        use clap::CommandFactory;
-        fn shape(c: &clap::Command) -> Vec<String> {
-            let mut out: Vec<String> = c
-                .get_arguments()
-                .filter(|a| !matches!(a.get_id().as_str(), "help" | "version"))
-                .map(|a| {
-                    format!(
-                        "{} --{:?} -{:?} required={} takes={:?} env={:?}",
-                        a.get_id(),
-                        a.get_long(),
-                        a.get_short(),
-                        a.is_required_set(),
-                        a.get_num_args(),
-                        a.get_env(),
-                    )
-                })
-                .collect();
-            for sub in c.get_subcommands() {
-                out.push(format!("subcommand {}", sub.get_name()));
-                out.extend(shape(sub).into_iter().map(|l| format!("  {l}")));
-            }
-            out.sort();
-            out
-        }
-        let full = super::Cli::command();
-        // A command parsed alone would not see arguments given to `wcomp` itself.
-        let top: Vec<&str> = full
-            .get_arguments()
-            .map(|a| a.get_id().as_str())
-            .filter(|id| !matches!(*id, "help" | "version"))
-            .collect();
-        assert!(
-            top.is_empty(),
-            "`wcomp` itself takes {top:?}: parse_fast must learn them"
-        );
-        let names: Vec<&str> = full.get_subcommands().map(|c| c.get_name()).collect();
-        assert!(names.len() >= 14, "{names:?}");
-        for sub in full.get_subcommands() {
-            let alone = super::fast_command(sub.get_name())
-                .unwrap_or_else(|| panic!("`{}` has no fast path", sub.get_name()));
-            assert_eq!(shape(&alone), shape(sub), "`{}`", sub.get_name());
-        }
-    }
-
-    /// What the fast path cannot parse is left to the full tree, which reports it.
-    #[test]
-    fn help_versions_and_mistakes_go_to_the_full_tree() {
-        let args = |a: &[&str]| a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
-        let parses = |a: &[&str]| super::Cli::parse_fast(a[0], &args(a)).is_some();
-        assert!(parses(&[
-            "compose", "a.wasm", "--plug", "b.wasm", "-o", "out.wasm"
-        ]));
-        assert!(parses(&["validate", "c.wasm"]));
-        assert!(!parses(&["compose", "--help"]));
-        assert!(!parses(&["compose", "--version"]));
-        assert!(!parses(&["compose", "a.wasm", "--no-such-flag"]));
-        assert!(!parses(&["composee", "a.wasm"]));
     }
 }

@@ -102,10 +102,7 @@ impl Opts {
         match run(&spec) {
             Ok(Outcome::Returned(values)) => {
                 if self.json {
-                    printer::out(&format!(
-                        "{}\n",
-                        serde_json::to_string_pretty(&values).expect("serialisable")
-                    ));
+                    printer::json(&values)?;
                 } else {
                     for v in values {
                         printer::out(&format!("{v}\n"));

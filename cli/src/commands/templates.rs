@@ -58,31 +58,29 @@ fn to_json(t: &Template) -> TemplateJson<'_> {
     }
 }
 
-fn json_out(v: &impl serde::Serialize) -> Result<(), CliError> {
-    let mut text = serde_json::to_string_pretty(v).map_err(anyhow::Error::from)?;
-    text.push('\n');
-    printer::out(&text);
-    Ok(())
-}
-
 impl Opts {
     pub fn run(self) -> Result<u8, CliError> {
         match self.command {
             Sub::List { json } => {
                 let all = templates::all().map_err(CliError::usage)?;
                 if json {
-                    json_out(&all.iter().map(to_json).collect::<Vec<_>>())?;
+                    printer::json(&all.iter().map(to_json).collect::<Vec<_>>())?;
                 } else {
+                    // Padded before painting: the painted value ignores widths.
+                    let width = |f: fn(&templates::Template) -> &str| {
+                        all.iter().map(|t| f(t).chars().count()).max().unwrap_or(0)
+                    };
+                    let name_width = width(|t| &t.manifest.name);
+                    let language_width = width(|t| &t.manifest.language);
                     let mut s = String::new();
                     for t in &all {
                         let origin = match t.origin {
                             Origin::Builtin => "",
                             Origin::User => " (user)",
                         };
-                        // Padded before painting: the painted value ignores widths.
                         s.push_str(&format!(
-                            "{} {:<11} {}{}\n",
-                            paint(BOLD, format!("{:<12}", t.manifest.name)),
+                            "{}  {:<language_width$}  {}{}\n",
+                            paint(BOLD, format!("{:<name_width$}", t.manifest.name)),
                             t.manifest.language,
                             t.manifest.description,
                             paint(DIM, origin)
@@ -94,7 +92,7 @@ impl Opts {
             Sub::Show { name, json } => {
                 let t = templates::find(&name).map_err(CliError::usage)?;
                 if json {
-                    json_out(&to_json(&t))?;
+                    printer::json(&to_json(&t))?;
                 } else {
                     let mut s = format!(
                         "{} ({}): {}\n\nparameters:\n",

@@ -131,13 +131,10 @@ impl Opts {
         let files = test::discover(paths).map_err(CliError::usage)?;
         let loader = test::Loader::new()?;
         // Files are loaded side by side: compiling their components is the slow part.
-        let loaded: Vec<_> = std::thread::scope(|s| {
-            let handles: Vec<_> = files.iter().map(|f| s.spawn(|| loader.load(f))).collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("a loading thread panicked"))
-                .collect()
-        });
+        let loaded: Vec<_> = {
+            use rayon::prelude::*;
+            files.par_iter().map(|f| loader.load(f)).collect()
+        };
         let mut suites = Vec::new();
         let mut invalid = 0;
         for loaded in loaded {
@@ -191,7 +188,7 @@ impl Opts {
         }
         if let Some(path) = &self.junit {
             let xml = test::junit::render(&outcomes, describe);
-            crate::ops::write_atomically(path, xml.as_bytes()).map_err(CliError::usage)?;
+            crate::ops::atomic::write(path, xml.as_bytes()).map_err(CliError::usage)?;
         }
         Ok(totals)
     }

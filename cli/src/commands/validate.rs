@@ -1,8 +1,8 @@
 use super::CliError;
-use crate::printer::{self, BOLD, DIM, ERROR, NOTE, OK, WARN, paint};
+use crate::printer::{self, ERROR, NOTE, OK, WARN, paint};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use wcomp_wasm::check::{self, Options, Problem, Report, World};
+use wcomp_wasm::check::{self, Options, Report, World};
 use wcomp_wasm::input::{self, BinaryKind, Content, InputPath};
 use wcomp_wasm::wit::WitPackage;
 
@@ -122,9 +122,7 @@ impl Opts {
                 strict_versions: self.strict_versions,
                 results: &outcomes,
             };
-            let mut text = serde_json::to_string_pretty(&out).map_err(anyhow::Error::from)?;
-            text.push('\n');
-            printer::out(&text);
+            printer::json(&out)?;
         } else {
             printer::out(&render(&outcomes, &world_name));
         }
@@ -140,35 +138,10 @@ fn check_all(
     world: wcomp_wasm::wit_parser::WorldId,
     options: Options,
 ) -> Vec<Outcome> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(paths.len())
-        .max(1);
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut results: Vec<Option<Outcome>> = (0..paths.len()).map(|_| None).collect();
-    std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(path) = paths.get(i) else { break };
-                        done.push((i, check_one(path, pkg, world, options)));
-                    }
-                    done
-                })
-            })
-            .collect();
-        for w in workers {
-            for (i, outcome) in w.join().expect("validation thread panicked") {
-                results[i] = Some(outcome);
-            }
-        }
-    });
-    results
-        .into_iter()
-        .map(|o| o.expect("every component checked"))
+    use rayon::prelude::*;
+    paths
+        .par_iter()
+        .map(|path| check_one(path, pkg, world, options))
         .collect()
 }
 
@@ -266,7 +239,8 @@ fn render(outcomes: &[Outcome], world: &str) -> String {
                     if n == 1 { "" } else { "s" }
                 ));
                 for p in &report.problems {
-                    render_problem(&mut s, p);
+                    s.push('\n');
+                    printer::problem(&mut s, p, "  ");
                 }
                 if !report.version_notes.is_empty() {
                     s.push('\n');
@@ -307,35 +281,6 @@ fn render(outcomes: &[Outcome], world: &str) -> String {
         s.push('\n');
     }
     s
-}
-
-fn render_problem(s: &mut String, p: &Problem) {
-    s.push_str(&format!(
-        "\n  {} {}\n",
-        paint(ERROR, "-"),
-        paint(BOLD, &p.message)
-    ));
-    if let Some(e) = &p.expected {
-        s.push_str(&format!("      {} {e}\n", paint(DIM, "world expects: ")));
-    }
-    if let Some(f) = &p.found {
-        s.push_str(&format!("      {} {f}\n", paint(DIM, "component has: ")));
-    }
-    for d in &p.details {
-        s.push_str(&format!("      {d}\n"));
-    }
-    match p.did_you_mean.as_slice() {
-        [] => {}
-        [one] => s.push_str(&format!(
-            "      {}: did you mean {one}?\n",
-            paint(NOTE, "hint")
-        )),
-        many => s.push_str(&format!(
-            "      {}: did you mean one of {}?\n",
-            paint(NOTE, "hint"),
-            many.join(", ")
-        )),
-    }
 }
 
 fn render_notes(s: &mut String, report: &Report) {

@@ -15,6 +15,7 @@
 //! (the peer's credentials, SO_PEERCRED, against the socket's owner).
 
 use super::EnvironmentError;
+use crate::env::AGENT_SOCK as ENV_AGENT_SOCK;
 use anyhow::{Context as _, Result};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -24,9 +25,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use wcomp_trust::{KeyPair, PublicKey, Signer};
-
-/// Overrides where clients and `wcomp key agent` find the socket.
-pub const ENV_AGENT_SOCK: &str = "WCOMP_AGENT_SOCK";
 
 /// The agent's socket: `WCOMP_AGENT_SOCK`, else `agent.sock` in the config dir.
 pub fn socket_path(config_dir: &Path) -> PathBuf {
@@ -107,7 +105,7 @@ pub fn find(socket: &Path, public: &PublicKey) -> Option<AgentKey> {
 /// on it our agent, not a stand-in another user put on a shared path.
 fn owned_by_us(socket: &Path) -> bool {
     use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
-    std::fs::symlink_metadata(socket).is_ok_and(|m| {
+    fs_err::symlink_metadata(socket).is_ok_and(|m| {
         m.file_type().is_socket()
             && m.uid() == rustix::process::geteuid().as_raw()
             && m.mode() & 0o077 == 0
@@ -213,8 +211,8 @@ struct RemoveOnDrop {
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
         use std::os::unix::fs::MetadataExt as _;
-        if std::fs::symlink_metadata(&self.path).is_ok_and(|m| (m.dev(), m.ino()) == self.id) {
-            let _ = std::fs::remove_file(&self.path);
+        if fs_err::symlink_metadata(&self.path).is_ok_and(|m| (m.dev(), m.ino()) == self.id) {
+            let _ = fs_err::remove_file(&self.path);
         }
     }
 }
@@ -337,7 +335,7 @@ mod tests {
         };
         rx.recv().unwrap();
         use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(&socket).unwrap().permissions().mode();
+        let mode = fs_err::metadata(&socket).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
 
         let listed = request(&socket, &json!({"op": "list"})).unwrap();
@@ -373,7 +371,7 @@ mod tests {
         let (mine, theirs) = (KeyPair::generate(), KeyPair::generate());
         let claimed = mine.public().key_id();
         let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
-        std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600)).unwrap();
+        fs_err::set_permissions(&socket, std::fs::Permissions::from_mode(0o600)).unwrap();
         let impostor = std::thread::spawn(move || {
             for _ in 0..2 {
                 let (stream, _) = listener.accept().unwrap();
@@ -402,7 +400,7 @@ mod tests {
         );
         impostor.join().unwrap();
         // A socket others may use is not trusted at all.
-        std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666)).unwrap();
+        fs_err::set_permissions(&socket, std::fs::Permissions::from_mode(0o666)).unwrap();
         assert!(find(&socket, &mine.public()).is_none());
     }
 }

@@ -152,7 +152,7 @@ struct Stamp {
 
 /// Size and modification time (ns since the epoch) of a file.
 fn file_fingerprint(path: &Path) -> Option<(u64, u128)> {
-    let meta = std::fs::metadata(path).ok()?;
+    let meta = fs_err::metadata(path).ok()?;
     let mtime = meta
         .modified()
         .ok()?
@@ -253,7 +253,7 @@ fn build_project(
         }
         .into());
     }
-    super::write_atomically(&output, &bytes)?;
+    super::atomic::write(&output, &bytes)?;
     // The build may have created files (Cargo.lock): key the stamp on the tree as it is now.
     let key = cache_key(dir, &tc, &output, &comp.wit)?;
     let (output_len, output_mtime_ns) = file_fingerprint(&output)
@@ -265,7 +265,7 @@ fn build_project(
         output_len,
         output_mtime_ns,
     };
-    super::write_atomically(&stamp_path, &serde_json::to_vec_pretty(&stamp)?)?;
+    super::atomic::write(&stamp_path, &serde_json::to_vec_pretty(&stamp)?)?;
     Ok(Built {
         name,
         version: pkg.version.clone(),
@@ -278,7 +278,7 @@ fn build_project(
 }
 
 fn read_stamp(path: &Path) -> Option<Stamp> {
-    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+    serde_json::from_slice(&fs_err::read(path).ok()?).ok()
 }
 
 /// Directories that hold build outputs or dependencies, not sources (also ignored by

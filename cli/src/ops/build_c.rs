@@ -89,7 +89,7 @@ pub fn wit_bindgen_hint() -> String {
 
 /// Finds the compiler, its sysroot and wit-bindgen without running anything.
 pub fn locate(language: Language) -> Result<CToolchain> {
-    let (clang, clangxx, sysroot) = match std::env::var_os("WASI_SDK_PATH") {
+    let (clang, clangxx, sysroot) = match std::env::var_os(crate::env::WASI_SDK_PATH) {
         Some(sdk) if !sdk.is_empty() => {
             let sdk = PathBuf::from(sdk);
             let bin = sdk.join("bin");

@@ -85,6 +85,7 @@ pub struct GoToolchain {
     reason = "wcomp finds go through ops::toolchain; tests/build_go.rs uses this"
 )]
 pub fn find_go() -> Result<GoToolchain> {
+    // `crate::env::PATH`, spelled out: tests/build_go.rs compiles this file on its own.
     find_go_in(std::env::var_os("PATH").unwrap_or_default().as_os_str())
 }
 

@@ -109,7 +109,7 @@ pub fn compose(
             .ok()
             .and_then(|b| serde_json::from_slice::<Stamp>(&b).ok())
         && stamp.key == key
-        && std::fs::metadata(&output).map(|m| m.len()).ok() == Some(stamp.output_len)
+        && fs_err::metadata(&output).map(|m| m.len()).ok() == Some(stamp.output_len)
     {
         return Ok(Composed {
             size: stamp.output_len,
@@ -149,9 +149,9 @@ pub fn compose(
     )?;
     let imports: std::collections::BTreeSet<String> = encoded.imports.iter().cloned().collect();
     let (unified, _) = wcomp_compose::encode::unified_in(&plan, &imports);
-    super::write_atomically_with(&output, |file| Ok(encoded.write_to(file)?))?;
+    super::atomic::write_with(&output, |file| Ok(encoded.write_to(file)?))?;
     wcomp_compose::standin::remember(&parts);
-    super::write_atomically(
+    super::atomic::write(
         &stamp_path,
         &serde_json::to_vec_pretty(&Stamp {
             key,

@@ -21,6 +21,7 @@ use super::EnvironmentError;
 use super::pull;
 use super::registry;
 use super::userconfig::{self, UserConfig};
+use crate::env::CACHE_DIR as ENV_CACHE_DIR;
 use anyhow::{Context as _, Result, bail};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -28,7 +29,6 @@ use std::path::{Path, PathBuf};
 use wcomp_core::Digest;
 use wcomp_oci::reference::{PackageName, Reference};
 
-pub const ENV_CACHE_DIR: &str = "WCOMP_CACHE_DIR";
 pub const LOCK_FILE: &str = "wcomp.lock";
 
 #[derive(Debug, Deserialize)]
@@ -254,7 +254,7 @@ pub fn fetch(opts: &Options) -> Result<Fetched> {
         let as_wit = deps_dir.join(dir_name(&pkg));
         let dest = match opts.layout {
             Layout::Wasm => {
-                write_atomic(&as_wasm, &bytes)?;
+                super::atomic::write(&as_wasm, &bytes)?;
                 if as_wit.join("package.wit").is_file() {
                     fs_err::remove_dir_all(&as_wit)?;
                 }
@@ -287,9 +287,7 @@ pub fn fetch(opts: &Options) -> Result<Fetched> {
             "# Written by `wcomp wit fetch`; pins every WIT dependency. Commit it.\n{}",
             toml::to_string_pretty(&new_lock).context("failed to encode wcomp.lock")?
         );
-        let tmp = opts.project.join(".wcomp.lock.tmp");
-        fs_err::write(&tmp, text)?;
-        fs_err::rename(&tmp, &lock_path)?;
+        super::atomic::write(&lock_path, text.as_bytes())?;
     }
     Ok(Fetched {
         schema: 1,
@@ -304,17 +302,6 @@ fn dir_name(pkg: &PackageName) -> String {
         Some(v) => format!("{}-{}-{v}", pkg.namespace, pkg.name),
         None => format!("{}-{}", pkg.namespace, pkg.name),
     }
-}
-
-fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<()> {
-    let file_name = dest
-        .file_name()
-        .expect("deps paths have a file name")
-        .to_string_lossy();
-    let tmp = dest.with_file_name(format!(".{file_name}.tmp"));
-    fs_err::write(&tmp, bytes)?;
-    fs_err::rename(&tmp, dest)?;
-    Ok(())
 }
 
 /// Prints the WIT package in `bytes`, and each package it depends on, as
@@ -340,7 +327,7 @@ fn write_wit(deps_dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
             version: n.version.as_ref().map(|v| v.to_string()),
         }));
         fs_err::create_dir_all(&dir)?;
-        write_atomic(
+        super::atomic::write(
             &dir.join("package.wit"),
             printer.output.to_string().as_bytes(),
         )?;

@@ -312,10 +312,10 @@ pub fn quoted(names: &[String]) -> String {
 /// `$WCOMP_CACHE_DIR/wasmtime`, else the user cache dir's `wcomp/wasmtime`;
 /// `WCOMP_NO_CACHE=1` turns the cache off.
 pub fn compile_cache_dir() -> Option<std::path::PathBuf> {
-    if std::env::var_os("WCOMP_NO_CACHE").is_some() {
+    if std::env::var_os(crate::env::NO_CACHE).is_some() {
         return None;
     }
-    let base = match std::env::var_os("WCOMP_CACHE_DIR") {
+    let base = match std::env::var_os(crate::env::CACHE_DIR) {
         Some(d) => std::path::PathBuf::from(d),
         None => dirs::cache_dir()?.join("wcomp"),
     };

@@ -79,7 +79,7 @@ fn all_small_files(specs: &[(Option<String>, String)]) -> bool {
         if wcomp_compose::part::is_reference(path) {
             return false;
         }
-        match std::fs::metadata(path) {
+        match fs_err::metadata(path) {
             Ok(m) => total += m.len(),
             Err(_) => return false,
         }

@@ -3,7 +3,7 @@
 use super::registry;
 use super::userconfig::{self, UserConfig};
 use super::verify::{self, Failure, Keys, Verdict};
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use serde::Serialize;
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -77,20 +77,7 @@ pub fn run(opts: Options, progress: &dyn Reporter) -> Result<Pulled> {
             None => None,
         };
         let mut temp = match &target {
-            Some(t) => {
-                let parent = t
-                    .parent()
-                    .filter(|p| !p.as_os_str().is_empty())
-                    .map_or_else(|| PathBuf::from("."), PathBuf::from);
-                Some(
-                    tempfile::Builder::new()
-                        .prefix(".wcomp-pull-")
-                        .tempfile_in(&parent)
-                        .with_context(|| {
-                            format!("failed to create a file in {}", parent.display())
-                        })?,
-                )
-            }
+            Some(t) => Some(crate::ops::atomic::temp_beside(t)?),
             None => None,
         };
         // The layer downloads while the signatures and attestations are checked; the
@@ -165,7 +152,7 @@ pub fn run(opts: Options, progress: &dyn Reporter) -> Result<Pulled> {
 
         // 3. Only now does the file appear under its name.
         if let (Some(t), Some(target)) = (temp, &target) {
-            persist(t, target)?;
+            crate::ops::atomic::persist(t, target)?;
             out.output = Some(target.display().to_string());
         }
         Ok(out)
@@ -181,19 +168,4 @@ fn default_name(repo: &str, layer: &wcomp_oci::manifest::Descriptor) -> String {
         Some(t) => t.clone(),
         None => format!("{}.wasm", repo.rsplit('/').next().unwrap_or("component")),
     }
-}
-
-/// Moves a fully checked temporary file to `target` as an ordinary file (tempfile creates
-/// them 0600; a pulled component is readable like any other file).
-pub(crate) fn persist(t: tempfile::NamedTempFile, target: &std::path::Path) -> Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        t.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .with_context(|| format!("failed to write {}", target.display()))?;
-    }
-    t.persist(target)
-        .with_context(|| format!("failed to write {}", target.display()))?;
-    Ok(())
 }

@@ -1,7 +1,8 @@
 //! From what the user typed to a registry client: OCI references, wkg-style package names
 //! resolved through the user config or `.well-known/wasm-pkg/registry.json`, credentials.
 
-use super::userconfig::{ENV_REGISTRY, UserConfig};
+use super::userconfig::UserConfig;
+use crate::env::REGISTRY as ENV_REGISTRY;
 use anyhow::Result;
 use std::path::Path;
 use wcomp_oci::client::{Client, Options};

@@ -549,7 +549,7 @@ async fn watch(server: Arc<Server>) {
         }
     };
     let stamp = |p: &Path| -> Option<(SystemTime, u64, u64)> {
-        let m = std::fs::metadata(p).ok()?;
+        let m = fs_err::metadata(p).ok()?;
         #[cfg(unix)]
         let ino = std::os::unix::fs::MetadataExt::ino(&m);
         #[cfg(not(unix))]

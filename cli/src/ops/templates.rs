@@ -81,7 +81,7 @@ pub struct Template {
 
 /// The directory user templates are stored in.
 pub fn user_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("WCOMP_CONFIG_DIR") {
+    if let Some(dir) = std::env::var_os(crate::env::CONFIG_DIR) {
         return Some(PathBuf::from(dir).join("templates"));
     }
     dirs::config_dir().map(|d| d.join("wcomp").join("templates"))

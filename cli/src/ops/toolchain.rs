@@ -21,7 +21,7 @@ pub struct Toolchain {
 /// Where wcomp installs tools it manages (componentize-js, wit-bindgen-cli):
 /// `$WCOMP_TOOLS_DIR`, or `~/.local/share/wcomp/tools`.
 pub fn tools_dir() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("WCOMP_TOOLS_DIR") {
+    if let Some(d) = std::env::var_os(crate::env::TOOLS_DIR) {
         return Some(PathBuf::from(d));
     }
     dirs::data_local_dir().map(|d| d.join("wcomp").join("tools"))
@@ -29,7 +29,7 @@ pub fn tools_dir() -> Option<PathBuf> {
 
 /// The first `name` on PATH.
 pub fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
+    let path = std::env::var_os(crate::env::PATH)?;
     std::env::split_paths(&path)
         .map(|dir| dir.join(name))
         .find(|p| p.is_file())
@@ -48,7 +48,7 @@ fn identity(programs: &[PathBuf]) -> String {
     programs
         .iter()
         .map(|p| {
-            let meta = std::fs::metadata(p).ok();
+            let meta = fs_err::metadata(p).ok();
             let mtime = meta
                 .as_ref()
                 .and_then(|m| m.modified().ok())

@@ -18,17 +18,13 @@
 //! ```
 
 use super::EnvironmentError;
+use crate::env::{CONFIG_DIR as ENV_CONFIG_DIR, KEY_PASSWORD as ENV_KEY_PASSWORD};
 use anyhow::{Context as _, Result, bail};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use wcomp_trust::policy::{Policy, Unsigned};
 use wcomp_trust::{KeyPair, PublicKey};
-
-/// Environment variables read by the publishing commands.
-pub const ENV_CONFIG_DIR: &str = "WCOMP_CONFIG_DIR";
-pub const ENV_KEY_PASSWORD: &str = "WCOMP_KEY_PASSWORD";
-pub const ENV_REGISTRY: &str = "WCOMP_REGISTRY";
 
 pub fn config_dir() -> Result<PathBuf> {
     if let Some(d) = std::env::var_os(ENV_CONFIG_DIR) {

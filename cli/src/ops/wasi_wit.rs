@@ -27,11 +27,11 @@ mod tests {
         let mut resolve = wit_parser::Resolve::default();
         let dir = tempfile::tempdir().unwrap();
         let deps = dir.path().join("deps");
-        std::fs::create_dir(&deps).unwrap();
+        fs_err::create_dir(&deps).unwrap();
         for (path, text) in deps_files() {
-            std::fs::write(dir.path().join(path.trim_start_matches("wit/")), text).unwrap();
+            fs_err::write(dir.path().join(path.trim_start_matches("wit/")), text).unwrap();
         }
-        std::fs::write(
+        fs_err::write(
             dir.path().join("world.wit"),
             format!("package a:b;\nworld w {{ include wasi:http/proxy@{HTTP_VERSION}; }}\n"),
         )

@@ -97,7 +97,7 @@ impl Watcher {
     }
 
     fn hash_tree(&self, dir: &Path, out: &mut HashMap<PathBuf, u64>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
+        let Ok(entries) = fs_err::read_dir(dir) else {
             return;
         };
         for entry in entries.flatten() {
@@ -158,7 +158,7 @@ pub struct Snapshot(HashMap<PathBuf, u64>);
 
 /// A hash of a file's contents; `None` when it cannot be read (deleted).
 fn hash_file(path: &Path) -> Option<u64> {
-    let bytes = std::fs::read(path).ok()?;
+    let bytes = fs_err::read(path).ok()?;
     let mut h = DefaultHasher::new();
     bytes.hash(&mut h);
     Some(h.finish())
@@ -171,18 +171,18 @@ mod tests {
     #[test]
     fn quick_saves_make_one_round_and_outputs_none() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("src")).unwrap();
-        std::fs::create_dir_all(dir.path().join("build")).unwrap();
+        fs_err::create_dir_all(dir.path().join("src")).unwrap();
+        fs_err::create_dir_all(dir.path().join("build")).unwrap();
         let w = Watcher::new(dir.path()).unwrap();
         let writer = {
             let root = dir.path().to_path_buf();
             std::thread::spawn(move || {
-                std::fs::write(root.join("build/out.wasm"), b"x").unwrap();
+                fs_err::write(root.join("build/out.wasm"), b"x").unwrap();
                 for i in 0..3 {
-                    std::fs::write(root.join("src/lib.rs"), format!("{i}")).unwrap();
+                    fs_err::write(root.join("src/lib.rs"), format!("{i}")).unwrap();
                     std::thread::sleep(Duration::from_millis(30));
                 }
-                std::fs::write(root.join("src/lib.rs~"), b"backup").unwrap();
+                fs_err::write(root.join("src/lib.rs~"), b"backup").unwrap();
             })
         };
         let changed = w.next_round(Vec::new()).unwrap();
@@ -193,16 +193,16 @@ mod tests {
     #[test]
     fn a_save_during_a_round_is_kept_and_a_rewrite_of_the_same_bytes_is_not() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("src")).unwrap();
-        std::fs::write(dir.path().join("src/lib.rs"), b"one").unwrap();
-        std::fs::write(dir.path().join("Cargo.lock"), b"lock").unwrap();
+        fs_err::create_dir_all(dir.path().join("src")).unwrap();
+        fs_err::write(dir.path().join("src/lib.rs"), b"one").unwrap();
+        fs_err::write(dir.path().join("Cargo.lock"), b"lock").unwrap();
         let w = Watcher::new(dir.path()).unwrap();
         let before = w.snapshot();
         // What a build does (rewrites the lock file unchanged) and what a user does
         // meanwhile (saves a source file).
-        std::fs::write(dir.path().join("Cargo.lock"), b"lock").unwrap();
-        std::fs::write(dir.path().join("src/lib.rs"), b"two").unwrap();
-        std::fs::write(dir.path().join("src/new.rs"), b"new").unwrap();
+        fs_err::write(dir.path().join("Cargo.lock"), b"lock").unwrap();
+        fs_err::write(dir.path().join("src/lib.rs"), b"two").unwrap();
+        fs_err::write(dir.path().join("src/new.rs"), b"new").unwrap();
         std::thread::sleep(Duration::from_millis(300));
         let pending = w.changed_since(&before);
         assert_eq!(

@@ -9,6 +9,7 @@
 //!   ([`wcomp_wasm::provenance`]).
 //! - [`wac`]: composition from a WAC file, and writing a plan as WAC.
 
+pub mod atomic;
 pub mod encode;
 pub mod part;
 pub mod plan;
@@ -20,7 +21,7 @@ pub mod wac;
 pub use part::Part;
 pub use plan::{ManualWire, Options, Plan, plan};
 
-use serde::Serialize;
+pub use wcomp_wasm::{Problem, ProblemKind};
 
 /// Why a composition was refused.
 #[derive(Debug, thiserror::Error)]
@@ -83,25 +84,22 @@ pub enum Error {
 }
 
 impl Error {
-    /// Whether the error is about how wcomp was invoked (exit 2) rather than about the
-    /// components (exit 1).
-    pub fn is_usage(&self) -> bool {
+    /// The exit code the error maps to: how wcomp was invoked or the environment
+    /// ([`wcomp_core::exit::USAGE`]), or the components ([`wcomp_core::exit::FAILURE`]).
+    pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Wasm(e) => matches!(
-                e,
-                wcomp_wasm::Error::NotFound(_) | wcomp_wasm::Error::Read { .. }
-            ),
+            Error::Wasm(e) => e.exit_code(),
             Error::BadPartName(_)
             | Error::DuplicatePart(_)
             | Error::BadWire(_)
             | Error::WacSyntax { .. }
             | Error::MissingDep { .. }
-            | Error::Write(_) => true,
+            | Error::Write(_) => wcomp_core::exit::USAGE,
             Error::Rejected(_)
             | Error::WacResolve { .. }
             | Error::Encode(_)
             | Error::Changed { .. }
-            | Error::Fetch { .. } => false,
+            | Error::Fetch { .. } => wcomp_core::exit::FAILURE,
         }
     }
 
@@ -125,59 +123,5 @@ fn summary(problems: &[Problem]) -> String {
     match problems {
         [one] => one.message.clone(),
         many => format!("the composition has {} problems", many.len()),
-    }
-}
-
-/// What kind of problem a [`Problem`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ProblemKind {
-    /// Several parts could satisfy one import.
-    Ambiguous,
-    /// A plug nothing imports from.
-    UnusedPlug,
-    /// The wiring forms a cycle.
-    Cycle,
-    /// The export's types differ from what the import expects.
-    TypeMismatch,
-    /// Imports left over in a composition that must have none.
-    OpenImport,
-}
-
-/// One reason a composition cannot be made, in WIT terms.
-#[derive(Debug, Clone, Serialize)]
-pub struct Problem {
-    pub kind: ProblemKind,
-    pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub member: Option<String>,
-    /// What the importer expects, as WIT.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expected: Option<String>,
-    /// What the exporter has, as WIT.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub found: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub details: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub hint: Option<String>,
-}
-
-impl Problem {
-    pub fn new(kind: ProblemKind, message: String) -> Problem {
-        Problem {
-            kind,
-            message,
-            member: None,
-            expected: None,
-            found: None,
-            details: Vec::new(),
-            hint: None,
-        }
-    }
-
-    pub fn hint(mut self, hint: impl Into<String>) -> Problem {
-        self.hint = Some(hint.into());
-        self
     }
 }

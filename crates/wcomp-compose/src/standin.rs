@@ -134,6 +134,8 @@ pub(crate) enum Opened {
 pub(crate) fn open(path: &Path) -> Result<Opened, wcomp_wasm::Error> {
     let read_at = SystemTime::now();
     let failed = |e| wcomp_wasm::input::read_error(path, e);
+    // The error names the path itself (`wcomp_wasm::Error::Read`).
+    #[allow(clippy::disallowed_methods)]
     let file = File::open(path).map_err(failed)?;
     let stamp = Stamp::of(&file).filter(|s| s.size > LARGE as u64);
     if let Some(stamp) = &stamp
@@ -169,7 +171,7 @@ fn dirs() -> Option<(PathBuf, PathBuf)> {
 /// The stand-in and digest of a file with `stamp`, when all three are remembered.
 fn recall(stamp: &Stamp) -> Option<(Vec<u8>, Digest)> {
     let (files, stand_ins) = dirs()?;
-    let line = std::fs::read_to_string(files.join(stamp.key())).ok()?;
+    let line = fs_err::read_to_string(files.join(stamp.key())).ok()?;
     let (_, digest) = line.trim_end().rsplit_once(' ')?;
     let digest: Digest = digest.parse().ok()?;
     if line != stamp.line(&digest) {
@@ -178,7 +180,7 @@ fn recall(stamp: &Stamp) -> Option<(Vec<u8>, Digest)> {
     if !wcomp_wasm::component::remembered_valid(&digest) {
         return None;
     }
-    let stand_in = std::fs::read(stand_ins.join(format!("{}.wasm", digest.hex()))).ok()?;
+    let stand_in = fs_err::read(stand_ins.join(format!("{}.wasm", digest.hex()))).ok()?;
     wcomp_wasm::component::stands_in_for(&stand_in, &digest).then_some((stand_in, digest))
 }
 
@@ -202,25 +204,15 @@ pub fn remember(parts: &[Part]) {
             let Some(bytes) = wcomp_wasm::component::stand_in(&p.bytes, digest) else {
                 continue;
             };
-            if write(&stand_ins, &stored, &bytes).is_err() {
+            if crate::atomic::write(&stored, &bytes).is_err() {
                 continue;
             }
         }
-        let _ = write(
-            &files,
+        let _ = crate::atomic::write(
             &files.join(seen.stamp.key()),
             seen.stamp.line(digest).as_bytes(),
         );
     }
-}
-
-/// Writes `bytes` to `path` in `dir` through a temporary file, so that a reader finds the
-/// whole content or none.
-fn write(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut tmp, bytes)?;
-    tmp.persist(path).map(drop).map_err(|e| e.error)
 }
 
 /// Where an original goes in an output: at byte `at` of the bytes around the originals.
@@ -289,7 +281,7 @@ pub(crate) fn cut(output: &[u8], parts: &[&Part]) -> Result<(Vec<u8>, Vec<Splice
                 original.size()
             ))
         })?;
-        wcomp_wasm::component::write_leb(&mut around, len);
+        wasm_encoder::Encode::encode(&len, &mut around);
         let original = original.try_clone().map_err(|e| {
             Error::Encode(format!("part `{}` cannot be read again: {e}", part.name))
         })?;
@@ -330,7 +322,7 @@ pub(crate) fn write_output(
     let memo = output_memo(around, splices);
     let known = memo
         .as_ref()
-        .and_then(|m| std::fs::read_to_string(m).ok())
+        .and_then(|m| fs_err::read_to_string(m).ok())
         .and_then(|d| d.trim_end().parse::<Digest>().ok());
     std::thread::scope(|scope| {
         let hashing = known.is_none().then(|| {
@@ -381,10 +373,8 @@ pub(crate) fn write_output(
                 return Err(s.changed());
             }
         }
-        if let (Some(memo), None) = (&memo, &known)
-            && let Some(dir) = memo.parent()
-        {
-            let _ = write(dir, memo, format!("{digest}\n").as_bytes());
+        if let (Some(memo), None) = (&memo, &known) {
+            let _ = crate::atomic::write(memo, format!("{digest}\n").as_bytes());
         }
         Ok(digest)
     })
@@ -416,6 +406,7 @@ fn read_at(_: &File, _: &mut [u8], _: u64) -> std::io::Result<usize> {
 }
 
 #[cfg(all(test, unix))]
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use super::*;
 
@@ -443,7 +434,7 @@ mod tests {
         Splice {
             at,
             part: "big".to_string(),
-            digest: Digest::sha256(&std::fs::read(path).unwrap()),
+            digest: Digest::sha256(&fs_err::read(path).unwrap()),
             original: Original {
                 stamp: Stamp::of(&file).unwrap(),
                 file,
@@ -458,14 +449,14 @@ mod tests {
     fn originals_are_copied_in_place_and_checked() {
         let dir = tempfile::tempdir().unwrap();
         let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-        std::fs::write(&a, vec![7u8; 3 << 20]).unwrap();
-        std::fs::write(&b, b"second").unwrap();
+        fs_err::write(&a, vec![7u8; 3 << 20]).unwrap();
+        fs_err::write(&b, b"second").unwrap();
         let around = b"head|middle|tail";
         let splices = [splice(&a, 5), splice(&b, 12)];
         let out_path = dir.path().join("out");
         let mut out = File::create(&out_path).unwrap();
         let digest = write_output(around, &splices, &mut out).unwrap();
-        let written = std::fs::read(&out_path).unwrap();
+        let written = fs_err::read(&out_path).unwrap();
         let mut expected = b"head|".to_vec();
         expected.extend(vec![7u8; 3 << 20]);
         expected.extend_from_slice(b"middle|second");
@@ -473,7 +464,7 @@ mod tests {
         assert!(written == expected, "the originals in their places");
         assert_eq!(digest, Digest::sha256(&expected));
 
-        std::fs::write(&b, b"second, longer").unwrap();
+        fs_err::write(&b, b"second, longer").unwrap();
         let mut out = File::create(&out_path).unwrap();
         let e = write_output(around, &splices, &mut out).unwrap_err();
         assert!(

@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 
 pub const ENV_USER: &str = "WCOMP_REGISTRY_USER";
 pub const ENV_PASSWORD: &str = "WCOMP_REGISTRY_PASSWORD";
+/// Where Docker's `config.json` is read from (default `~/.docker`).
+pub const ENV_DOCKER_CONFIG: &str = "DOCKER_CONFIG";
 
 /// A user name and a password or token. `Debug` never shows the password.
 #[derive(Clone, PartialEq, Eq)]
@@ -54,7 +56,7 @@ pub fn wcomp_credentials_file(config_dir: &Path) -> PathBuf {
 }
 
 fn docker_config_file() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("DOCKER_CONFIG") {
+    if let Some(d) = std::env::var_os(ENV_DOCKER_CONFIG) {
         return Some(PathBuf::from(d).join("config.json"));
     }
     dirs::home_dir().map(|h| h.join(".docker").join("config.json"))
@@ -205,7 +207,7 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            let mode = fs_err::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         assert_eq!(from_file(&path, "localhost:5000"), Some(c.clone()));

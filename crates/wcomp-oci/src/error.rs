@@ -60,6 +60,22 @@ impl Error {
         }
     }
 
+    /// The exit code the error maps to: the registry answered and said no, or what it
+    /// sent is wrong ([`wcomp_core::exit::FAILURE`]), or the request could not be made
+    /// ([`wcomp_core::exit::USAGE`]).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::NotFound(_)
+            | Error::Unauthorized { .. }
+            | Error::Status { .. }
+            | Error::DigestMismatch { .. }
+            | Error::Malformed { .. } => wcomp_core::exit::FAILURE,
+            Error::Reference { .. } | Error::Http { .. } | Error::Io { .. } => {
+                wcomp_core::exit::USAGE
+            }
+        }
+    }
+
     /// A suggestion for the likely fix.
     pub fn hint(&self) -> Option<String> {
         match self {

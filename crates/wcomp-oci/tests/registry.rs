@@ -1,4 +1,5 @@
 //! The client against the real `wcomp-registry` over real HTTP on a loopback port.
+#![allow(clippy::disallowed_methods)] // tests set up files with std::fs directly
 
 use wcomp_core::Digest;
 use wcomp_oci::auth::Credentials;

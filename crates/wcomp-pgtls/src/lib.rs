@@ -182,13 +182,13 @@ mod tests {
     #[test]
     fn a_ca_file_without_certificates_is_refused() {
         let dir = std::env::temp_dir().join(format!("wcomp-pgtls-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        fs_err::create_dir_all(&dir).unwrap();
         let empty = dir.join("empty.pem");
-        std::fs::write(&empty, "not a certificate\n").unwrap();
+        fs_err::write(&empty, "not a certificate\n").unwrap();
         let err = RustlsConnect::new(Some(&empty)).err().unwrap();
         assert!(err.contains("holds no PEM certificate"), "{err}");
         assert!(RustlsConnect::new(Some(&dir.join("missing.pem"))).is_err());
         assert!(RustlsConnect::new(None).is_ok());
-        let _ = std::fs::remove_dir_all(&dir);
+        let _ = fs_err::remove_dir_all(&dir);
     }
 }

@@ -12,7 +12,6 @@
 //! (XSalsa20-Poly1305) of the PKCS#8 DER private key.
 
 use crate::{Error, KeyPair};
-use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use crypto_secretbox::aead::{Aead as _, KeyInit as _};
 use crypto_secretbox::{Nonce, XSalsa20Poly1305};
@@ -123,25 +122,19 @@ impl KeyPair {
             ciphertext,
         };
         let json = serde_json::to_vec(&sealed).map_err(|e| Error::Encrypt(e.to_string()))?;
-        let body = STANDARD.encode(json);
-        let mut pem = format!("-----BEGIN {COSIGN_PEM_LABEL}-----\n");
-        for line in body.as_bytes().chunks(64) {
-            pem.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
-            pem.push('\n');
-        }
-        pem.push_str(&format!("-----END {COSIGN_PEM_LABEL}-----\n"));
-        Ok(pem)
+        pem_rfc7468::encode_string(COSIGN_PEM_LABEL, pem_rfc7468::LineEnding::LF, &json)
+            .map_err(|e| Error::Encrypt(e.to_string()))
     }
 
     /// Reads a private key written by `cosign generate-key-pair` (or [`Self::to_cosign_pem`]).
     pub fn from_cosign_pem(pem: &str, password: &str) -> Result<KeyPair, Error> {
-        let body = [COSIGN_PEM_LABEL, OLD_COSIGN_PEM_LABEL]
+        // The block may sit among other text; the armour is pem-rfc7468's to read.
+        let block = [COSIGN_PEM_LABEL, OLD_COSIGN_PEM_LABEL]
             .iter()
             .find_map(|label| {
-                let begin = format!("-----BEGIN {label}-----");
+                let start = pem.find(&format!("-----BEGIN {label}-----"))?;
                 let end = format!("-----END {label}-----");
-                let start = pem.find(&begin)? + begin.len();
-                let stop = start + pem[start..].find(&end)?;
+                let stop = start + pem[start..].find(&end)? + end.len();
                 Some(&pem[start..stop])
             })
             .ok_or_else(|| {
@@ -149,10 +142,8 @@ impl KeyPair {
                     "no `-----BEGIN {COSIGN_PEM_LABEL}-----` block (is it a cosign key?)"
                 ))
             })?;
-        let compact: String = body.chars().filter(|c| !c.is_whitespace()).collect();
-        let json = STANDARD
-            .decode(compact)
-            .map_err(|e| malformed(format!("base64: {e}")))?;
+        let (_, json) = pem_rfc7468::decode_vec(block.as_bytes())
+            .map_err(|e| malformed(format!("PEM: {e}")))?;
         let sealed: Sealed =
             serde_json::from_slice(&json).map_err(|e| malformed(format!("JSON: {e}")))?;
         if sealed.kdf.name != "scrypt" || sealed.cipher.name != "nacl/secretbox" {

@@ -44,61 +44,7 @@ pub struct Options {
     pub allow_wasi: bool,
 }
 
-/// Whether a name is something the component imports or exports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Direction {
-    Import,
-    Export,
-}
-
-/// What kind of mismatch a [`Problem`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ProblemKind {
-    /// The component imports something the world does not provide.
-    UnsatisfiedImport,
-    /// The world requires an export the component does not have.
-    MissingExport,
-    /// The same interface is there, at a version that does not match.
-    VersionMismatch,
-    /// The same name is an interface on one side and a function (or type) on the other.
-    KindMismatch,
-    /// An interface lacks a function the other side needs.
-    MissingFunction,
-    /// A function is there with a different signature.
-    FunctionMismatch,
-    /// An interface lacks a type the other side needs.
-    MissingType,
-    /// A named type is there with a different definition.
-    TypeMismatch,
-}
-
-/// One reason a component does not conform, in WIT terms.
-#[derive(Debug, Clone, Serialize)]
-pub struct Problem {
-    pub kind: ProblemKind,
-    pub direction: Direction,
-    /// The world-level name: `wasi:cli/environment@0.2.6`, or a plain name.
-    pub item: String,
-    /// The function or type inside `item` the problem is about.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub member: Option<String>,
-    /// One sentence saying what is wrong.
-    pub message: String,
-    /// What the world declares, as WIT.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expected: Option<String>,
-    /// What the component has, as WIT.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub found: Option<String>,
-    /// Precise differences (which parameter, which field).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub details: Vec<String>,
-    /// Near misses on the other side.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub did_you_mean: Vec<String>,
-}
+pub use crate::problem::{Direction, Problem, ProblemKind};
 
 /// An interface matched at a different but semver-compatible version.
 #[derive(Debug, Clone, Serialize)]
@@ -415,8 +361,9 @@ impl<'a> Checker<'a> {
             (ci, wi) => {
                 self.push(Problem {
                     kind: ProblemKind::KindMismatch,
-                    direction: dir,
-                    item: item.clone(),
+                    direction: Some(dir),
+                    hint: None,
+                    item: Some(item.clone()),
                     member: None,
                     message: format!(
                         "`{item}` is {} {} in the world but {} {} in the component",
@@ -482,8 +429,9 @@ impl<'a> Checker<'a> {
             }
             self.push(Problem {
                 kind: ProblemKind::VersionMismatch,
-                direction: dir,
-                item: needle.name.clone(),
+                direction: Some(dir),
+                hint: None,
+                item: Some(needle.name.clone()),
                 member: None,
                 message,
                 expected: None,
@@ -530,8 +478,9 @@ impl<'a> Checker<'a> {
         };
         self.push(Problem {
             kind,
-            direction: dir,
-            item: needle.name.clone(),
+            direction: Some(dir),
+            hint: None,
+            item: Some(needle.name.clone()),
             member: None,
             message,
             expected,
@@ -597,8 +546,9 @@ impl<'a> Checker<'a> {
                     };
                     self.push(Problem {
                         kind: ProblemKind::MissingType,
-                        direction: dir,
-                        item: item.to_string(),
+                        direction: Some(dir),
+                        hint: None,
+                        item: Some(item.to_string()),
                         member: Some(name.clone()),
                         message,
                         expected,
@@ -654,8 +604,9 @@ impl<'a> Checker<'a> {
                     };
                     self.push(Problem {
                         kind: ProblemKind::MissingFunction,
-                        direction: dir,
-                        item: item.to_string(),
+                        direction: Some(dir),
+                        hint: None,
+                        item: Some(item.to_string()),
                         member: Some(label),
                         message,
                         expected: expected_side.then(|| sig.clone()),
@@ -693,8 +644,9 @@ impl<'a> Checker<'a> {
         }
         let idx = self.push(Problem {
             kind: ProblemKind::TypeMismatch,
-            direction: dir,
-            item: item.to_string(),
+            direction: Some(dir),
+            hint: None,
+            item: Some(item.to_string()),
             member: Some(name.clone()),
             message: format!(
                 "{kind} `{name}` in `{item}` differs between the world and the component"
@@ -796,8 +748,9 @@ impl<'a> Checker<'a> {
         }
         self.push(Problem {
             kind: ProblemKind::FunctionMismatch,
-            direction: dir,
-            item: item.to_string(),
+            direction: Some(dir),
+            hint: None,
+            item: Some(item.to_string()),
             member: in_interface.map(|()| label.clone()),
             message: match in_interface {
                 Some(()) => format!("function `{label}` in `{item}` has a different signature"),

@@ -536,16 +536,13 @@ pub fn stand_in(bytes: &[u8], digest: &Digest) -> Option<Vec<u8>> {
 
 /// Appends a custom section named `name` holding `data` (below 4 GiB).
 pub fn append_custom_section(out: &mut Vec<u8>, name: &str, data: &[u8]) {
-    let mut payload = Vec::with_capacity(name.len() + data.len() + 5);
-    write_leb(&mut payload, name.len() as u32);
-    payload.extend_from_slice(name.as_bytes());
-    payload.extend_from_slice(data);
-    out.push(0); // custom section id
-    write_leb(
-        out,
-        u32::try_from(payload.len()).expect("a custom section below 4 GiB"),
-    );
-    out.extend_from_slice(&payload);
+    use wasm_encoder::{CustomSection, Encode as _, Section as _};
+    let section = CustomSection {
+        name: name.into(),
+        data: data.into(),
+    };
+    out.push(section.id());
+    section.encode(out);
 }
 
 /// Whether `stand_in` ends with the section [`stand_in`] writes for `digest`: a stored
@@ -557,6 +554,7 @@ pub fn stands_in_for(stand_in: &[u8], digest: &Digest) -> bool {
 }
 
 fn rewrite_sections(mut rest: &[u8], out: &mut Vec<u8>, component: bool) -> Option<()> {
+    use wasm_encoder::Encode as _;
     const CUSTOM: u8 = 0;
     const CORE_MODULE: u8 = 1;
     const COMPONENT: u8 = 4;
@@ -587,8 +585,7 @@ fn rewrite_sections(mut rest: &[u8], out: &mut Vec<u8>, component: bool) -> Opti
         match replaced {
             Some(p) => {
                 out.push(id);
-                write_leb(out, p.len() as u32);
-                out.extend_from_slice(&p);
+                p.encode(out);
             }
             None => out.extend_from_slice(&rest[..end]),
         }
@@ -599,9 +596,10 @@ fn rewrite_sections(mut rest: &[u8], out: &mut Vec<u8>, component: bool) -> Opti
 
 /// As many function bodies, each `unreachable`: valid for any signature.
 fn unreachable_code_section(payload: &[u8]) -> Option<Vec<u8>> {
+    use wasm_encoder::Encode as _;
     let (count, _) = read_leb(payload)?;
     let mut out = Vec::with_capacity(count as usize * 4 + 5);
-    write_leb(&mut out, count);
+    count.encode(&mut out);
     for _ in 0..count {
         // size 3: no locals, `unreachable`, `end`
         out.extend_from_slice(&[3, 0, 0x00, 0x0b]);
@@ -609,28 +607,11 @@ fn unreachable_code_section(payload: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// An unsigned LEB128 at the start of `bytes`, and how many bytes it takes.
 fn read_leb(bytes: &[u8]) -> Option<(u32, usize)> {
-    let mut value: u32 = 0;
-    for (i, &b) in bytes.iter().take(5).enumerate() {
-        value |= u32::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            return Some((value, i + 1));
-        }
-    }
-    None
-}
-
-/// Appends `value` as unsigned LEB128.
-pub fn write_leb(out: &mut Vec<u8>, mut value: u32) {
-    loop {
-        let byte = (value & 0x7f) as u8;
-        value >>= 7;
-        if value == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
+    let mut reader = wasmparser::BinaryReader::new(bytes, 0);
+    let value = reader.read_var_u32().ok()?;
+    Some((value, reader.current_position()))
 }
 
 #[cfg(test)]
@@ -719,7 +700,7 @@ mod tests {
         assert!(!memory.join(bad_digest.hex()).exists());
         fs_err::write(memory.join(bad_digest.hex()), b"").unwrap();
         load_hashed("bad", &bad).expect("a remembered digest is not validated again");
-        let _ = std::fs::remove_dir_all(&dir);
+        let _ = fs_err::remove_dir_all(&dir);
     }
 
     /// The validator named in the memory's directory is the one the workspace builds with.

@@ -70,6 +70,16 @@ pub enum Error {
 }
 
 impl Error {
+    /// The exit code the error maps to: a missing or unreadable file is an environment
+    /// error ([`wcomp_core::exit::USAGE`]), bad contents are a failure
+    /// ([`wcomp_core::exit::FAILURE`]).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::NotFound(_) | Error::Read { .. } => wcomp_core::exit::USAGE,
+            _ => wcomp_core::exit::FAILURE,
+        }
+    }
+
     /// A suggestion for the likely fix, when there is one.
     pub fn hint(&self) -> Option<String> {
         match self {

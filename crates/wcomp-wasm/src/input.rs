@@ -56,6 +56,8 @@ impl InputPath {
 
 /// Reads a file, mapping "not found" to its own error so the message is short.
 pub fn read_file(path: &Path) -> Result<Vec<u8>, Error> {
+    // The error names the path itself (`Error::Read`).
+    #[allow(clippy::disallowed_methods)]
     std::fs::read(path).map_err(|e| read_error(path, e))
 }
 

@@ -12,6 +12,7 @@
 //! - [`inspect`]: the facts `wcomp inspect` reports (kind, size, digest, world, metadata).
 //! - [`check`]: does a component conform to a world? Produces [`check::Report`], whose
 //!   problems are phrased in WIT terms.
+//! - [`problem`]: one reason something does not fit, shared by the check and composition.
 //! - [`render`]: small WIT renderers for types and functions used in explanations.
 //! - [`names`]: interface names, versions and the semver-compatibility rule.
 //! - [`provenance`]: the record of parts a composed component carries.
@@ -22,11 +23,13 @@ mod error;
 pub mod input;
 pub mod inspect;
 pub mod names;
+pub mod problem;
 pub mod provenance;
 pub mod render;
 pub mod wit;
 
 pub use error::Error;
+pub use problem::{Direction, Problem, ProblemKind};
 
 /// Re-exported so users of this crate name the same `Resolve` and ids.
 pub use wit_parser;

@@ -196,8 +196,8 @@ mod tests {
             "target/f.test.toml",
         ] {
             let p = root.join(f);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, "").unwrap();
+            fs_err::create_dir_all(p.parent().unwrap()).unwrap();
+            fs_err::write(p, "").unwrap();
         }
         let found = discover(&[root.to_path_buf()]).unwrap();
         let names: Vec<_> = found

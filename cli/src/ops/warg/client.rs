@@ -522,17 +522,7 @@ fn check_signer(
 
 /// Into a temporary file beside the target, renamed only now that every check passed.
 fn write(target: &Path, bytes: &[u8]) -> Result<()> {
-    let parent = target
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map_or_else(|| PathBuf::from("."), PathBuf::from);
-    let mut t = tempfile::Builder::new()
-        .prefix(".wcomp-pull-")
-        .tempfile_in(&parent)
-        .with_context(|| format!("failed to create a file in {}", parent.display()))?;
-    std::io::Write::write_all(&mut t, bytes)
-        .with_context(|| format!("failed to write {}", target.display()))?;
-    crate::ops::pull::persist(t, target)
+    crate::ops::atomic::write(target, bytes)
 }
 
 #[cfg(test)]
