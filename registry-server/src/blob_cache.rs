@@ -118,7 +118,7 @@ impl BlobCache {
             e.size
         };
         let path = self.dir.join(&name);
-        let file = match std::fs::File::open(&path) {
+        let file = match fs_err::File::open(&path).map(|f| f.into_parts().0) {
             Ok(f) if f.metadata().is_ok_and(|m| m.len() == size) => f,
             // Removed or changed behind the index's back: forget it, read from storage.
             _ => {
@@ -143,8 +143,8 @@ impl BlobCache {
         let scratch = self
             .dir
             .join(format!("{SCRATCH_PREFIX}{}", uuid::Uuid::new_v4().simple()));
-        let file = match std::fs::File::create(&scratch) {
-            Ok(f) => tokio::fs::File::from_std(f),
+        let file = match fs_err::File::create(&scratch) {
+            Ok(f) => tokio::fs::File::from_std(f.into_parts().0),
             Err(e) => {
                 tracing::warn!(error = %e, dir = %self.dir.display(), "blob cache: cannot write");
                 return inner;
@@ -174,6 +174,16 @@ impl BlobCache {
                         c.written += chunk.len() as u64;
                         if c.file.write_all(&chunk).await.is_err() {
                             st.copy = None;
+                        }
+                    }
+                    // The last bytes: keep the copy before handing them on. An HTTP server
+                    // that sent Content-Length bytes may drop the body without asking for
+                    // its end, and a mismatch must replace these bytes with an error.
+                    if st.copy.as_ref().is_some_and(|c| c.written >= st.size) {
+                        st.done = true;
+                        let c = st.copy.take().expect("checked above");
+                        if let Err(e) = st.cache.keep(c, &st.digest, st.size).await {
+                            return Some((Err(e), st));
                         }
                     }
                     Some((Ok(chunk), st))
@@ -371,6 +381,33 @@ mod tests {
         let d = digest(&data);
         let _ = collect(cache.fill(&d, data.len() as u64 + 1, stream_of(&data))).await;
         assert!(files(dir.path()).is_empty());
+    }
+
+    /// A reader that takes exactly the blob's bytes and never asks for the end of the
+    /// stream (as an HTTP server does once Content-Length bytes are sent) still leaves
+    /// the copy in the cache.
+    #[tokio::test]
+    async fn a_reader_that_stops_at_the_last_byte_fills_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = BlobCache::open(dir.path(), 1 << 20).unwrap();
+        let data = b"exactly this many bytes".repeat(5);
+        let d = digest(&data);
+        let mut s = cache.fill(&d, data.len() as u64, stream_of(&data));
+        let mut got = Vec::new();
+        while got.len() < data.len() {
+            got.extend_from_slice(&s.next().await.unwrap().unwrap());
+        }
+        drop(s);
+        assert_eq!(got, data);
+        assert_eq!(collect(cache.get(&d, None).unwrap()).await.unwrap(), data);
+        // A mismatch shows in place of the last bytes.
+        let wrong = digest(b"something else");
+        let mut s = cache.fill(&wrong, data.len() as u64, stream_of(&data));
+        let mut last = None;
+        for _ in 0..data.len().div_ceil(7) {
+            last = s.next().await;
+        }
+        assert!(last.unwrap().is_err());
     }
 
     #[tokio::test]

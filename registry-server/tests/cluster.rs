@@ -74,19 +74,19 @@ impl Cluster {
 
     fn replica(&self, i: usize) -> String {
         let port =
-            std::fs::read_to_string(self.dir.path().join(format!("replica-{i}.port"))).unwrap();
+            fs_err::read_to_string(self.dir.path().join(format!("replica-{i}.port"))).unwrap();
         format!("http://127.0.0.1:{}", port.trim())
     }
 
     fn kill_9(&self, i: usize) {
         let pidfile = self.dir.path().join(format!("replica-{i}.pid"));
-        let pid = std::fs::read_to_string(&pidfile).unwrap();
+        let pid = fs_err::read_to_string(&pidfile).unwrap();
         let st = Command::new("kill")
             .args(["-9", pid.trim()])
             .status()
             .unwrap();
         assert!(st.success());
-        std::fs::remove_file(pidfile).unwrap();
+        fs_err::remove_file(pidfile).unwrap();
     }
 
     fn gc(&self, grace: i64) -> String {

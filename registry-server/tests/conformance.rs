@@ -24,7 +24,7 @@ fn suite_built() -> bool {
     let dir = std::env::var_os("WCOMP_TEST_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target-tools/bin"));
-    std::fs::read_dir(dir).is_ok_and(|entries| {
+    fs_err::read_dir(dir).is_ok_and(|entries| {
         entries.flatten().any(|e| {
             e.file_name()
                 .to_string_lossy()

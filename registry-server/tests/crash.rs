@@ -185,14 +185,14 @@ async fn kill_9_during_chunked_uploads_then_resume() {
     let mut stack = vec![data.path().join("storage/blobs")];
     let mut checked = 0;
     while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).unwrap() {
+        for e in fs_err::read_dir(&dir).unwrap() {
             let p = e.unwrap().path();
             if p.is_dir() {
                 stack.push(p);
             } else {
                 let name = p.file_name().unwrap().to_str().unwrap().to_string();
                 assert_eq!(
-                    hex::encode(Sha256::digest(std::fs::read(&p).unwrap())),
+                    hex::encode(Sha256::digest(fs_err::read(&p).unwrap())),
                     name,
                     "corrupt blob {}",
                     p.display()

@@ -111,10 +111,10 @@ async fn abandoned_uploads_and_scratch_files_are_removed() {
         .await;
     let id = loc.rsplit('/').next().unwrap().to_string();
     let dir = reg.dir.path().join("storage/uploads").join(&id);
-    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+    assert_eq!(fs_err::read_dir(&dir).unwrap().count(), 1);
     // A leftover of a crashed request.
-    std::fs::create_dir_all(reg.dir.path().join("storage/tmp")).unwrap();
-    std::fs::write(reg.dir.path().join("storage/tmp/crashed"), b"partial").unwrap();
+    fs_err::create_dir_all(reg.dir.path().join("storage/tmp")).unwrap();
+    fs_err::write(reg.dir.path().join("storage/tmp/crashed"), b"partial").unwrap();
 
     let r = gc::run(reg.state.meta.as_ref(), &reg.state.blobs, 3600, now())
         .await
@@ -143,7 +143,7 @@ async fn abandoned_uploads_and_scratch_files_are_removed() {
         .send()
         .await
         .assert_error(404, "BLOB_UPLOAD_UNKNOWN");
-    assert_eq!(std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0), 0);
+    assert_eq!(fs_err::read_dir(&dir).map(|d| d.count()).unwrap_or(0), 0);
     assert!(!reg.dir.path().join("storage/tmp/crashed").exists());
 }
 

@@ -612,14 +612,14 @@ async fn the_data_dir_and_its_secrets_are_private() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let mode = |p: &std::path::Path| fs_err::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&data), 0o700);
     // The token signing key lives in the database (replicas share it).
     for f in ["registry.db", "registry.db-wal"] {
         assert_eq!(mode(&data.join(f)), 0o600, "{f}");
     }
     // A data dir made wider by hand is narrowed at the next start.
-    std::fs::set_permissions(
+    fs_err::set_permissions(
         data.join("registry.db"),
         std::fs::Permissions::from_mode(0o644),
     )

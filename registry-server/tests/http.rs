@@ -482,7 +482,7 @@ async fn serves_https_when_tls_is_configured() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(wcomp_registry::server::serve(reg.state.clone(), listener));
-    let ca = reqwest::Certificate::from_pem(&std::fs::read(fixtures.join("ca-cert.pem")).unwrap())
+    let ca = reqwest::Certificate::from_pem(&fs_err::read(fixtures.join("ca-cert.pem")).unwrap())
         .unwrap();
     let https = reqwest::Client::builder()
         .add_root_certificate(ca)
@@ -528,10 +528,10 @@ fn the_log_in_a_file_or_a_pipe_has_no_colour_codes() {
     let log_path = dir.path().join("registry.log");
     let in_file = log_of_a_start(
         &dir.path().join("file"),
-        Stdio::from(std::fs::File::create(&log_path).unwrap()),
+        Stdio::from(fs_err::File::create(&log_path).unwrap().into_parts().0),
     );
     assert!(in_file.is_none());
-    let from_file = std::fs::read_to_string(&log_path).unwrap();
+    let from_file = fs_err::read_to_string(&log_path).unwrap();
     let from_pipe = log_of_a_start(&dir.path().join("pipe"), Stdio::piped()).unwrap();
     for log in [from_file, from_pipe] {
         assert!(log.contains("INFO"), "{log}");

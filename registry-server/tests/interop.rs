@@ -50,7 +50,7 @@ fn start_with(auth: bool, config: Option<&str>) -> Server {
     }
     if let Some(text) = config {
         let path = data.path().join("config.toml");
-        std::fs::write(&path, text).unwrap();
+        fs_err::write(&path, text).unwrap();
         cmd.arg("--config").arg(path);
     }
     let mut child = cmd
@@ -104,8 +104,8 @@ fn oras_round_trip(auth: bool) {
         }
         c
     };
-    std::fs::write(work.path().join("hello.txt"), b"hello from oras\n").unwrap();
-    std::fs::write(work.path().join("sig.txt"), b"signature\n").unwrap();
+    fs_err::write(work.path().join("hello.txt"), b"hello from oras\n").unwrap();
+    fs_err::write(work.path().join("sig.txt"), b"signature\n").unwrap();
     let reference = format!("{}/interop/artifact:v1", server.host);
     run(oras_cmd(&[
         "push",
@@ -131,10 +131,10 @@ fn oras_round_trip(auth: bool) {
         .expect("referrers listed");
     assert_eq!(referrers.len(), 1, "{discovered}");
     assert_eq!(referrers[0]["artifactType"], "application/vnd.example.sig");
-    std::fs::create_dir(work.path().join("out")).unwrap();
+    fs_err::create_dir(work.path().join("out")).unwrap();
     run(oras_cmd(&["pull", &reference, "-o", "out"]).arg("--no-tty"));
     assert_eq!(
-        std::fs::read(work.path().join("out/hello.txt")).unwrap(),
+        fs_err::read(work.path().join("out/hello.txt")).unwrap(),
         b"hello from oras\n"
     );
     let tags = run(&mut oras_cmd(&[
@@ -164,7 +164,7 @@ fn skopeo_copies_in_and_out() {
     };
     let server = start(true);
     let work = tempfile::tempdir().unwrap();
-    std::fs::write(work.path().join("data.txt"), b"payload\n").unwrap();
+    fs_err::write(work.path().join("data.txt"), b"payload\n").unwrap();
     let src = format!("{}/interop/src:v1", server.host);
     run(Command::new(&oras)
         .args([
@@ -332,7 +332,7 @@ fn wkg_oci_push_pull_and_search() {
     );
     let home = tempfile::tempdir().unwrap();
     let component = greeter_component("1.0.0", false);
-    std::fs::write(home.path().join("greeter.wasm"), &component).unwrap();
+    fs_err::write(home.path().join("greeter.wasm"), &component).unwrap();
     let reference = format!("{}/interop/greeter:1.0.0", server.host);
     let creds = ["-u", "admin", "-p", "admin-pw", "--insecure", &server.host];
 
@@ -344,7 +344,7 @@ fn wkg_oci_push_pull_and_search() {
         .args(creds)
         .args([&reference, "-o", "pulled.wasm"]));
     assert_eq!(
-        std::fs::read(home.path().join("pulled.wasm")).unwrap(),
+        fs_err::read(home.path().join("pulled.wasm")).unwrap(),
         component,
         "the pulled component is byte for byte the pushed one"
     );
@@ -404,10 +404,10 @@ fn wkg_publish_and_get_through_well_known_discovery() {
     let home = tempfile::tempdir().unwrap();
     let v1 = greeter_component("1.0.0", false);
     let v2 = greeter_component("1.1.0", true);
-    std::fs::write(home.path().join("v1.wasm"), &v1).unwrap();
-    std::fs::write(home.path().join("v2.wasm"), &v2).unwrap();
+    fs_err::write(home.path().join("v1.wasm"), &v1).unwrap();
+    fs_err::write(home.path().join("v2.wasm"), &v2).unwrap();
     let config = home.path().join("wkg.toml");
-    std::fs::write(
+    fs_err::write(
         &config,
         format!(
             "[namespace_registries]\ninterop = \"{host}\"\n\n\
@@ -434,7 +434,7 @@ fn wkg_publish_and_get_through_well_known_discovery() {
     }
     // A WIT package, what `wkg publish` is for: it has to find the place itself.
     let types = wit_package("package interop:types@0.1.0; interface t { type id = u64; }");
-    std::fs::write(home.path().join("types.wasm"), &types).unwrap();
+    fs_err::write(home.path().join("types.wasm"), &types).unwrap();
     run(wkg(&wkg_bin, home.path(), &["publish", "types.wasm"]).args(common));
     let (status, _) = http_get(
         &server,
@@ -448,7 +448,7 @@ fn wkg_publish_and_get_through_well_known_discovery() {
         .arg(home.path().join("got-types.wasm"))
         .args(common));
     assert_eq!(
-        std::fs::read(home.path().join("got-types.wasm")).unwrap(),
+        fs_err::read(home.path().join("got-types.wasm")).unwrap(),
         types
     );
 
@@ -469,7 +469,7 @@ fn wkg_publish_and_get_through_well_known_discovery() {
             .args(common),
     );
     assert_eq!(
-        std::fs::read(home.path().join("got-1.0.0.wasm")).unwrap(),
+        fs_err::read(home.path().join("got-1.0.0.wasm")).unwrap(),
         v1
     );
     // No version: wkg lists the tags and takes the newest.
@@ -478,7 +478,7 @@ fn wkg_publish_and_get_through_well_known_discovery() {
         .arg(home.path().join("got-latest.wasm"))
         .args(common));
     assert_eq!(
-        std::fs::read(home.path().join("got-latest.wasm")).unwrap(),
+        fs_err::read(home.path().join("got-latest.wasm")).unwrap(),
         v2
     );
     // A version that does not exist is an error, not some other version.
@@ -513,7 +513,7 @@ fn wkg_push_needs_credentials_with_push_rights() {
 
     let home = tempfile::tempdir().unwrap();
     let component = greeter_component("1.0.0", false);
-    std::fs::write(home.path().join("greeter.wasm"), &component).unwrap();
+    fs_err::write(home.path().join("greeter.wasm"), &component).unwrap();
     let insecure = ["--insecure", server.host.as_str()];
     let team_ref = format!("{}/team/greeter:1.0.0", server.host);
 
@@ -568,7 +568,7 @@ fn wkg_push_needs_credentials_with_push_rights() {
         .args(["-u", "alice", "-p", &token])
         .args([&team_ref, "-o", "pulled.wasm"]));
     assert_eq!(
-        std::fs::read(home.path().join("pulled.wasm")).unwrap(),
+        fs_err::read(home.path().join("pulled.wasm")).unwrap(),
         component
     );
     // A wrong password is refused like no credentials.

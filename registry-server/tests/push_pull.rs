@@ -319,7 +319,7 @@ async fn wrong_digest_is_refused_in_every_upload_mode_and_never_visible() {
         .assert_error(400, "DIGEST_INVALID");
     // Nothing was left in tmp/.
     let tmp = reg.dir.path().join("storage/tmp");
-    let leftovers = std::fs::read_dir(&tmp).map(|d| d.count()).unwrap_or(0);
+    let leftovers = fs_err::read_dir(&tmp).map(|d| d.count()).unwrap_or(0);
     assert_eq!(
         leftovers,
         0,

@@ -55,7 +55,7 @@ fn axe_js() -> Option<PathBuf> {
     let env = std::env::var_os("WCOMP_AXE_JS").map(PathBuf::from);
     env.into_iter()
         .chain(
-            std::fs::read_dir(&tools)
+            fs_err::read_dir(&tools)
                 .ok()?
                 .flatten()
                 .map(|e| e.path().join("node_modules/axe-core/axe.min.js")),
@@ -125,7 +125,7 @@ impl Cli {
 
     fn write(&self, name: &str, bytes: &[u8]) -> String {
         let p = self.home.join(name);
-        std::fs::write(&p, bytes).unwrap();
+        fs_err::write(&p, bytes).unwrap();
         p.to_string_lossy().into_owned()
     }
 
@@ -360,7 +360,7 @@ impl Browser {
         let png = base64::engine::general_purpose::STANDARD
             .decode(v.as_str().unwrap())
             .unwrap();
-        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+        fs_err::write(dir.join(format!("{name}.png")), png).unwrap();
     }
 
     async fn window(&self, width: u32, height: u32) {
@@ -401,10 +401,10 @@ async fn a_visitor_browses_searches_signs_in_and_nothing_pushed_runs() {
     let Some(wcomp) = need("wcomp (cargo build -p wcomp)", wcomp_bin()) else {
         return;
     };
-    let axe = std::fs::read_to_string(axe).unwrap();
+    let axe = fs_err::read_to_string(axe).unwrap();
     let shots = std::env::var_os("WCOMP_UI_SCREENSHOTS").map(PathBuf::from);
     if let Some(d) = &shots {
-        std::fs::create_dir_all(d).unwrap();
+        fs_err::create_dir_all(d).unwrap();
     }
 
     let home = tempfile::tempdir().unwrap();
@@ -431,14 +431,14 @@ async fn a_visitor_browses_searches_signs_in_and_nothing_pushed_runs() {
             .stderr(Stdio::null());
         c
     };
-    std::fs::write(&config, "[auth]\nanonymous_pull = [\"public/**\"]\n").unwrap();
+    fs_err::write(&config, "[auth]\nanonymous_pull = [\"public/**\"]\n").unwrap();
     let server = Proc(registry_cmd(&config).spawn().unwrap());
     wait_for(&format!("{base}/healthz"));
     let key_id = publish_everything(&cli, &oras);
-    std::fs::write(&pubkey, cli.run(&["key", "export"])).unwrap();
+    fs_err::write(&pubkey, cli.run(&["key", "export"])).unwrap();
     // Restart with the key trusted (`[ui] trusted_keys` is read at startup).
     drop(server);
-    std::fs::write(
+    fs_err::write(
         &config,
         format!(
             "[auth]\nanonymous_pull = [\"public/**\"]\n[ui]\ntrusted_keys = [{:?}]\n",

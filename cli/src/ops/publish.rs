@@ -11,14 +11,11 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use wcomp_oci::Reporter;
-use wcomp_oci::manifest::{Descriptor, ImageManifest, OCI_MANIFEST};
+use wcomp_oci::manifest::{Descriptor, ImageManifest, OCI_MANIFEST, WASM_CONFIG, WASM_LAYER};
 use wcomp_trust::Signer;
 use wcomp_trust::intoto::Statement;
 use wcomp_wasm::component::{self, Decoded};
 use wcomp_wasm::input::{self, BinaryKind, Content, InputPath};
-
-pub const WASM_CONFIG: &str = "application/vnd.wasm.config.v0+json";
-pub const WASM_LAYER: &str = "application/wasm";
 
 pub struct Options {
     pub input: PathBuf,

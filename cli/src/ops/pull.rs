@@ -59,7 +59,7 @@ pub fn run(opts: Options, progress: &dyn Reporter) -> Result<Pulled> {
         let layers: Vec<_> = manifest
             .layers
             .iter()
-            .filter(|l| l.media_type == super::publish::WASM_LAYER)
+            .filter(|l| l.media_type == wcomp_oci::manifest::WASM_LAYER)
             .collect();
         let [layer] = layers.as_slice() else {
             return Err(Failure::NotWasm(format!(

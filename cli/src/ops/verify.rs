@@ -403,7 +403,7 @@ async fn check_part(
     let layer = parsed
         .layers
         .iter()
-        .find(|l| l.media_type == super::publish::WASM_LAYER)
+        .find(|l| l.media_type == wcomp_oci::manifest::WASM_LAYER)
         .ok_or_else(|| Failure::NotWasm(r.to_string()))?;
     if layer.digest != part_digest {
         return Err(Failure::DigestMismatch {

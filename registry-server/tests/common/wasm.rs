@@ -41,18 +41,14 @@ pub fn with_custom_section(mut bytes: Vec<u8>, name: &str, data: &[u8]) -> Vec<u
 
 /// A `producers` custom section naming one tool per field (`(field, name, version)`).
 pub fn producers(fields: &[(&str, &str, &str)]) -> Vec<u8> {
-    use wcomp_wasm::component::write_leb;
-    let string = |out: &mut Vec<u8>, s: &str| {
-        write_leb(out, s.len() as u32);
-        out.extend_from_slice(s.as_bytes());
-    };
+    use wasm_encoder::Encode as _;
     let mut out = Vec::new();
-    write_leb(&mut out, fields.len() as u32);
+    (fields.len() as u32).encode(&mut out);
     for (field, name, version) in fields {
-        string(&mut out, field);
-        write_leb(&mut out, 1);
-        string(&mut out, name);
-        string(&mut out, version);
+        field.encode(&mut out);
+        1u32.encode(&mut out);
+        name.encode(&mut out);
+        version.encode(&mut out);
     }
     out
 }
