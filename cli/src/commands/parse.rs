@@ -1,7 +1,7 @@
 //! The command line is parsed one command at a time when it can be. Building clap's whole
 //! tree (every command, its arguments and help texts) costs about 0.3 ms per run, about
 //! 6% of composing two small components: `benches/compose.sh` showed small compositions
-//! at 1.03-1.05x wac's time without this, and at or under it with it
+//! at 1.01-1.05x wac's time without this, and at or under it with it
 //! (docs/benchmarks.md). So the command named first is built and parsed alone, and
 //! anything that does not parse that way (help, `--version`, a mistake, an unknown
 //! command) is parsed again with the full tree, which reports it exactly as clap does.

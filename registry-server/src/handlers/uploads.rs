@@ -198,6 +198,10 @@ pub async fn install(ctx: &Ctx, name: &str, staged: Staged, held: u64) -> ApiRes
             return Err(MetaError::BlobBeingDeleted(staged.digest.to_string()).into());
         }
         ctx.state.metrics.uploads_deduplicated.fetch_add(1, Relaxed);
+        ctx.state
+            .metrics
+            .bytes_received
+            .fetch_add(staged.size, Relaxed);
         return Ok(());
     }
     let mut attempts = 0;
